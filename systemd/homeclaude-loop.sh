@@ -15,7 +15,7 @@
 # SIGTERM or SIGINT (Ctrl-C) to the loop is passed on to homeclaude as SIGTERM
 # (a program that sh starts in the background has SIGINT ignored, and both mean
 # "shut down" to homeclaude); the loop then waits for it to exit and exits with
-# its status, restarting nothing.
+# its status, restarting nothing. A second signal sends SIGKILL.
 #
 # Start it at boot however the box allows, e.g. from /etc/rc.local:
 #   su homeclaude -c 'nohup /usr/local/bin/homeclaude-loop.sh >>/var/log/homeclaude.log 2>&1 &'
@@ -42,24 +42,38 @@ child=
 sleeper=
 stopping=
 
-# A trapped signal interrupts `wait` at once; remember it and pass SIGTERM on
-# to whatever we are waiting for (homeclaude, or the back-off sleep).
+# A trapped signal interrupts `wait` at once; remember it and pass it on to
+# whatever we are waiting for. homeclaude gets SIGTERM, or SIGKILL on a second
+# signal: a SIGTERM that lands between fork and exec is lost (the child still
+# runs this shell's handler), so there must be a way to insist. The back-off
+# sleep gets SIGKILL straight away for the same reason.
 on_signal() {
+    if [ -n "$stopping" ]; then sig=KILL; else sig=TERM; fi
     stopping=$1
-    if [ -n "$child" ]; then kill -s TERM "$child" 2>/dev/null; fi
-    if [ -n "$sleeper" ]; then kill -s TERM "$sleeper" 2>/dev/null; fi
+    if [ -n "$child" ]; then kill -s "$sig" "$child" 2>/dev/null; fi
+    if [ -n "$sleeper" ]; then kill -s KILL "$sleeper" 2>/dev/null; fi
 }
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
 
 # Waits for process $1 even across trapped signals; sets $status to its exit
-# status (128+N if signal N killed it). `wait` returns early when a trap runs,
-# while the process lives on (a zombie still answers kill -0): wait again.
+# status (128+N if signal N killed it). A trap makes `wait` return 128+N early:
+# if the process still exists (a zombie still answers kill -0), wait again; if
+# the shell already reaped it, a second `wait` fetches the status it kept, and
+# answers 127 only when the first `wait` had reported a real death by signal.
 wait_for() {
-    while :; do
-        wait "$1"
-        status=$?
-        kill -0 "$1" 2>/dev/null || return 0
+    wait "$1"
+    status=$?
+    while [ "$status" -gt 128 ]; do
+        if kill -0 "$1" 2>/dev/null; then
+            wait "$1"
+            status=$?
+        else
+            wait "$1"
+            again=$?
+            if [ "$again" -ne 127 ]; then status=$again; fi
+            return 0
+        fi
     done
 }
 
@@ -101,7 +115,7 @@ while :; do
     "$sleep_cmd" "$delay" &
     sleeper=$!
     if [ -z "$stopping" ]; then wait_for "$sleeper"; fi
-    kill -s TERM "$sleeper" 2>/dev/null
+    kill -s KILL "$sleeper" 2>/dev/null
     sleeper=
     if [ -n "$stopping" ]; then
         log "got SIG$stopping while waiting to restart; stopping"
