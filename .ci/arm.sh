@@ -68,7 +68,8 @@ ensure_binfmt() {
     QEMU_LD_PREFIX=/usr/arm-linux-gnueabihf /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 --version | head -n 1
 }
 
-size_of() { stat -c %s "target/$1/release/homeclaude"; }
+release_bin() { echo "${CARGO_TARGET_DIR:-target}/$1/release/homeclaude"; }
+size_of() { stat -c %s "$(release_bin "$1")"; }
 
 step "install cross toolchains and qemu"
 install_packages
@@ -98,7 +99,7 @@ if [ "${ARM_TEST_ARMV7:-1}" != 0 ]; then
 fi
 
 step "stripped release binary sizes (bytes)"
-file "target/$AARCH64/release/homeclaude" "target/$ARMV7/release/homeclaude"
+file "$(release_bin "$AARCH64")" "$(release_bin "$ARMV7")"
 printf '%-34s %9s\n' "$AARCH64" "$(size_of "$AARCH64")" "$ARMV7" "$(size_of "$ARMV7")"
 if [ "$(size_of "$AARCH64")" -gt "$MAX_AARCH64_BYTES" ]; then
     echo "FAIL: aarch64 binary is over $MAX_AARCH64_BYTES bytes" >&2

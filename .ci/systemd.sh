@@ -23,7 +23,7 @@ need systemd-analyze systemd
 need shellcheck shellcheck || echo "shellcheck unavailable: skipping it"
 
 cargo build --quiet
-bin=$PWD/target/debug/homeclaude
+bin=$(realpath "${CARGO_TARGET_DIR:-target}")/debug/homeclaude
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
         rows+=("| $t | build failed | | |")
         continue
     fi
-    bin=target/$t/release/homeclaude
+    bin=${CARGO_TARGET_DIR:-target}/$t/release/homeclaude
     bytes=$(stat -c %s "$bin")
     mib=$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1048576 }')
     glibc=$(readelf -V --wide "$bin" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -n 1 || true)
