@@ -19,6 +19,10 @@
 #   watchdog  when the stand-in stops pinging, systemd kills and restarts it;
 #   exit 100  restarted; exit 2: left failed; exit 0: left stopped;
 #   stop      a child in its own process group is gone after `systemctl stop`.
+# With HOMECLAUDE_BOOT_BIN=path/to/homeclaude (an x86_64 build of the real
+# server), it then swaps the stand-in for that binary and checks that the real
+# server reaches READY=1 under the unit, logs its login URL, answers /healthz,
+# keeps the 4 s watchdog fed for 12 s, and stops cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -202,4 +206,28 @@ ns systemctl stop homeclaude
 if ns pgrep -u homeclaude -x sleep; then fail "child survived systemctl stop"; fi
 
 ns journalctl -b -u homeclaude -o short-precise --no-pager | grep -E 'Watchdog|status=|Scheduled restart' | tail -n 8
+
+if [ -n "${HOMECLAUDE_BOOT_BIN:-}" ]; then
+    step "the real server: $HOMECLAUDE_BOOT_BIN"
+    install -m 755 "$HOMECLAUDE_BOOT_BIN" "$ROOT/usr/local/bin/homeclaude"
+    ns systemctl reset-failed homeclaude 2>/dev/null || true
+    started=$SECONDS
+    ns systemctl start homeclaude || fail "real server: no READY=1"
+    echo "READY=1 after $((SECONDS - started)) s; status: $(show StatusText)"
+    [ -n "$(show StatusText)" ] || fail "real server: no STATUS="
+    ns journalctl -b -u homeclaude -o cat --no-pager | grep -m 1 'login?token=' | sed 's/token=.*/token=.../'
+    # shellcheck disable=SC2016  # expanded inside the container's bash
+    healthz=$(ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/8765
+        printf "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:8765\r\n\r\n" >&3; cat <&3')
+    head -n 1 <<<"$healthz"
+    grep -q '^HTTP/1.[01] 200' <<<"$healthz" || fail "real server: /healthz"
+    restarts=$(show NRestarts)
+    sleep 12    # three watchdog periods: time has to pass for this one
+    if [ "$(show NRestarts)" != "$restarts" ] || [ "$(show SubState)" != running ]; then
+        fail "real server: the watchdog fired"
+    fi
+    ns systemctl stop homeclaude
+    [ "$(show Result)" = success ] || fail "real server: stop result $(show Result)"
+    echo "ok: ready, healthz, watchdog fed, clean stop"
+fi
 step "all checks passed"
