@@ -1,7 +1,160 @@
-//! homeclaude: wiring only (filled in by the core issue).
+//! homeclaude: a private Claude Code station for a small home server.
+//!
+//! `main` only wires: it parses the configuration, builds the parts, starts their
+//! threads, runs the hub on this thread, and maps how it ended to an exit code.
 #![forbid(unsafe_code)]
 
+mod assets;
+mod config;
+mod http;
+mod hub;
+mod outbox;
+mod pages;
 #[allow(dead_code)]
 mod protocol;
+mod routes;
+mod signals;
+mod ws;
 
-fn main() {}
+use config::{Config, Invocation};
+use std::fmt;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::time::{Duration, Instant};
+
+/// Exit codes, written down once.
+const EXIT_OK: u8 = 0;
+const EXIT_START_FAILED: u8 = 1;
+const EXIT_BAD_CONFIG: u8 = 2;
+const EXIT_RESTART: u8 = 100;
+
+fn main() -> ExitCode {
+    let invocation = config::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok());
+    let config = match invocation {
+        Ok(Invocation::Serve(config)) => *config,
+        Ok(Invocation::Help) => {
+            print!("{}", config::help());
+            return ExitCode::from(EXIT_OK);
+        }
+        Ok(Invocation::Version) => {
+            println!("homeclaude {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::from(EXIT_OK);
+        }
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match serve(config) {
+        Ok(hub::Exit::Stop) => ExitCode::from(EXIT_OK),
+        Ok(hub::Exit::Restart) => ExitCode::from(EXIT_RESTART),
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+enum StartError {
+    Bind(std::net::SocketAddr, std::io::Error),
+    Templates(pages::PageError),
+    Thread(&'static str, std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::Templates(e) => write!(f, "cannot load templates: {e}"),
+            StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<hub::Exit, StartError> {
+    let started = Instant::now();
+    if let Err(e) = create_private_dir(&config.data_dir) {
+        log::warn!(
+            "data dir {}: {e}; continuing without it",
+            config.data_dir.display()
+        );
+    }
+    let pages = pages::Pages::new(config.templates.clone()).map_err(StartError::Templates)?;
+    let listener =
+        TcpListener::bind(config.listen).map_err(|e| StartError::Bind(config.listen, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.listen, e))?;
+
+    let (hub_handle, hub_rx) = hub::channel();
+    let app = Arc::new(routes::App {
+        hub: hub_handle.clone(),
+        pages,
+        assets: assets::Assets::new(config.templates.as_deref()),
+        claude: config.claude.clone(),
+        started,
+    });
+    let door = Arc::new(http::Door {
+        app,
+        settings: http::HttpSettings {
+            max_header: config.limits.max_header,
+            max_body: config.limits.max_body,
+            max_connections: config.limits.max_connections,
+            max_clients: config.limits.max_clients,
+            request_timeout: config.limits.request_timeout,
+            keepalive_timeout: config.limits.keepalive_timeout,
+        },
+        ws: ws::WsSettings {
+            max_message: config.limits.max_frame,
+            backlog: config.limits.client_backlog,
+            ping_interval: config.ws.ping_interval,
+            peer_timeout: config.ws.peer_timeout,
+        },
+        connections: AtomicUsize::new(0),
+        ws_clients: AtomicUsize::new(0),
+        closing: AtomicBool::new(false),
+        accept_beats: AtomicUsize::new(0),
+    });
+    signals::spawn(hub_handle.clone()).map_err(|e| StartError::Thread("signals", e))?;
+    let accept_door = door.clone();
+    std::thread::Builder::new()
+        .name("accept".into())
+        .stack_size(128 << 10)
+        .spawn(move || http::accept_loop(listener, accept_door))
+        .map_err(|e| StartError::Thread("accept", e))?;
+    log::info!(
+        "homeclaude {} listening on http://{local} (workdir {}, data {})",
+        env!("CARGO_PKG_VERSION"),
+        config.workdir.display(),
+        config.data_dir.display()
+    );
+
+    let exit = hub::run(
+        hub_rx,
+        hub::HubSettings {
+            max_queue: config.limits.max_queue,
+            history_bytes: 4 << 20,
+            drain: Duration::from_millis(1000),
+        },
+    );
+    door.closing
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    log::info!("stopped ({exit:?})");
+    Ok(exit)
+}
+
+/// Creates the data directory readable by this user only: it will hold the login
+/// token and the conversation history.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}

@@ -25,7 +25,9 @@ pub enum ClientMsg {
     },
     Command(Command),
     /// Sent once after connecting: replay what came after `last_seq`.
-    Hello { last_seq: Option<u64> },
+    Hello {
+        last_seq: Option<u64>,
+    },
     /// Application-level keep-alive (the original page pings every 5 minutes to
     /// keep an ngrok tunnel busy). Answered with nothing: the traffic is the point.
     Ping,
@@ -85,7 +87,9 @@ impl fmt::Display for FrameError {
             FrameError::MissingType => write!(f, "frame has no string \"type\" field"),
             FrameError::UnknownType(t) => write!(f, "unknown frame type {t:?}"),
             FrameError::UnknownCommand(c) => write!(f, "unknown command {c:?}"),
-            FrameError::BadField(name) => write!(f, "field {name:?} is missing or has the wrong type"),
+            FrameError::BadField(name) => {
+                write!(f, "field {name:?} is missing or has the wrong type")
+            }
             FrameError::Binary => write!(f, "binary frames are not supported; send JSON text"),
         }
     }
@@ -290,8 +294,7 @@ pub fn encode_event(seq: u64, event: &Event) -> String {
 /// Serialises the reply to one browser's bad frame. It carries no `seq`: it is not
 /// part of the shared history.
 pub fn encode_error(err: &FrameError) -> String {
-    serde_json::json!({"type": "error", "code": err.code(), "message": err.to_string()})
-        .to_string()
+    serde_json::json!({"type": "error", "code": err.code(), "message": err.to_string()}).to_string()
 }
 
 /// Serialises a notice for one browser only (no `seq`, not part of history).
@@ -353,14 +356,23 @@ mod tests {
             r#"{"type":"hello","last_seq":12}"#,
             Ok(ClientMsg::Hello { last_seq: Some(12) }),
         );
-        check(r#"{"type":"hello"}"#, Ok(ClientMsg::Hello { last_seq: None }));
+        check(
+            r#"{"type":"hello"}"#,
+            Ok(ClientMsg::Hello { last_seq: None }),
+        );
         check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
     }
 
     #[test]
     fn refuses_bad_frames_with_a_reason() {
-        assert!(matches!(parse_client("{nope"), Err(FrameError::Malformed(_))));
-        assert!(matches!(parse_client("[1,2]"), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            parse_client("{nope"),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_client("[1,2]"),
+            Err(FrameError::Malformed(_))
+        ));
         check(r#"{"message":"x"}"#, Err(FrameError::MissingType));
         check(r#"{"type":7}"#, Err(FrameError::MissingType));
         check(
@@ -371,7 +383,10 @@ mod tests {
             r#"{"type":"command","command":"fly"}"#,
             Err(FrameError::UnknownCommand("fly".into())),
         );
-        check(r#"{"type":"message"}"#, Err(FrameError::BadField("message")));
+        check(
+            r#"{"type":"message"}"#,
+            Err(FrameError::BadField("message")),
+        );
         check(
             r#"{"type":"message","message":3}"#,
             Err(FrameError::BadField("message")),

@@ -1,0 +1,424 @@
+//! The hub: one thread that owns the shared state and every decision about it.
+//!
+//! It owns the set of connected clients, the event sequence number, the recent
+//! history (for replay), and the prompt queue. Other threads never touch that state:
+//! they send an [`Input`] through a [`HubHandle`]. Each broadcast is serialised and
+//! framed once, then written into every client's [`Outbox`] without blocking, so a
+//! slow client costs the others nothing.
+
+use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
+use crate::protocol::{self, ClientMsg, Command, Event, QueueItem};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+
+/// Identifies one WebSocket connection for its lifetime.
+pub type ClientId = u64;
+
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+/// How the process should end, once the hub has drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM/SIGINT: exit code 0.
+    Stop,
+    /// The `restart` command: exit code 100, for the supervisor.
+    Restart,
+}
+
+/// Figures for `/healthz` and the systemd status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub clients: usize,
+    pub queue: usize,
+    pub running: bool,
+    pub seq: u64,
+}
+
+/// Everything the hub reacts to.
+pub enum Input {
+    Join {
+        id: ClientId,
+        outbox: Arc<Outbox>,
+        peer: SocketAddr,
+        replay_after: Option<u64>,
+    },
+    Leave {
+        id: ClientId,
+    },
+    Frame {
+        id: ClientId,
+        msg: ClientMsg,
+    },
+    Stats(Sender<Stats>),
+    Shutdown(Exit),
+}
+
+/// The sending side, cloned into every thread that talks to the hub.
+#[derive(Clone)]
+pub struct HubHandle {
+    tx: Sender<Input>,
+}
+
+impl HubHandle {
+    /// Registers a client and returns its id.
+    pub fn join(
+        &self,
+        outbox: Arc<Outbox>,
+        peer: SocketAddr,
+        replay_after: Option<u64>,
+    ) -> ClientId {
+        let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+        self.send(Input::Join {
+            id,
+            outbox,
+            peer,
+            replay_after,
+        });
+        id
+    }
+
+    pub fn leave(&self, id: ClientId) {
+        self.send(Input::Leave { id });
+    }
+
+    pub fn frame(&self, id: ClientId, msg: ClientMsg) {
+        self.send(Input::Frame { id, msg });
+    }
+
+    pub fn shutdown(&self, exit: Exit) {
+        self.send(Input::Shutdown(exit));
+    }
+
+    /// Asks the hub for its figures; `None` if it does not answer in time (wedged).
+    pub fn stats(&self, wait: Duration) -> Option<Stats> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Input::Stats(tx));
+        rx.recv_timeout(wait).ok()
+    }
+
+    fn send(&self, input: Input) {
+        // The hub only stops at exit; a send after that has nobody to tell.
+        let _ = self.tx.send(input);
+    }
+}
+
+/// Settings the hub needs.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    pub max_queue: usize,
+    /// Bytes of recent events kept for replay.
+    pub history_bytes: usize,
+    /// How long shutdown waits for clients to take their close frames.
+    pub drain: Duration,
+}
+
+struct Client {
+    id: ClientId,
+    outbox: Arc<Outbox>,
+    peer: SocketAddr,
+}
+
+struct Queued {
+    id: u64,
+    username: String,
+    text: String,
+}
+
+/// The hub's state. Built by [`start`]; lives on the hub thread.
+struct Hub {
+    settings: HubSettings,
+    clients: Vec<Client>,
+    seq: u64,
+    history: VecDeque<(u64, Bytes)>,
+    history_len: usize,
+    queue: VecDeque<Queued>,
+    next_prompt: u64,
+    draining: Option<(Exit, Instant)>,
+}
+
+/// Creates the hub's channel; [`run`] must then be called on the hub thread.
+pub fn channel() -> (HubHandle, Receiver<Input>) {
+    let (tx, rx) = mpsc::channel();
+    (HubHandle { tx }, rx)
+}
+
+/// Runs the hub until it has drained after a shutdown; returns how to exit.
+pub fn run(rx: Receiver<Input>, settings: HubSettings) -> Exit {
+    let mut hub = Hub {
+        settings,
+        clients: Vec::new(),
+        seq: 0,
+        history: VecDeque::new(),
+        history_len: 0,
+        queue: VecDeque::new(),
+        next_prompt: 1,
+        draining: None,
+    };
+    loop {
+        let input = match hub.draining {
+            None => match rx.recv() {
+                Ok(input) => input,
+                // Every handle is gone: nobody can reach us any more.
+                Err(_) => return Exit::Stop,
+            },
+            Some((exit, deadline)) => {
+                if hub.clients.is_empty() {
+                    return exit;
+                }
+                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(input) => input,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                        return exit;
+                    }
+                }
+            }
+        };
+        hub.handle(input);
+    }
+}
+
+impl Hub {
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Join {
+                id,
+                outbox,
+                peer,
+                replay_after,
+            } => self.join(Client { id, outbox, peer }, replay_after),
+            Input::Leave { id } => self.clients.retain(|c| c.id != id),
+            Input::Frame { id, msg } => self.frame(id, msg),
+            Input::Stats(reply) => {
+                let _ = reply.send(Stats {
+                    clients: self.clients.len(),
+                    queue: self.queue.len(),
+                    running: false,
+                    seq: self.seq,
+                });
+            }
+            Input::Shutdown(exit) => self.shutdown(exit),
+        }
+    }
+
+    fn join(&mut self, client: Client, replay_after: Option<u64>) {
+        if let Some((exit, _)) = self.draining {
+            client
+                .outbox
+                .close(close_code(exit), "server is shutting down");
+            return;
+        }
+        if let Some(after) = replay_after {
+            self.replay(&client, after);
+        }
+        // A snapshot for this client alone: it is not part of the shared history.
+        client.outbox.push(&text_frame(
+            serde_json::json!({
+                "type": "queue_status",
+                "count": self.queue.len(),
+                "items": self.queue_items(),
+                "running": false,
+            })
+            .to_string(),
+        ));
+        log::debug!(
+            "hub: client {} ({}) joined; {} connected",
+            client.id,
+            client.peer,
+            self.clients.len() + 1
+        );
+        self.clients.push(client);
+    }
+
+    /// Sends the kept events after `after` to one client, oldest first.
+    fn replay(&self, client: &Client, after: u64) {
+        let oldest = self.history.front().map_or(self.seq + 1, |(seq, _)| *seq);
+        if after + 1 < oldest {
+            client.outbox.push(&text_frame(protocol::encode_notice(
+                "history_gap",
+                &format!("events {}..{} are no longer kept", after + 1, oldest - 1),
+            )));
+        }
+        for (_, frame) in self.history.iter().filter(|(seq, _)| *seq > after) {
+            if client.outbox.push(frame) != Pushed::Sent {
+                break;
+            }
+        }
+    }
+
+    fn frame(&mut self, id: ClientId, msg: ClientMsg) {
+        if self.draining.is_some() {
+            return;
+        }
+        match msg {
+            ClientMsg::Message {
+                username,
+                message,
+                client_id,
+            } => self.prompt(id, username, message, client_id),
+            ClientMsg::Command(cmd) => self.command(id, cmd),
+            ClientMsg::Hello { last_seq } => {
+                if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+                    self.replay(client, last_seq.unwrap_or(0));
+                }
+            }
+            ClientMsg::Ping => {}
+        }
+    }
+
+    fn prompt(
+        &mut self,
+        from: ClientId,
+        username: String,
+        message: String,
+        client_id: Option<String>,
+    ) {
+        if message.trim().is_empty() {
+            self.tell(from, "empty_prompt", "the prompt is empty");
+            return;
+        }
+        if self.queue.len() >= self.settings.max_queue {
+            self.tell(
+                from,
+                "queue_full",
+                &format!(
+                    "the queue is full ({} prompts wait); try again when one has run",
+                    self.queue.len()
+                ),
+            );
+            return;
+        }
+        let id = self.next_prompt;
+        self.next_prompt += 1;
+        self.broadcast(&Event::Message {
+            username: username.clone(),
+            message: message.clone(),
+            html: None,
+            id: Some(id),
+            client_id,
+        });
+        self.queue.push_back(Queued {
+            id,
+            username,
+            text: message,
+        });
+        self.queue_changed();
+    }
+
+    fn command(&mut self, from: ClientId, cmd: Command) {
+        match cmd {
+            Command::Clear => {
+                self.broadcast(&Event::System {
+                    message: "New session started.".into(),
+                });
+            }
+            Command::RequestUsage => {
+                self.tell(
+                    from,
+                    "usage_unavailable",
+                    "usage figures are not available yet",
+                );
+            }
+            Command::Restart => {
+                self.broadcast(&Event::System {
+                    message: "Server is restarting…".into(),
+                });
+                self.shutdown(Exit::Restart);
+            }
+            Command::Stop => {
+                self.tell(from, "not_running", "nothing is running");
+            }
+            Command::Cancel { id } => {
+                let before = self.queue.len();
+                self.queue.retain(|q| q.id != id);
+                if self.queue.len() == before {
+                    self.tell(
+                        from,
+                        "not_queued",
+                        &format!("prompt {id} is not in the queue"),
+                    );
+                } else {
+                    self.queue_changed();
+                }
+            }
+        }
+    }
+
+    fn queue_items(&self) -> Vec<QueueItem> {
+        self.queue
+            .iter()
+            .map(|q| QueueItem {
+                id: q.id,
+                sender: q.username.clone(),
+                message: protocol::excerpt(&q.text, protocol::QUEUE_EXCERPT_CHARS),
+            })
+            .collect()
+    }
+
+    fn queue_changed(&mut self) {
+        self.broadcast(&Event::QueueStatus {
+            count: self.queue.len(),
+            items: self.queue_items(),
+            running: false,
+        });
+    }
+
+    /// A notice for one client only.
+    fn tell(&self, id: ClientId, code: &str, message: &str) {
+        if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+            client
+                .outbox
+                .push(&text_frame(protocol::encode_notice(code, message)));
+        }
+    }
+
+    /// Stamps, encodes once, keeps for replay, and writes to every client.
+    fn broadcast(&mut self, event: &Event) {
+        self.seq += 1;
+        let frame = text_frame(protocol::encode_event(self.seq, event));
+        self.history_len += frame.len();
+        self.history.push_back((self.seq, frame.clone()));
+        while self.history_len > self.settings.history_bytes {
+            match self.history.pop_front() {
+                Some((_, old)) => self.history_len -= old.len(),
+                None => break,
+            }
+        }
+        for client in &self.clients {
+            if client.outbox.push(&frame) == Pushed::Overflowed {
+                log::warn!(
+                    "hub: client {} ({}) fell too far behind; dropping it",
+                    client.id,
+                    client.peer
+                );
+            }
+        }
+    }
+
+    fn shutdown(&mut self, exit: Exit) {
+        if self.draining.is_some() {
+            return;
+        }
+        log::info!(
+            "hub: shutting down ({exit:?}); closing {} clients",
+            self.clients.len()
+        );
+        for client in &self.clients {
+            client
+                .outbox
+                .close(close_code(exit), "server is shutting down");
+        }
+        self.draining = Some((exit, Instant::now() + self.settings.drain));
+    }
+}
+
+fn close_code(exit: Exit) -> CloseCode {
+    match exit {
+        Exit::Stop => CloseCode::Away,
+        Exit::Restart => CloseCode::Restart,
+    }
+}

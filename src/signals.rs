@@ -1,0 +1,41 @@
+//! Turns SIGTERM and SIGINT into a graceful shutdown of the hub.
+//!
+//! The first signal asks the hub to close every client (1001) and drain; if that has
+//! not ended the process within [`HARD_DEADLINE`], or a second signal arrives, the
+//! process exits at once. systemd's `TimeoutStopSec` is the last resort above that.
+
+use crate::hub::{Exit, HubHandle};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::time::Duration;
+
+/// Longest a graceful shutdown may take before the process exits anyway.
+pub const HARD_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Starts the signal thread.
+pub fn spawn(hub: HubHandle) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGTERM, SIGINT])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 << 10)
+        .spawn(move || {
+            let mut forever = signals.forever();
+            if let Some(sig) = forever.next() {
+                log::info!("signal {sig}: shutting down");
+                hub.shutdown(Exit::Stop);
+                let _ = std::thread::Builder::new()
+                    .name("deadline".into())
+                    .stack_size(64 << 10)
+                    .spawn(|| {
+                        std::thread::sleep(HARD_DEADLINE);
+                        log::error!("shutdown took longer than {HARD_DEADLINE:?}; exiting now");
+                        std::process::exit(1);
+                    });
+            }
+            if let Some(sig) = forever.next() {
+                log::warn!("signal {sig} again: exiting now");
+                std::process::exit(1);
+            }
+        })?;
+    Ok(())
+}
