@@ -8,7 +8,7 @@ use crate::assets::{Assets, Body};
 use crate::http::{Head, Request, header};
 use crate::hub::HubHandle;
 use crate::pages::Pages;
-use minijinja::context;
+use minijinja::{Value, context};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -59,8 +59,9 @@ pub fn authorize_ws(head: &Head, _app: &App) -> Result<(), Reply> {
 fn index(_req: &Request, app: &App) -> Reply {
     let ctx = context! {
         version => env!("CARGO_PKG_VERSION"),
-        app_js => app.assets.url("app.js"),
-        app_css => app.assets.url("app.css"),
+        // Our own URLs (a fixed name and a hex hash): nothing to escape.
+        app_js => Value::from_safe_string(app.assets.url("app.js")),
+        app_css => Value::from_safe_string(app.assets.url("app.css")),
     };
     match app.pages.render("index.html", ctx) {
         Ok(html) => bytes(200, "text/html; charset=utf-8", html.into_bytes())
