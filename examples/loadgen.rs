@@ -312,7 +312,7 @@ fn burst(clients: &mut Clients, pairs: usize, next_id: &mut u64, pid: u32) -> (f
             sent += 1;
         }
         // Read what has arrived every few pairs, everything at the end.
-        if sent % 16 == 0 || sent == pairs {
+        if sent.is_multiple_of(16) || sent == pairs {
             let want = if sent == pairs { expected - got } else { 1 };
             got += clients.pump(want, |_, _| true);
         }
