@@ -8,6 +8,9 @@ mod assets;
 mod config;
 mod http;
 mod hub;
+// Wired into the hub by the lead: Claude's final message gets `html`.
+#[allow(dead_code)]
+mod markdown;
 mod outbox;
 mod pages;
 #[allow(dead_code)]
