@@ -29,6 +29,14 @@ macro_rules! asset {
 const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
+    // The PWA: served at the root by `routes` (a service worker's scope is its own
+    // path), and the icons the manifest names.
+    asset!("sw.js", "text/javascript; charset=utf-8"),
+    asset!("manifest.webmanifest", "application/manifest+json"),
+    asset!("icon.svg", "image/svg+xml"),
+    asset!("icon-192.png", "image/png"),
+    asset!("icon-512.png", "image/png"),
+    asset!("icon-maskable-512.png", "image/png"),
 ];
 
 /// Where asset bytes come from.

@@ -33,6 +33,7 @@ pub fn handle(req: &Request, app: &App) -> Reply {
         "/" => ("GET, HEAD", index),
         "/healthz" => ("GET, HEAD", healthz),
         p if p.starts_with("/static/") => ("GET, HEAD", asset),
+        "/sw.js" | "/manifest.webmanifest" => ("GET, HEAD", root_asset),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -62,6 +63,7 @@ fn index(_req: &Request, app: &App) -> Reply {
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
+        icon_svg => Value::from_safe_string(app.assets.url("icon.svg")),
     };
     match app.pages.render("index.html", ctx) {
         Ok(html) => bytes(200, "text/html; charset=utf-8", html.into_bytes())
@@ -103,6 +105,21 @@ fn asset(req: &Request, app: &App) -> Reply {
         Some(len),
         None,
     )
+}
+
+/// The PWA's files that must live at the root: the service worker (its scope is
+/// the path it is served from) and the manifest. Always revalidated, so a new build's
+/// worker and manifest are picked up at once.
+fn root_asset(req: &Request, app: &App) -> Reply {
+    let name = req.head.path.trim_start_matches('/');
+    let Some(found) = app.assets.get(name) else {
+        return text(404, "not found");
+    };
+    let body = match found.body {
+        Body::Static(b) => b.to_vec(),
+        Body::Owned(v) => v,
+    };
+    bytes(200, found.content_type, body).with_header(header("Cache-Control", "no-cache"))
 }
 
 fn healthz(_req: &Request, app: &App) -> Reply {
