@@ -6,6 +6,7 @@
 //! framed once, then written into every client's [`Outbox`] without blocking, so a
 //! slow client costs the others nothing.
 
+use crate::auth::Role;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
 use crate::protocol::{self, ClientMsg, Command, Event, QueueItem};
 use std::collections::VecDeque;
@@ -46,6 +47,7 @@ pub enum Input {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
+        role: Role,
     },
     Leave {
         id: ClientId,
@@ -71,6 +73,7 @@ impl HubHandle {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
+        role: Role,
     ) -> ClientId {
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         self.send(Input::Join {
@@ -78,6 +81,7 @@ impl HubHandle {
             outbox,
             peer,
             replay_after,
+            role,
         });
         id
     }
@@ -121,6 +125,7 @@ struct Client {
     id: ClientId,
     outbox: Arc<Outbox>,
     peer: SocketAddr,
+    role: Role,
 }
 
 struct Queued {
@@ -190,7 +195,16 @@ impl Hub {
                 outbox,
                 peer,
                 replay_after,
-            } => self.join(Client { id, outbox, peer }, replay_after),
+                role,
+            } => self.join(
+                Client {
+                    id,
+                    outbox,
+                    peer,
+                    role,
+                },
+                replay_after,
+            ),
             Input::Leave { id } => self.clients.retain(|c| c.id != id),
             Input::Frame { id, msg } => self.frame(id, msg),
             Input::Stats(reply) => {
@@ -252,6 +266,18 @@ impl Hub {
 
     fn frame(&mut self, id: ClientId, msg: ClientMsg) {
         if self.draining.is_some() {
+            return;
+        }
+        let viewer = self
+            .clients
+            .iter()
+            .any(|c| c.id == id && c.role == Role::Viewer);
+        if viewer && matches!(msg, ClientMsg::Message { .. } | ClientMsg::Command(_)) {
+            self.tell(
+                id,
+                "read_only",
+                "this is a read-only viewer link: it can watch, not send",
+            );
             return;
         }
         match msg {
