@@ -160,10 +160,11 @@ impl TokenStore {
             mtime(&owner_path(&self.dir)),
             mtime(&viewer_path(&self.dir)),
         );
-        if let Some(s) = &cache.2 {
-            if cache.0 == om && cache.1 == vm {
-                return Ok(s.clone());
-            }
+        if let Some(s) = &cache.2
+            && cache.0 == om
+            && cache.1 == vm
+        {
+            return Ok(s.clone());
         }
         let owner = match &self.env_owner {
             Some(t) => t.clone(),
@@ -315,10 +316,10 @@ impl Auth {
         };
         let now = Instant::now();
         let mut limiter = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(f) = limiter.get(&from) {
-            if f.blocked_until > now {
-                return Login::Limited(f.blocked_until - now);
-            }
+        if let Some(f) = limiter.get(&from)
+            && f.blocked_until > now
+        {
+            return Login::Limited(f.blocked_until - now);
         }
         match store.role_of(token.trim()) {
             Some(role) => {

@@ -60,10 +60,10 @@ pub fn handle(req: &Request, app: &App) -> Reply {
     if !allowed.split(", ").any(|m| m == head.method) {
         return text(405, "method not allowed").with_header(header("Allow", allowed));
     }
-    if head.method == "POST" {
-        if let Err(reply) = check_origin(head, app) {
-            return reply;
-        }
+    if head.method == "POST"
+        && let Err(reply) = check_origin(head, app)
+    {
+        return reply;
     }
     if access == Gate::LoggedIn && role(head, app).is_none() {
         return if head.path == "/" {
