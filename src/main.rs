@@ -15,6 +15,7 @@ mod pages;
 mod protocol;
 mod routes;
 mod signals;
+mod store;
 mod ws;
 
 use config::{Config, Invocation};
@@ -155,6 +156,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         config.data_dir.display()
     );
 
+    let (store, recovered) = store::Store::open(&config.data_dir);
+    for warning in &recovered.warnings {
+        log::warn!("store: {warning}");
+    }
     let exit = hub::run(
         hub_rx,
         hub::HubSettings {
@@ -162,6 +167,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             history_bytes: 4 << 20,
             drain: Duration::from_millis(1000),
         },
+        store,
+        recovered,
     );
     door.closing
         .store(true, std::sync::atomic::Ordering::Relaxed);
