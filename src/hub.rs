@@ -330,10 +330,12 @@ impl Hub {
         let oldest = self.history.front().map_or(self.seq + 1, |(seq, _)| *seq);
         let mut last = after;
         if after + 1 < oldest {
-            let read = self.store.read_after(&self.session.key, after, |seq, line| {
-                client.outbox.push_replay(&text_frame(line.to_string()));
-                last = seq;
-            });
+            let read = self
+                .store
+                .read_after(&self.session.key, after, |seq, line| {
+                    client.outbox.push_replay(&text_frame(line.to_string()));
+                    last = seq;
+                });
             if let Err(e) = read {
                 log::error!("store: replay for client {}: {e}", client.id);
                 client.outbox.push(&text_frame(protocol::encode_notice(
@@ -520,12 +522,7 @@ impl Hub {
                 ..
             }
         );
-        if durable {
-            match self.store.append(&json) {
-                Ok(()) => self.store_ok(),
-                Err(e) => self.store_failed(e),
-            }
-        }
+        let stored = durable.then(|| self.store.append(&json));
         let frame = text_frame(json);
         self.history_len += frame.len();
         self.history.push_back((self.seq, frame.clone()));
@@ -543,6 +540,12 @@ impl Hub {
                     client.peer
                 );
             }
+        }
+        // Announced after this event went out, so notices never overtake it.
+        match stored {
+            Some(Ok(())) => self.store_ok(),
+            Some(Err(e)) => self.store_failed(e),
+            None => {}
         }
     }
 

@@ -133,6 +133,43 @@ pub fn new_key() -> String {
     format!("{ms:015}")
 }
 
+/// Opens a log for reading: regular files only (a device or fifo in its place
+/// would never end).
+fn open_log(path: &Path) -> std::io::Result<Option<File>> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => File::open(path).map(Some),
+        Ok(_) => Err(std::io::Error::other("not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads one line into `buf`, keeping at most [`MAX_LINE`] bytes of it (the rest of
+/// an over-long line is consumed and dropped). Returns the bytes consumed.
+fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.clear();
+    let mut total = 0;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(total);
+        }
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if buf.len() < MAX_LINE {
+            let room = (MAX_LINE - buf.len()).min(take);
+            buf.extend_from_slice(&chunk[..room]);
+        }
+        reader.consume(take);
+        total += take;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
 /// The `seq` of a stamped frame line, if the line is whole and valid.
 fn line_seq(line: &str) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -165,7 +202,9 @@ impl Store {
         match std::fs::read(dir.join("state.json")) {
             Ok(bytes) => match serde_json::from_slice::<SessionState>(&bytes) {
                 Ok(s) => rec.session = s,
-                Err(e) => rec.warnings.push(format!("state.json unreadable ({e}); starting a new session")),
+                Err(e) => rec.warnings.push(format!(
+                    "state.json unreadable ({e}); starting a new session"
+                )),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => rec.warnings.push(format!("state.json: {e}")),
@@ -180,7 +219,8 @@ impl Store {
         // Start the journal afresh with what is left: the waiting prompts. The
         // interrupted one is reported by the hub, not run again.
         if let Err(e) = store.compact(&rec.waiting) {
-            rec.warnings.push(format!("cannot rewrite the queue journal: {e}"));
+            rec.warnings
+                .push(format!("cannot rewrite the queue journal: {e}"));
         }
         let max_id = rec
             .waiting
@@ -198,20 +238,26 @@ impl Store {
     /// appends start on a fresh line.
     fn scan_last_seq(&self, key: &str, warnings: &mut Vec<String>) -> u64 {
         let path = self.log_path(key);
-        let Ok(file) = File::open(&path) else {
-            return 0;
+        let file = match open_log(&path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return 0,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", path.display()));
+                return 0;
+            }
         };
         let mut reader = BufReader::new(file);
         let mut last = 0;
         let mut good_len = 0u64;
         let mut buf = Vec::new();
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
+            match read_line_capped(&mut reader, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
                     let whole = buf.ends_with(b"\n");
-                    let seq = std::str::from_utf8(&buf).ok().and_then(|l| line_seq(l.trim_end()));
+                    let seq = std::str::from_utf8(&buf)
+                        .ok()
+                        .and_then(|l| line_seq(l.trim_end()));
                     match (whole, seq) {
                         (true, Some(seq)) => {
                             last = last.max(seq);
@@ -237,6 +283,7 @@ impl Store {
             }
         }
         if let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
             && meta.len() > good_len
             && let Ok(f) = OpenOptions::new().write(true).open(&path)
         {
@@ -307,9 +354,9 @@ impl Store {
     /// that was running without a `done`.
     fn replay_journal(&self, rec: &mut Recovered) {
         let path = self.journal_path();
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        let file = match open_log(&path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
             Err(e) => {
                 rec.warnings.push(format!("{}: {e}", path.display()));
                 return;
@@ -317,8 +364,12 @@ impl Store {
         };
         let mut waiting: Vec<SavedPrompt> = Vec::new();
         let mut running: Option<SavedPrompt> = None;
-        for line in BufReader::new(file).split(b'\n') {
-            let Ok(line) = line else { break };
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        while let Ok(n) = read_line_capped(&mut reader, &mut line) {
+            if n == 0 {
+                break;
+            }
             // A torn or damaged line is skipped; the lines around it still count.
             let Ok(op) = serde_json::from_slice::<QueueOp>(&line) else {
                 continue;
@@ -413,16 +464,15 @@ impl Store {
         mut visit: impl FnMut(u64, &str),
     ) -> Result<(), StoreError> {
         let path = self.log_path(key);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        let file = match open_log(&path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(()),
             Err(e) => return Err(io_err(&path)(e)),
         };
         let mut reader = BufReader::new(file);
         let mut buf = Vec::new();
         loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf).map_err(io_err(&path))?;
+            let n = read_line_capped(&mut reader, &mut buf).map_err(io_err(&path))?;
             if n == 0 {
                 return Ok(());
             }
@@ -490,8 +540,12 @@ mod tests {
         let (mut store, rec) = Store::open(&d);
         assert_eq!(rec.session.seq, 0);
         let key = rec.session.key.clone();
-        store.append(r#"{"seq":1,"type":"system","message":"a"}"#).unwrap();
-        store.append(r#"{"seq":2,"type":"system","message":"b"}"#).unwrap();
+        store
+            .append(r#"{"seq":1,"type":"system","message":"a"}"#)
+            .unwrap();
+        store
+            .append(r#"{"seq":2,"type":"system","message":"b"}"#)
+            .unwrap();
         let p = SavedPrompt {
             id: 7,
             username: "U".into(),
@@ -530,7 +584,9 @@ mod tests {
     fn a_torn_last_line_is_ignored_and_cut() {
         let d = dir("torn");
         let (mut store, rec) = Store::open(&d);
-        store.append(r#"{"seq":5,"type":"system","message":"ok"}"#).unwrap();
+        store
+            .append(r#"{"seq":5,"type":"system","message":"ok"}"#)
+            .unwrap();
         store.save_state(&rec.session).unwrap();
         drop(store);
         let path = d.join("history").join(format!("{}.jsonl", rec.session.key));
@@ -540,10 +596,14 @@ mod tests {
         let (mut store, rec2) = Store::open(&d);
         assert_eq!(rec2.session.seq, 5);
         assert!(rec2.warnings.iter().any(|w| w.contains("torn")));
-        store.append(r#"{"seq":6,"type":"system","message":"next"}"#).unwrap();
+        store
+            .append(r#"{"seq":6,"type":"system","message":"next"}"#)
+            .unwrap();
         let mut seen = Vec::new();
         store
-            .read_after(&rec.session.key, 0, |seq, line| seen.push((seq, line.to_string())))
+            .read_after(&rec.session.key, 0, |seq, line| {
+                seen.push((seq, line.to_string()))
+            })
             .unwrap();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[1].0, 6);

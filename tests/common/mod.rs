@@ -22,6 +22,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 pub struct Server {
+    /// Leave the data dir in place on drop (for restart tests).
+    pub keep_data: bool,
     pub pid: u32,
     exit_rx: Receiver<ExitStatus>,
     exited: Option<ExitStatus>,
@@ -50,7 +52,17 @@ impl Server {
 
     /// Starts it through a wrapper command (e.g. `prlimit`), with extra environment.
     pub fn start_with(args: &[&str], env: &[(&str, &str)], wrapper: Option<&[&str]>) -> Server {
-        let data_dir = temp_dir("data");
+        Server::start_in(temp_dir("data"), args, env, wrapper)
+    }
+
+    /// Starts it on a given data dir (kept when the server is dropped only if
+    /// `keep_data` is then set).
+    pub fn start_in(
+        data_dir: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+        wrapper: Option<&[&str]>,
+    ) -> Server {
         let bin = env!("CARGO_BIN_EXE_homeclaude");
         let mut cmd = match wrapper {
             Some(w) => {
@@ -92,6 +104,7 @@ impl Server {
             }
         });
         let mut server = Server {
+            keep_data: false,
             pid,
             exit_rx,
             exited: None,
@@ -187,7 +200,9 @@ impl Drop for Server {
             self.signal(Signal::KILL);
             let _ = self.exit_rx.recv_timeout(WAIT);
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
