@@ -17,6 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
+/// The owner token the benchmarked server is given.
+const TOKEN: &str = "bench0bench0bench0bench0bench0bench0bench0bench0bench0bench0abcd";
+
 struct Opts {
     bin: String,
     runs: usize,
@@ -111,6 +114,7 @@ fn start(bin: &str, cpu: Option<&str>) -> (Srv, Duration) {
         ])
         .args(["--claude", "/bin/cat"])
         .env("RUST_LOG", "warn")
+        .env("HOMECLAUDE_TOKEN", TOKEN)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -168,8 +172,13 @@ impl Clients {
         for _ in 0..n {
             let s = TcpStream::connect(addr).expect("connect");
             s.set_nodelay(true).unwrap();
-            let (mut ws, _) =
-                tungstenite::client::client(format!("ws://{addr}/ws"), s).expect("handshake");
+            let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+                "ws://{addr}/ws"
+            ))
+            .unwrap();
+            req.headers_mut()
+                .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+            let (mut ws, _) = tungstenite::client::client(req, s).expect("handshake");
             // The per-client snapshot arrives first; read it while still blocking.
             let _ = ws.read();
             ws.get_mut().set_nonblocking(true).unwrap();

@@ -20,6 +20,8 @@ pub enum Invocation {
     Help,
     /// `--version`.
     Version,
+    /// `homeclaude token [--rotate]`: print (or replace) the login token.
+    Token { rotate: bool, data_dir: PathBuf },
 }
 
 /// The validated configuration of a server run.
@@ -37,6 +39,22 @@ pub struct Config {
     pub limits: Limits,
     pub ws: WsTiming,
     pub runner: RunnerSettings,
+    pub access: Access,
+}
+
+/// Who may connect.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// `--no-auth`: no login at all (loopback only, unless `unsafe_no_auth`).
+    pub no_auth: bool,
+    /// `--i-know-this-is-unsafe`: allow `--no-auth` on a non-loopback address.
+    pub unsafe_no_auth: bool,
+    /// Extra `Host` values accepted (besides loopback names) where Host is checked.
+    pub allowed_hosts: Vec<String>,
+    /// Extra `Origin` values accepted for WebSocket and POST (reverse proxies).
+    pub allowed_origins: Vec<String>,
+    /// `HOMECLAUDE_TOKEN`: the owner token, instead of the one in the data dir.
+    pub token: Option<String>,
 }
 
 /// Resource limits; every one is a flag.
@@ -109,6 +127,7 @@ impl Default for Config {
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
             },
+            access: Access::default(),
         }
     }
 }
@@ -139,6 +158,8 @@ pub enum ConfigError {
     },
     /// A positional argument where none is expected.
     Unexpected(String),
+    /// `--no-auth` on an address other machines can reach.
+    UnsafeNoAuth(SocketAddr),
 }
 
 impl fmt::Display for ConfigError {
@@ -154,6 +175,12 @@ impl fmt::Display for ConfigError {
             ConfigError::Unexpected(arg) => {
                 write!(f, "unexpected argument {arg:?} (see homeclaude --help)")
             }
+            ConfigError::UnsafeNoAuth(addr) => write!(
+                f,
+                "refusing to serve {addr} without authentication: anyone who reaches it could \
+                 run commands on this machine (drop --no-auth, listen on 127.0.0.1, or add \
+                 --i-know-this-is-unsafe)"
+            ),
         }
     }
 }
@@ -284,6 +311,22 @@ const SETTINGS: &[Setting] = &[
     },
 ];
 
+/// Flags without a value; their environment twin is on when set to 1 or true.
+const SWITCHES: &[Setting] = &[
+    Setting {
+        flag: "no-auth",
+        env: "HOMECLAUDE_NO_AUTH",
+        value: "",
+        help: "no login (only on a loopback address)",
+    },
+    Setting {
+        flag: "i-know-this-is-unsafe",
+        env: "HOMECLAUDE_UNSAFE_NO_AUTH",
+        value: "",
+        help: "allow --no-auth on a non-loopback address",
+    },
+];
+
 /// The `--help` text, built from [`SETTINGS`] so it cannot drift from the parser.
 pub fn help() -> String {
     let mut out = String::from(
@@ -291,10 +334,14 @@ pub fn help() -> String {
          Usage: homeclaude [FLAGS]\n\n\
          Every flag can also be set by its environment variable (a flag wins).\n\n",
     );
-    for s in SETTINGS {
+    for s in SETTINGS.iter().chain(SWITCHES) {
         let left = format!("  --{} {}", s.flag, s.value);
         out.push_str(&format!("{left:<34}{}\n{:<34}env {}\n", s.help, "", s.env));
     }
+    out.push_str(
+        "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
+         \x20                                 logging every session out)\n\n",
+    );
     out.push_str("  -h, --help                      print this help\n");
     out.push_str("  -V, --version                   print the version\n");
     out.push_str(
@@ -316,6 +363,17 @@ pub fn parse(
         .iter()
         .filter_map(|s| env(s.env).map(|v| (s.flag, v)))
         .collect();
+    raw.extend(
+        SWITCHES
+            .iter()
+            .filter(|s| env(s.env).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")))
+            .map(|s| (s.flag, String::new())),
+    );
+    let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|a| a == "token") {
+        args.next();
+        return parse_token(args, &env);
+    }
     let mut parser = lexopt::Parser::from_args(args);
     loop {
         let arg = parser
@@ -326,6 +384,13 @@ pub fn parse(
             lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
             lexopt::Arg::Short('V') | lexopt::Arg::Long("version") => {
                 return Ok(Invocation::Version);
+            }
+            lexopt::Arg::Long(name) if SWITCHES.iter().any(|s| s.flag == name) => {
+                let flag = SWITCHES
+                    .iter()
+                    .find(|s| s.flag == name)
+                    .map_or("", |s| s.flag);
+                raw.push((flag, String::new()));
             }
             lexopt::Arg::Long(name) => {
                 let Some(setting) = SETTINGS.iter().find(|s| s.flag == name) else {
@@ -342,7 +407,43 @@ pub fn parse(
             }
         }
     }
-    Config::from_raw(&raw).map(|c| Invocation::Serve(Box::new(c)))
+    let mut config = Config::from_raw(&raw)?;
+    config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
+    Ok(Invocation::Serve(Box::new(config)))
+}
+
+/// `homeclaude token [--rotate] [--data-dir DIR]`.
+fn parse_token(
+    args: impl Iterator<Item = OsString>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Invocation, ConfigError> {
+    let mut rotate = false;
+    let mut data_dir = env("HOMECLAUDE_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(default_data_dir);
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| ConfigError::UnknownFlag(e.to_string()))?
+    {
+        match arg {
+            lexopt::Arg::Long("rotate") => rotate = true,
+            lexopt::Arg::Long("data-dir") => {
+                data_dir = parser
+                    .value()
+                    .map(PathBuf::from)
+                    .map_err(|_| ConfigError::MissingValue("--data-dir".into()))?;
+            }
+            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
+            lexopt::Arg::Long(other) => return Err(ConfigError::UnknownFlag(format!("--{other}"))),
+            lexopt::Arg::Short(c) => return Err(ConfigError::UnknownFlag(format!("-{c}"))),
+            lexopt::Arg::Value(v) => {
+                return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    Ok(Invocation::Token { rotate, data_dir })
 }
 
 impl Config {
@@ -412,16 +513,33 @@ impl Config {
                 "max-header" => c.limits.max_header = count()?,
                 "request-timeout" => c.limits.request_timeout = secs()?,
                 "client-backlog" => c.limits.client_backlog = count()?,
+                "no-auth" => c.access.no_auth = true,
+                "i-know-this-is-unsafe" => c.access.unsafe_no_auth = true,
+                "allowed-host" => c.access.allowed_hosts = list(value),
+                "allowed-origin" => c.access.allowed_origins = list(value),
                 "ping-interval" => c.ws.ping_interval = secs()?,
                 "peer-timeout" => c.ws.peer_timeout = secs()?,
                 other => unreachable!("flag {other} is in SETTINGS but not validated"),
             }
+        }
+        if c.access.no_auth && !c.listen.ip().is_loopback() && !c.access.unsafe_no_auth {
+            return Err(ConfigError::UnsafeNoAuth(c.listen));
         }
         if c.limits.max_connections < c.limits.max_clients {
             c.limits.max_connections = c.limits.max_clients + 16;
         }
         Ok(c)
     }
+}
+
+/// Splits a comma-separated list, dropping empty items.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -500,9 +618,32 @@ mod tests {
     }
 
     #[test]
+    fn no_auth_is_refused_off_loopback_unless_explicit() {
+        assert!(serve(&["--no-auth"], &[]).access.no_auth);
+        let err = run(&["--no-auth", "--listen", "0.0.0.0:8765"], &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::UnsafeNoAuth(_)));
+        let c = serve(
+            &["--listen", "0.0.0.0:8765", "--i-know-this-is-unsafe"],
+            &[("HOMECLAUDE_NO_AUTH", "1")],
+        );
+        assert!(c.access.no_auth && c.access.unsafe_no_auth);
+    }
+
+    #[test]
+    fn token_subcommand() {
+        match run(&["token", "--rotate", "--data-dir", "/x"], &[]) {
+            Ok(Invocation::Token { rotate, data_dir }) => {
+                assert!(rotate);
+                assert_eq!(data_dir, PathBuf::from("/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn help_names_every_flag_and_its_environment_twin() {
         let text = help();
-        for s in SETTINGS {
+        for s in SETTINGS.iter().chain(SWITCHES) {
             assert!(text.contains(&format!("--{}", s.flag)), "{}", s.flag);
             assert!(text.contains(s.env), "{}", s.env);
         }

@@ -73,11 +73,7 @@ impl Head {
 #[derive(Debug)]
 pub struct Request {
     pub head: Head,
-    // Read off the socket in any case (keep-alive framing depends on it); the login
-    // route of the security layer is its first reader.
-    #[allow(dead_code)]
     pub body: Vec<u8>,
-    #[allow(dead_code)]
     pub peer: SocketAddr,
 }
 
@@ -250,10 +246,13 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, door: &Door) {
 
 /// Handles the `/ws` upgrade: limits, handshake, then the WebSocket loop.
 fn upgrade(mut stream: TcpStream, peer: SocketAddr, head: Head, leftover: Vec<u8>, door: &Door) {
-    if let Err(response) = routes::authorize_ws(&head, &door.app) {
-        let _ = write_response(&mut stream, response, head.minor, false, false);
-        return;
-    }
+    let role = match routes::authorize_ws(&head, &door.app) {
+        Ok(role) => role,
+        Err(response) => {
+            let _ = write_response(&mut stream, response, head.minor, false, false);
+            return;
+        }
+    };
     let accept = match ws::accept_key(&head) {
         Ok(accept) => accept,
         Err(why) => {
@@ -290,6 +289,7 @@ fn upgrade(mut stream: TcpStream, peer: SocketAddr, head: Head, leftover: Vec<u8
             peer,
             leftover,
             replay_after,
+            role,
             &door.app.hub,
             &door.ws,
         );

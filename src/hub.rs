@@ -1,13 +1,16 @@
 //! The hub: one thread that owns the shared state and every decision about it.
 //!
 //! It owns the set of connected clients, the event sequence number, the recent
-//! history (for replay), and the prompt queue. Other threads never touch that state:
-//! they send an [`Input`] through a [`HubHandle`]. Each broadcast is serialised and
-//! framed once, then written into every client's [`Outbox`] without blocking, so a
-//! slow client costs the others nothing.
+//! history (for replay), the prompt queue and the durable [`Store`]. Other threads
+//! never touch that state: they send an [`Input`] through a [`HubHandle`]. Each
+//! broadcast is serialised and framed once, appended to the session log, then
+//! written into every client's [`Outbox`] without blocking, so a slow client costs
+//! the others nothing.
 
+use crate::auth::Role;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
-use crate::protocol::{self, ClientMsg, Command, Event, QueueItem};
+use crate::protocol::{self, ClientMsg, Command, Event, Progress, QueueItem};
+use crate::store::{self, SavedPrompt, SessionState, Store};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +49,7 @@ pub enum Input {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
+        role: Role,
     },
     Leave {
         id: ClientId,
@@ -71,6 +75,7 @@ impl HubHandle {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
+        role: Role,
     ) -> ClientId {
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         self.send(Input::Join {
@@ -78,6 +83,7 @@ impl HubHandle {
             outbox,
             peer,
             replay_after,
+            role,
         });
         id
     }
@@ -107,6 +113,9 @@ impl HubHandle {
     }
 }
 
+/// `seq` is reserved on disk this far ahead, so a crash never reuses one.
+const SEQ_BLOCK: u64 = 10_000;
+
 /// Settings the hub needs.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
@@ -121,23 +130,22 @@ struct Client {
     id: ClientId,
     outbox: Arc<Outbox>,
     peer: SocketAddr,
+    role: Role,
 }
 
-struct Queued {
-    id: u64,
-    username: String,
-    text: String,
-}
-
-/// The hub's state. Built by [`start`]; lives on the hub thread.
+/// The hub's state; lives on the hub thread.
 struct Hub {
     settings: HubSettings,
     clients: Vec<Client>,
     seq: u64,
+    /// Recent events, deltas included, for replay without touching the disk.
     history: VecDeque<(u64, Bytes)>,
     history_len: usize,
-    queue: VecDeque<Queued>,
-    next_prompt: u64,
+    queue: VecDeque<SavedPrompt>,
+    store: Store,
+    session: SessionState,
+    /// Why the log cannot be written right now, once announced.
+    store_failing: Option<String>,
     draining: Option<(Exit, Instant)>,
 }
 
@@ -148,37 +156,107 @@ pub fn channel() -> (HubHandle, Receiver<Input>) {
 }
 
 /// Runs the hub until it has drained after a shutdown; returns how to exit.
-pub fn run(rx: Receiver<Input>, settings: HubSettings) -> Exit {
+pub fn run(
+    rx: Receiver<Input>,
+    settings: HubSettings,
+    store: Store,
+    recovered: store::Recovered,
+) -> Exit {
     let mut hub = Hub {
         settings,
         clients: Vec::new(),
-        seq: 0,
+        seq: recovered.session.seq,
         history: VecDeque::new(),
         history_len: 0,
-        queue: VecDeque::new(),
-        next_prompt: 1,
+        queue: recovered.waiting.into(),
+        store,
+        session: recovered.session,
+        store_failing: None,
         draining: None,
     };
-    loop {
-        let input = match hub.draining {
-            None => match rx.recv() {
-                Ok(input) => input,
-                // Every handle is gone: nobody can reach us any more.
-                Err(_) => return Exit::Stop,
+    hub.reserve_seq();
+    if let Some(lost) = recovered.interrupted {
+        hub.broadcast(&Event::Progress {
+            run: lost.id,
+            progress: Progress::Error {
+                message: format!(
+                    "interrupted: the server stopped while this prompt was running \
+                     (\"{}\"); it was not run again",
+                    protocol::excerpt(&lost.text, protocol::QUEUE_EXCERPT_CHARS)
+                ),
             },
-            Some((exit, deadline)) => {
-                if hub.clients.is_empty() {
-                    return exit;
-                }
-                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        });
+    }
+    let exit = hub.serve(&rx);
+    hub.persist_on_exit();
+    exit
+}
+
+impl Hub {
+    fn serve(&mut self, rx: &Receiver<Input>) -> Exit {
+        loop {
+            let input = match self.draining {
+                None => match rx.recv() {
                     Ok(input) => input,
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    // Every handle is gone: nobody can reach us any more.
+                    Err(_) => return Exit::Stop,
+                },
+                Some((exit, deadline)) => {
+                    if self.clients.is_empty() {
                         return exit;
                     }
+                    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(input) => input,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                            return exit;
+                        }
+                    }
                 }
+            };
+            self.handle(input);
+        }
+    }
+
+    /// Writes `seq` ahead in blocks, so a crash can make it jump but never repeat.
+    fn reserve_seq(&mut self) {
+        if self.seq + 1 >= self.session.seq {
+            let mut state = self.session.clone();
+            state.seq = self.seq + SEQ_BLOCK;
+            match self.store.save_state(&state) {
+                Ok(()) => self.session = state,
+                Err(e) => log::error!("store: cannot save state: {e}"),
             }
-        };
-        hub.handle(input);
+        }
+    }
+
+    /// At shutdown: the log synced, the exact `seq` and the queue saved.
+    fn persist_on_exit(&mut self) {
+        if let Err(e) = self.store.sync() {
+            log::error!("store: {e}");
+        }
+        self.session.seq = self.session.seq.max(self.seq);
+        if let Err(e) = self.store.save_state(&self.session) {
+            log::error!("store: cannot save state: {e}");
+        }
+    }
+
+    /// A write to the data dir failed: keep serving, say so once, retry later.
+    fn store_failed(&mut self, e: store::StoreError) {
+        if self.store_failing.is_none() {
+            let message = format!("History is not being saved: {e}. Live events continue.");
+            log::error!("store: {e}");
+            self.store_failing = Some(e.to_string());
+            self.broadcast(&Event::System { message });
+        }
+    }
+
+    fn store_ok(&mut self) {
+        if self.store_failing.take().is_some() {
+            log::info!("store: writing again");
+            self.broadcast(&Event::System {
+                message: "History is being saved again.".into(),
+            });
+        }
     }
 }
 
@@ -190,7 +268,16 @@ impl Hub {
                 outbox,
                 peer,
                 replay_after,
-            } => self.join(Client { id, outbox, peer }, replay_after),
+                role,
+            } => self.join(
+                Client {
+                    id,
+                    outbox,
+                    peer,
+                    role,
+                },
+                replay_after,
+            ),
             Input::Leave { id } => self.clients.retain(|c| c.id != id),
             Input::Frame { id, msg } => self.frame(id, msg),
             Input::Stats(reply) => {
@@ -234,24 +321,48 @@ impl Hub {
         self.clients.push(client);
     }
 
-    /// Sends the kept events after `after` to one client, oldest first.
+    /// Sends one client the current session's events after `after`, oldest first,
+    /// each exactly once: from memory when it still holds them all, else from the
+    /// session log and then memory (which also holds the streaming deltas the log
+    /// leaves out).
     fn replay(&self, client: &Client, after: u64) {
+        let after = after.max(self.session.first_seq.saturating_sub(1));
         let oldest = self.history.front().map_or(self.seq + 1, |(seq, _)| *seq);
+        let mut last = after;
         if after + 1 < oldest {
-            client.outbox.push(&text_frame(protocol::encode_notice(
-                "history_gap",
-                &format!("events {}..{} are no longer kept", after + 1, oldest - 1),
-            )));
-        }
-        for (_, frame) in self.history.iter().filter(|(seq, _)| *seq > after) {
-            if client.outbox.push(frame) != Pushed::Sent {
-                break;
+            let read = self
+                .store
+                .read_after(&self.session.key, after, |seq, line| {
+                    client.outbox.push_replay(&text_frame(line.to_string()));
+                    last = seq;
+                });
+            if let Err(e) = read {
+                log::error!("store: replay for client {}: {e}", client.id);
+                client.outbox.push(&text_frame(protocol::encode_notice(
+                    "history_unavailable",
+                    &format!("older events could not be read: {e}"),
+                )));
             }
+        }
+        for (_, frame) in self.history.iter().filter(|(seq, _)| *seq > last) {
+            client.outbox.push_replay(frame);
         }
     }
 
     fn frame(&mut self, id: ClientId, msg: ClientMsg) {
         if self.draining.is_some() {
+            return;
+        }
+        let viewer = self
+            .clients
+            .iter()
+            .any(|c| c.id == id && c.role == Role::Viewer);
+        if viewer && matches!(msg, ClientMsg::Message { .. } | ClientMsg::Command(_)) {
+            self.tell(
+                id,
+                "read_only",
+                "this is a read-only viewer link: it can watch, not send",
+            );
             return;
         }
         match msg {
@@ -292,8 +403,8 @@ impl Hub {
             );
             return;
         }
-        let id = self.next_prompt;
-        self.next_prompt += 1;
+        let id = self.session.next_prompt.max(1);
+        self.session.next_prompt = id + 1;
         self.broadcast(&Event::Message {
             username: username.clone(),
             message: message.clone(),
@@ -301,21 +412,21 @@ impl Hub {
             id: Some(id),
             client_id,
         });
-        self.queue.push_back(Queued {
+        let prompt = SavedPrompt {
             id,
             username,
             text: message,
-        });
+        };
+        if let Err(e) = self.store.queue_add(&prompt) {
+            self.store_failed(e);
+        }
+        self.queue.push_back(prompt);
         self.queue_changed();
     }
 
     fn command(&mut self, from: ClientId, cmd: Command) {
         match cmd {
-            Command::Clear => {
-                self.broadcast(&Event::System {
-                    message: "New session started.".into(),
-                });
-            }
+            Command::Clear => self.new_session(),
             Command::RequestUsage => {
                 self.tell(
                     from,
@@ -342,6 +453,9 @@ impl Hub {
                         &format!("prompt {id} is not in the queue"),
                     );
                 } else {
+                    if let Err(e) = self.store.queue_remove(id) {
+                        self.store_failed(e);
+                    }
                     self.queue_changed();
                 }
             }
@@ -367,6 +481,24 @@ impl Hub {
         });
     }
 
+    /// `clear`: a new Claude session with its own log; the queue carries over.
+    fn new_session(&mut self) {
+        let key = store::new_key();
+        if let Err(e) = self.store.switch_log(&key) {
+            self.store_failed(e);
+        }
+        self.session.key = key;
+        self.session.claude_id = None;
+        self.session.resumable = false;
+        self.session.first_seq = self.seq + 1;
+        if let Err(e) = self.store.save_state(&self.session) {
+            self.store_failed(e);
+        }
+        self.broadcast(&Event::System {
+            message: "New session started.".into(),
+        });
+    }
+
     /// A notice for one client only.
     fn tell(&self, id: ClientId, code: &str, message: &str) {
         if let Some(client) = self.clients.iter().find(|c| c.id == id) {
@@ -376,10 +508,22 @@ impl Hub {
         }
     }
 
-    /// Stamps, encodes once, keeps for replay, and writes to every client.
+    /// Stamps, encodes once, logs, keeps for replay, and writes to every client.
     fn broadcast(&mut self, event: &Event) {
         self.seq += 1;
-        let frame = text_frame(protocol::encode_event(self.seq, event));
+        self.reserve_seq();
+        let json = protocol::encode_event(self.seq, event);
+        // Streaming deltas are folded into the text that follows them; the log keeps
+        // only that, which keeps it small.
+        let durable = !matches!(
+            event,
+            Event::Progress {
+                progress: Progress::TextDelta { .. },
+                ..
+            }
+        );
+        let stored = durable.then(|| self.store.append(&json));
+        let frame = text_frame(json);
         self.history_len += frame.len();
         self.history.push_back((self.seq, frame.clone()));
         while self.history_len > self.settings.history_bytes {
@@ -396,6 +540,12 @@ impl Hub {
                     client.peer
                 );
             }
+        }
+        // Announced after this event went out, so notices never overtake it.
+        match stored {
+            Some(Ok(())) => self.store_ok(),
+            Some(Err(e)) => self.store_failed(e),
+            None => {}
         }
     }
 

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod auth;
 mod config;
 mod http;
 mod hub;
@@ -17,6 +18,7 @@ mod pages;
 mod protocol;
 mod routes;
 mod signals;
+mod store;
 mod ws;
 
 use config::{Config, Invocation};
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
             println!("homeclaude {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::from(EXIT_OK);
         }
+        Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
 enum StartError {
     Bind(std::net::SocketAddr, std::io::Error),
     Templates(pages::PageError),
+    Auth(auth::AuthError),
     Thread(&'static str, std::io::Error),
 }
 
@@ -75,6 +79,7 @@ impl fmt::Display for StartError {
         match self {
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Templates(e) => write!(f, "cannot load templates: {e}"),
+            StartError::Auth(e) => write!(f, "cannot set up login: {e}"),
             StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
         }
     }
@@ -95,6 +100,19 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .local_addr()
         .map_err(|e| StartError::Bind(config.listen, e))?;
 
+    let auth = if config.access.no_auth {
+        log::warn!("authentication is OFF (--no-auth): anyone who reaches {local} can run claude");
+        auth::Auth::new(auth::Mode::Disabled)
+    } else {
+        let store = auth::TokenStore::new(&config.data_dir, config.access.token.clone());
+        let token = store.owner().map_err(StartError::Auth)?;
+        log::info!(
+            "log in at http://{}/login?token={token}",
+            display_host(local)
+        );
+        auth::Auth::new(auth::Mode::Tokens(store))
+    };
+
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -102,6 +120,9 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         assets: assets::Assets::new(config.templates.as_deref()),
         claude: config.claude.clone(),
         started,
+        auth,
+        access: config.access.clone(),
+        loopback: local.ip().is_loopback(),
     });
     let door = Arc::new(http::Door {
         app,
@@ -138,6 +159,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         config.data_dir.display()
     );
 
+    let (store, recovered) = store::Store::open(&config.data_dir);
+    for warning in &recovered.warnings {
+        log::warn!("store: {warning}");
+    }
     let exit = hub::run(
         hub_rx,
         hub::HubSettings {
@@ -145,11 +170,54 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             history_bytes: 4 << 20,
             drain: Duration::from_millis(1000),
         },
+        store,
+        recovered,
     );
     door.closing
         .store(true, std::sync::atomic::Ordering::Relaxed);
     log::info!("stopped ({exit:?})");
     Ok(exit)
+}
+
+/// `host:port` for the login URL: an unspecified bind address (0.0.0.0) is shown
+/// as this machine's name, which is what a phone on the LAN would type.
+fn display_host(local: std::net::SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let name = name.trim();
+        if !name.is_empty() {
+            return format!("{name}:{}", local.port());
+        }
+    }
+    local.to_string()
+}
+
+/// `homeclaude token [--rotate]`.
+fn token_command(rotate: bool, data_dir: &std::path::Path) -> ExitCode {
+    if let Err(e) = create_private_dir(data_dir) {
+        eprintln!("homeclaude: data dir {}: {e}", data_dir.display());
+        return ExitCode::from(EXIT_START_FAILED);
+    }
+    let store = auth::TokenStore::new(data_dir, std::env::var("HOMECLAUDE_TOKEN").ok());
+    let result = if rotate {
+        store.rotate()
+    } else {
+        store.owner()
+    };
+    match result.and_then(|owner| Ok((owner, store.viewer()?))) {
+        Ok((owner, viewer)) => {
+            if rotate {
+                eprintln!("new tokens written; every session is logged out");
+            }
+            println!("{owner}");
+            eprintln!("viewer (read-only) token: {viewer}");
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
 }
 
 /// Creates the data directory readable by this user only: it will hold the login

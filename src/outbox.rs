@@ -63,11 +63,14 @@ pub enum Pushed {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Bytes>,
+    /// Frames to write, each marked live (counted against the limit) or replay.
+    queue: VecDeque<(Bytes, bool)>,
     /// Bytes of `queue[0]` already written.
     offset: usize,
     /// Bytes still to write, over the whole queue.
     pending: usize,
+    /// Bytes of live frames queued (whole frames): what the limit applies to.
+    live: usize,
     /// A close frame is queued; nothing else may follow it.
     closing: bool,
     /// The socket failed or was shut down; everything is discarded.
@@ -133,7 +136,7 @@ impl Outbox {
         if st.closing || st.dead {
             return Pushed::Closed;
         }
-        if st.pending + frame.len() > self.limit {
+        if st.live + frame.len() > self.limit {
             self.begin_close(
                 &mut st,
                 close_frame(CloseCode::Again, "client too slow"),
@@ -141,8 +144,19 @@ impl Outbox {
             );
             return Pushed::Overflowed;
         }
-        self.enqueue(&mut st, frame.clone());
+        self.enqueue(&mut st, frame.clone(), true);
         Pushed::Sent
+    }
+
+    /// Queues a frame of history being replayed to this client. Replay is sent in
+    /// one go when a client (re)connects and may be larger than the live limit, so
+    /// it does not count against it.
+    pub fn push_replay(&self, frame: &Bytes) {
+        let mut st = self.lock();
+        if st.closing || st.dead {
+            return;
+        }
+        self.enqueue(&mut st, frame.clone(), false);
     }
 
     /// Queues a control frame (ping, pong, close reply) outside the backlog limit:
@@ -152,7 +166,7 @@ impl Outbox {
         if st.closing || st.dead {
             return;
         }
-        self.enqueue(&mut st, bytes.into());
+        self.enqueue(&mut st, bytes.into(), false);
     }
 
     /// Ends the stream with a close frame after everything already queued.
@@ -176,18 +190,26 @@ impl Outbox {
         if drop_backlog {
             let keep = if st.offset > 0 { 1 } else { 0 };
             st.queue.truncate(keep);
-            st.pending = st.queue.front().map_or(0, |f| f.len() - st.offset);
+            st.pending = st.queue.front().map_or(0, |(f, _)| f.len() - st.offset);
+            // The half-written frame left no longer counts: the limit is moot now.
+            if let Some(front) = st.queue.front_mut() {
+                front.1 = false;
+            }
+            st.live = 0;
         }
         st.closing = true;
         st.pending += close.len();
-        st.queue.push_back(close);
+        st.queue.push_back((close, false));
         self.wake();
     }
 
-    fn enqueue(&self, st: &mut State, frame: Bytes) {
+    fn enqueue(&self, st: &mut State, frame: Bytes, live: bool) {
         let was_idle = st.queue.is_empty();
         st.pending += frame.len();
-        st.queue.push_back(frame);
+        if live {
+            st.live += frame.len();
+        }
+        st.queue.push_back((frame, live));
         if was_idle {
             self.write_some(st);
             if !st.queue.is_empty() || st.dead {
@@ -199,14 +221,18 @@ impl Outbox {
 
     /// Writes as much of the queue as the socket takes now.
     fn write_some(&self, st: &mut State) {
-        while let Some(front) = st.queue.front() {
+        while let Some((front, live)) = st.queue.front() {
             let rest = &front[st.offset..];
+            let (len, live) = (front.len(), *live);
             match send(&self.sock, rest, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
                 Ok(n) => {
                     st.pending -= n;
                     if n == rest.len() {
                         st.queue.pop_front();
                         st.offset = 0;
+                        if live {
+                            st.live -= len;
+                        }
                     } else {
                         st.offset += n;
                     }
@@ -217,6 +243,7 @@ impl Outbox {
                     st.dead = true;
                     st.queue.clear();
                     st.pending = 0;
+                    st.live = 0;
                     st.offset = 0;
                     return;
                 }

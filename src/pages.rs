@@ -8,7 +8,10 @@ use minijinja::{Environment, Value};
 use std::fmt;
 use std::path::PathBuf;
 
-const EMBEDDED: &[(&str, &str)] = &[("index.html", include_str!("../templates/index.html"))];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("index.html", include_str!("../templates/index.html")),
+    ("login.html", include_str!("../templates/login.html")),
+];
 
 /// Renders the server's pages.
 pub struct Pages {

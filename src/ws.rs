@@ -8,6 +8,7 @@
 //! Everything written to the socket goes through the client's [`Outbox`], including
 //! tungstenite's own pongs and close replies, so frames never interleave.
 
+use crate::auth::Role;
 use crate::http::Head;
 use crate::hub::{ClientId, HubHandle};
 use crate::outbox::{Flushed, Outbox, text_frame};
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
+use tungstenite::protocol::{Role as WsRole, WebSocketConfig, WebSocketContext};
 
 /// Per-connection settings taken from the configuration.
 #[derive(Debug, Clone)]
@@ -129,6 +130,7 @@ pub fn serve(
     peer: SocketAddr,
     leftover: Vec<u8>,
     replay_after: Option<u64>,
+    role: Role,
     hub: &HubHandle,
     settings: &WsSettings,
 ) {
@@ -147,9 +149,9 @@ pub fn serve(
         .write_buffer_size(0)
         .max_message_size(Some(settings.max_message))
         .max_frame_size(Some(settings.max_message));
-    let mut ctx = WebSocketContext::from_partially_read(leftover, Role::Server, Some(config));
-    let id = hub.join(outbox.clone(), peer, replay_after);
-    log::info!("ws {peer}: open (client {id})");
+    let mut ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
+    let id = hub.join(outbox.clone(), peer, replay_after, role);
+    log::info!("ws {peer}: open (client {id}, {role:?})");
     let end = run(&sock, &outbox, &mut ctx, id, hub, settings);
     hub.leave(id);
     let _ = sock.shutdown(Shutdown::Both);

@@ -297,13 +297,18 @@ fn cross_origin_websocket_is_refused() {
     .unwrap();
     req.headers_mut()
         .insert("Origin", "http://evil.example".parse().unwrap());
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
     let err = tungstenite::client::client(req, stream).unwrap_err();
     assert!(err.to_string().contains("403"), "{err}");
     // Same origin is fine.
     let _ok = ws_connect(
         server.addr,
         "/ws",
-        &[("Origin", &format!("http://{}", server.addr))],
+        &[
+            ("Origin", &format!("http://{}", server.addr)),
+            ("Authorization", &format!("Bearer {TOKEN}")),
+        ],
     );
 }
 
@@ -415,11 +420,13 @@ fn too_many_websocket_clients_are_refused_with_503() {
     b.wait_for(|v| v["type"] == "queue_status");
     let stream = TcpStream::connect(server.addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    let req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
         "ws://{}/ws",
         server.addr
     ))
     .unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
     let err = tungstenite::client::client(req, stream).unwrap_err();
     assert!(err.to_string().contains("503"), "{err}");
 }

@@ -1257,6 +1257,7 @@
         onUsage(ev);
         break;
       case "error":
+        if (ev.code === "read_only") setViewer(true);
         if (ev.code === "history_gap") addSystem(t("historyGap"), true);
         else if (ev.code === "usage_unavailable") break;
         else toast(ev.message || ev.code || "error");
@@ -1409,7 +1410,14 @@
     history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
   }
 
+  // A read-only viewer link watches; the hub refuses what it would send anyway.
+  function setViewer(on) {
+    document.body.classList.toggle("viewer", on);
+    ["composer", "new-session", "act-new", "act-restart"].forEach((id) => ($(id).hidden = on));
+  }
+
   // ---------------------------------------------------------------- start
+  setViewer(document.documentElement.dataset.role === "viewer");
   document.querySelectorAll("[data-icon]").forEach((b) => b.appendChild(icon(b.dataset.icon)));
   applyLang();
   outbox.forEach(renderPending);

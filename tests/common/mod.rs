@@ -18,7 +18,12 @@ use tungstenite::{Message, client::IntoClientRequest};
 /// Longest any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The owner token every test server gets (through `HOMECLAUDE_TOKEN`).
+pub const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 pub struct Server {
+    /// Leave the data dir in place on drop (for restart tests).
+    pub keep_data: bool,
     pub pid: u32,
     exit_rx: Receiver<ExitStatus>,
     exited: Option<ExitStatus>,
@@ -47,7 +52,17 @@ impl Server {
 
     /// Starts it through a wrapper command (e.g. `prlimit`), with extra environment.
     pub fn start_with(args: &[&str], env: &[(&str, &str)], wrapper: Option<&[&str]>) -> Server {
-        let data_dir = temp_dir("data");
+        Server::start_in(temp_dir("data"), args, env, wrapper)
+    }
+
+    /// Starts it on a given data dir (kept when the server is dropped only if
+    /// `keep_data` is then set).
+    pub fn start_in(
+        data_dir: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+        wrapper: Option<&[&str]>,
+    ) -> Server {
         let bin = env!("CARGO_BIN_EXE_homeclaude");
         let mut cmd = match wrapper {
             Some(w) => {
@@ -61,6 +76,7 @@ impl Server {
             .arg(&data_dir)
             .args(args)
             .env("RUST_LOG", "debug")
+            .env("HOMECLAUDE_TOKEN", TOKEN)
             .env_remove("HOMECLAUDE_LISTEN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -88,6 +104,7 @@ impl Server {
             }
         });
         let mut server = Server {
+            keep_data: false,
             pid,
             exit_rx,
             exited: None,
@@ -133,9 +150,13 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Opens a WebSocket to `/ws` (with an optional query).
+    /// Opens a WebSocket to `/ws` (with an optional query) as the owner.
     pub fn ws(&self, query: &str) -> Ws {
-        ws_connect(self.addr, &format!("/ws{query}"), &[])
+        ws_connect(
+            self.addr,
+            &format!("/ws{query}"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+        )
     }
 
     /// Sends a signal to the server process.
@@ -179,7 +200,9 @@ impl Drop for Server {
             self.signal(Signal::KILL);
             let _ = self.exit_rx.recv_timeout(WAIT);
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
@@ -299,12 +322,30 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// GET a path; returns (status, full response text).
+/// GET a path as the owner; returns (status, full response text).
 pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with(addr, path, &[("Authorization", &format!("Bearer {TOKEN}"))])
+}
+
+/// GET a path with extra headers.
+pub fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     http_raw(
         addr,
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n")
+            .as_bytes(),
     )
+}
+
+/// The value of a response header (first match, case-insensitive name).
+pub fn header_value(resp: &str, name: &str) -> Option<String> {
+    resp.split("\r\n\r\n").next()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
 }
 
 /// The body of a response text.

@@ -1,0 +1,175 @@
+//! Durable history: replay, restarts, crashes, torn logs, a full disk.
+
+mod common;
+
+use common::*;
+use rustix::process::Signal;
+use serde_json::{Value, json};
+
+/// Every event of a replay from `?last_seq=0`, until a frame matches `last`.
+fn history_until(server: &Server, last: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut ws = server.ws("?last_seq=0");
+    let mut seen = Vec::new();
+    loop {
+        let v = ws.next_json();
+        let done = last(&v);
+        if v["seq"].is_u64() {
+            seen.push(v);
+        }
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_client_that_reconnects_gets_every_missed_event_once_in_order() {
+    let server = Server::start(&[]);
+    let mut a = server.ws("");
+    let mut b = server.ws("");
+    b.send_json(&json!({"type":"message","message":"before"}));
+    let seen = a.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_u64());
+    let last = seen["seq"].as_u64().unwrap();
+    drop(a);
+    for i in 0..5 {
+        b.send_json(&json!({"type":"message","message":format!("missed {i}")}));
+    }
+    b.wait_for(|v| v["type"] == "queue_status" && v["count"] == 6);
+    let mut a = server.ws(&format!("?last_seq={last}"));
+    let mut seqs = Vec::new();
+    let mut texts = Vec::new();
+    while seqs.len() < 10 {
+        let v = a.next_json();
+        if let Some(seq) = v["seq"].as_u64() {
+            seqs.push(seq);
+            if v["type"] == "message" {
+                texts.push(v["message"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let expected: Vec<u64> = (last + 1..=last + 10).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(
+        texts,
+        (0..5).map(|i| format!("missed {i}")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn seq_stays_monotonic_and_the_queue_survives_kill_9() {
+    let dir = temp_dir("kill9");
+    let mut first = Server::start_in(dir.clone(), &[], &[], None);
+    first.keep_data = true;
+    let mut ws = first.ws("");
+    for text in ["one", "two"] {
+        ws.send_json(&json!({"type":"message","message":text}));
+    }
+    let last = ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 2)["seq"]
+        .as_u64()
+        .unwrap();
+    first.signal(Signal::KILL);
+    first.wait_exit();
+    drop(first);
+
+    let mut second = Server::start_in(dir.clone(), &[], &[], None);
+    let history = history_until(&second, |v| v["type"] == "queue_status" && v["count"] == 2);
+    let messages: Vec<&str> = history
+        .iter()
+        .filter(|v| v["type"] == "message")
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, vec!["one", "two"]);
+    let mut ws = second.ws("");
+    let snapshot = ws.wait_for(|v| v["type"] == "queue_status");
+    assert_eq!(snapshot["count"], 2, "the queue survived: {snapshot}");
+    ws.send_json(&json!({"type":"message","message":"three"}));
+    let next = ws.wait_for(|v| v["type"] == "message")["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(next > last, "seq went back: {next} <= {last}");
+    second.signal(Signal::TERM);
+    assert_eq!(second.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn a_torn_final_line_does_not_stop_the_server() {
+    let dir = temp_dir("torn");
+    let mut first = Server::start_in(dir.clone(), &[], &[], None);
+    first.keep_data = true;
+    let mut ws = first.ws("");
+    ws.send_json(&json!({"type":"message","message":"kept"}));
+    ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 1);
+    first.signal(Signal::KILL);
+    first.wait_exit();
+    drop(first);
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
+    let log = dir
+        .join("history")
+        .join(format!("{}.jsonl", state["key"].as_str().unwrap()));
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(br#"{"seq":99,"type":"mess"#);
+    std::fs::write(&log, bytes).unwrap();
+
+    let mut second = Server::start_in(dir, &[], &[], None);
+    second.wait_log("torn last line");
+    let history = history_until(&second, |v| v["type"] == "queue_status");
+    assert!(history.iter().any(|v| v["message"] == "kept"));
+}
+
+#[test]
+fn a_full_disk_is_announced_live_events_continue_and_saving_resumes() {
+    let dir = temp_dir("full");
+    std::fs::create_dir_all(dir.join("history")).unwrap();
+    let key = "000000000000001";
+    std::fs::write(
+        dir.join("state.json"),
+        format!(r#"{{"key":"{key}","claude_id":null,"resumable":false,"seq":0}}"#),
+    )
+    .unwrap();
+    let log = dir.join("history").join(format!("{key}.jsonl"));
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    let mut server = Server::start_in(dir, &[], &[], None);
+    let mut ws = server.ws("");
+    ws.send_json(&json!({"type":"message","message":"while full"}));
+    assert_eq!(
+        ws.wait_for(|v| v["type"] == "message")["message"],
+        "while full"
+    );
+    let notice = ws.wait_for(|v| v["type"] == "system");
+    assert!(
+        notice["message"]
+            .as_str()
+            .unwrap()
+            .contains("not being saved"),
+        "{notice}"
+    );
+    server.wait_log("No space left on device");
+    std::fs::remove_file(&log).unwrap();
+    ws.send_json(&json!({"type":"message","message":"space again"}));
+    let back = ws.wait_for(|v| v["type"] == "system");
+    assert!(
+        back["message"].as_str().unwrap().contains("saved again"),
+        "{back}"
+    );
+    let history = history_until(&server, |v| v["message"] == "space again");
+    assert!(history.iter().any(|v| v["message"] == "space again"));
+}
+
+#[test]
+fn clear_starts_a_new_session_whose_history_starts_empty() {
+    let server = Server::start(&[]);
+    let mut ws = server.ws("");
+    ws.send_json(&json!({"type":"message","message":"old session"}));
+    ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 1);
+    ws.send_json(&json!({"type":"command","command":"clear"}));
+    ws.wait_for(|v| v["type"] == "system");
+    let history = history_until(&server, |v| v["type"] == "system");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(
+        history[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("New session")
+    );
+}
