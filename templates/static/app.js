@@ -428,9 +428,12 @@
     root.querySelectorAll("pre").forEach((pre) => {
       if (pre.parentElement && pre.parentElement.classList.contains("codewrap")) return;
       const wrap = el("div", "codewrap");
+      const code = pre.querySelector("code");
+      const m = code && /(?:^|\s)language-(\S+)/.exec(code.className);
+      const bar = el("div", "codebar");
+      bar.append(el("span", "lang", m ? m[1] : ""), copyButton(() => pre.textContent));
       pre.replaceWith(wrap);
-      wrap.appendChild(pre);
-      wrap.appendChild(copyButton(() => pre.textContent));
+      wrap.append(bar, pre);
     });
     root.querySelectorAll("table").forEach((table) => {
       const wrap = el("div", "tablewrap");
