@@ -1,0 +1,763 @@
+//! One prompt, one `claude` process: spawn it, feed it the prompt, turn its output
+//! into progress for the hub, stop it on request or timeout, and reap it.
+//!
+//! Each run is an actor of five named threads (see docs/PROTOCOL_RUNNER.md): a
+//! supervisor that owns the child, the translator and the stop logic, plus one
+//! thread each for stdout, stderr, stdin and the exit wait, which talk to the
+//! supervisor over one channel. All of a run's [`RunnerOutput`]s come from its
+//! supervisor, in order, ending with exactly one `Finished`. The runner does not
+//! queue prompts or choose sessions; the hub does.
+
+use crate::child::{self, Chunk, Tail};
+use crate::protocol::{Progress, excerpt};
+use crate::stream_json::{self, Line, ParseError};
+use crate::translate::{Emit, ExitFacts, ExitKind, StopReason, Translator, human_duration};
+use rustix::process::Signal;
+use std::fmt;
+use std::io::{self, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+pub use crate::translate::Outcome;
+
+/// Longest stdout line read; a longer one is dropped (and logged), the run goes on.
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+/// stderr lines kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+/// How long to wait for the output pipes to close once the process has exited.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+/// After SIGKILL, how long before logging that the process is still there.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How to run the CLI; built by the hub from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The `claude` executable: a path, or a bare name looked up on `PATH`.
+    pub claude: PathBuf,
+    /// The project directory the CLI works in.
+    pub workdir: PathBuf,
+    /// `--model`, when set.
+    pub model: Option<String>,
+    /// `--permission-mode`: `acceptEdits` unless the operator chose otherwise.
+    pub permission_mode: String,
+    /// More CLI arguments, appended last.
+    pub extra_args: Vec<String>,
+    /// A run still going after this long is stopped.
+    pub timeout: Duration,
+    /// How long each step of a stop waits before the next, harder one.
+    pub stop_grace: StopGrace,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> RunnerConfig {
+        RunnerConfig {
+            claude: PathBuf::from("claude"),
+            workdir: PathBuf::from("."),
+            model: None,
+            permission_mode: "acceptEdits".into(),
+            extra_args: Vec::new(),
+            timeout: Duration::from_secs(30 * 60),
+            stop_grace: StopGrace::default(),
+        }
+    }
+}
+
+/// The grace periods of a stop: an interrupt request on stdin, then SIGINT, then
+/// SIGTERM to the process group, each given this long before the next; SIGKILL last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopGrace {
+    pub interrupt: Duration,
+    pub sigint: Duration,
+    pub sigterm: Duration,
+}
+
+impl Default for StopGrace {
+    fn default() -> StopGrace {
+        // The CLI answers an interrupt or SIGINT with a clean `result` within a
+        // second; SIGTERM makes it exit at once. 5 s in all before SIGKILL.
+        StopGrace {
+            interrupt: Duration::from_secs(2),
+            sigint: Duration::from_secs(2),
+            sigterm: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One prompt to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// The hub's id for this run; every output carries it.
+    pub run: u64,
+    /// The queued prompt this run answers (sent in the `start` progress).
+    pub prompt_id: u64,
+    pub username: String,
+    pub text: String,
+    pub session: SessionRef,
+}
+
+/// Which conversation the prompt belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionRef {
+    /// A new session with this UUID (`--session-id`); see [`new_session_id`].
+    New(String),
+    /// Continue the session with this id (`--resume`): the id the previous run's
+    /// `Finished` reported.
+    Resume(String),
+}
+
+/// What a run tells the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunnerOutput {
+    /// Progress for the browsers.
+    Progress { run: u64, progress: Progress },
+    /// Claude's final answer to the prompt: a chat message from Claude.
+    Answer { run: u64, text: String },
+    /// The run is over and its process reaped. Always the last output of a run.
+    Finished {
+        run: u64,
+        /// The session id from `system/init`: resume this one next time.
+        session_id: Option<String>,
+        outcome: Outcome,
+    },
+}
+
+/// Why a run could not start. Nothing was sent through `out` and no process is
+/// left; the hub reports `to_string()` as an `error` progress.
+#[derive(Debug)]
+pub enum RunError {
+    /// There is no such executable (or it is not on `PATH`).
+    NotFound { program: PathBuf },
+    /// The file exists but may not be executed.
+    NotExecutable { program: PathBuf },
+    /// The working directory is missing or not a directory.
+    Workdir { path: PathBuf, why: String },
+    /// Spawning failed for another reason (out of memory, too many processes...).
+    Spawn { program: PathBuf, why: io::Error },
+    /// A thread for the run could not be started.
+    Thread(io::Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::NotFound { program } => write!(
+                f,
+                "The Claude Code CLI ({}) was not found. Install it with \
+                 `npm install -g @anthropic-ai/claude-code` (then log in once by running \
+                 `claude`), or configure the full path to it.",
+                program.display()
+            ),
+            RunError::NotExecutable { program } => write!(
+                f,
+                "The Claude Code CLI ({}) cannot be executed: check its permissions.",
+                program.display()
+            ),
+            RunError::Workdir { path, why } => write!(
+                f,
+                "The working directory {} cannot be used: {why}.",
+                path.display()
+            ),
+            RunError::Spawn { program, why } => {
+                write!(f, "Could not start {}: {why}.", program.display())
+            }
+            RunError::Thread(why) => write!(f, "Could not start a thread for the run: {why}."),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The hub's hold on a running run.
+///
+/// Dropping it stops the run (like [`RunHandle::stop`]): keep it until `Finished`.
+#[derive(Debug)]
+pub struct RunHandle {
+    run: u64,
+    pid: u32,
+    events: Sender<Event>,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+impl RunHandle {
+    /// Asks the run to stop and returns at once. The run then ends with `Finished`
+    /// and outcome `Stopped` (or `Success` if Claude had already answered).
+    pub fn stop(&self) {
+        // An error means the run is already over: nothing to stop.
+        let _ = self.events.send(Event::Stop);
+    }
+
+    pub fn run(&self) -> u64 {
+        self.run
+    }
+
+    /// The process id of `claude`, which is also its process group id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Blocks until the run is over (its `Finished` sent, its process reaped). For
+    /// shutdown: call [`RunHandle::stop`] first.
+    pub fn join(mut self) {
+        if let Some(supervisor) = self.supervisor.take()
+            && supervisor.join().is_err()
+        {
+            log::error!("run {}: its supervisor thread panicked", self.run);
+        }
+    }
+}
+
+impl Drop for RunHandle {
+    fn drop(&mut self) {
+        if self.supervisor.as_ref().is_some_and(|s| !s.is_finished()) {
+            self.stop();
+        }
+    }
+}
+
+/// A random UUID (version 4) for `--session-id`.
+pub fn new_session_id() -> String {
+    let mut b = [0u8; 16];
+    if let Err(e) = getrandom::fill(&mut b) {
+        // Never seen on Linux; a session id needs to be unique, not secret, so the
+        // hasher's per-process random keys and the clock are good enough here.
+        log::warn!("no OS randomness for a session id ({e}); using a weaker source");
+        use std::hash::{BuildHasher, Hasher};
+        for half in b.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The CLI's arguments for a run (the program itself not included).
+pub fn command_args(cfg: &RunnerConfig, session: &SessionRef) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--input-format",
+        "stream-json",
+        "--verbose",
+        "--include-partial-messages",
+        "--permission-mode",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(cfg.permission_mode.clone());
+    if let Some(model) = &cfg.model {
+        args.extend(["--model".to_string(), model.clone()]);
+    }
+    match session {
+        SessionRef::New(id) => args.extend(["--session-id".to_string(), id.clone()]),
+        SessionRef::Resume(id) => args.extend(["--resume".to_string(), id.clone()]),
+    }
+    args.extend(cfg.extra_args.iter().cloned());
+    args
+}
+
+/// The prompt as the original server wrote it, so Claude knows who is speaking.
+pub fn prompt_text(username: &str, text: &str) -> String {
+    format!("[{username}]: {text}")
+}
+
+/// What the run's threads tell its supervisor.
+#[derive(Debug)]
+enum Event {
+    /// Boxed: a line is large next to the other events.
+    Line(Box<Line>),
+    BadLine {
+        excerpt: String,
+        why: ParseError,
+    },
+    TooLong,
+    StdoutClosed,
+    StderrClosed(Vec<String>),
+    /// The process exited; it stays a zombie until the supervisor reaps it.
+    Exited,
+    Stop,
+}
+
+/// Starts a run. Its outputs go to `out`, called from the run's supervisor thread.
+pub fn start(
+    cfg: &RunnerConfig,
+    req: RunRequest,
+    out: Box<dyn Fn(RunnerOutput) + Send + Sync>,
+) -> Result<RunHandle, RunError> {
+    match std::fs::metadata(&cfg.workdir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(RunError::Workdir {
+                path: cfg.workdir.clone(),
+                why: "it is not a directory".into(),
+            });
+        }
+        Err(e) => {
+            return Err(RunError::Workdir {
+                path: cfg.workdir.clone(),
+                why: e.to_string(),
+            });
+        }
+    }
+    let args = command_args(cfg, &req.session);
+    let mut command = Command::new(&cfg.claude);
+    command
+        .args(&args)
+        .current_dir(&cfg.workdir)
+        // Its own process group, so that a stop reaches the tools it started too.
+        .process_group(0)
+        // systemd's notify socket and watchdog belong to the server alone: a child
+        // that wrote to them would speak for the server.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("WATCHDOG_USEC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawned = command.spawn().map_err(|why| match why.kind() {
+        io::ErrorKind::NotFound => RunError::NotFound {
+            program: cfg.claude.clone(),
+        },
+        io::ErrorKind::PermissionDenied => RunError::NotExecutable {
+            program: cfg.claude.clone(),
+        },
+        _ => RunError::Spawn {
+            program: cfg.claude.clone(),
+            why,
+        },
+    });
+    let mut child = match spawned {
+        Ok(child) => ChildGuard::new(child),
+        Err(e) => {
+            log::error!("run {}: {e}", req.run);
+            return Err(e);
+        }
+    };
+    let pid = child.pid;
+    log::info!(
+        "run {}: started {} {} (pid {pid}) in {}",
+        req.run,
+        cfg.claude.display(),
+        args.join(" "),
+        cfg.workdir.display()
+    );
+    // From here on, an early return drops `child`, which kills and reaps it.
+    let (stdin, stdout, stderr) = child.take_pipes()?;
+    let (events_tx, events_rx) = mpsc::channel();
+    let (stdin_tx, stdin_rx) = mpsc::channel();
+    let run = req.run;
+    spawn(format!("run{run}-stdout"), 256 << 10, {
+        let tx = events_tx.clone();
+        move || read_stdout(run, stdout, tx)
+    })?;
+    spawn(format!("run{run}-stderr"), 64 << 10, {
+        let tx = events_tx.clone();
+        move || read_stderr(run, stderr, tx)
+    })?;
+    spawn(format!("run{run}-stdin"), 64 << 10, move || {
+        write_stdin(run, stdin, stdin_rx)
+    })?;
+    spawn(format!("run{run}-wait"), 64 << 10, {
+        let tx = events_tx.clone();
+        move || {
+            if let Err(e) = child::wait_exited(pid) {
+                log::error!("run {run}: waiting for claude to exit failed: {e}");
+            }
+            let _ = tx.send(Event::Exited);
+        }
+    })?;
+    let prompt = stream_json::user_message_line(&prompt_text(&req.username, &req.text));
+    let supervisor = Supervisor {
+        run,
+        prompt_id: req.prompt_id,
+        resumed: matches!(req.session, SessionRef::Resume(_)),
+        child,
+        translator: Translator::new(&cfg.workdir),
+        stdin: Some(stdin_tx),
+        out,
+        timeout: cfg.timeout,
+        grace: cfg.stop_grace,
+        started: Instant::now(),
+    };
+    let supervisor = spawn(format!("run{run}-supervisor"), 256 << 10, move || {
+        supervisor.run(prompt, events_rx)
+    })?;
+    Ok(RunHandle {
+        run,
+        pid,
+        events: events_tx,
+        supervisor: Some(supervisor),
+    })
+}
+
+fn spawn<T: Send + 'static>(
+    name: String,
+    stack: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, RunError> {
+    thread::Builder::new()
+        .name(name)
+        .stack_size(stack)
+        .spawn(f)
+        .map_err(RunError::Thread)
+}
+
+/// Owns the child process: however the supervisor ends, even by a panic, the process
+/// group is killed and the child reaped.
+struct ChildGuard {
+    child: Child,
+    pid: u32,
+    reaped: bool,
+}
+
+impl ChildGuard {
+    fn new(child: Child) -> ChildGuard {
+        let pid = child.id();
+        ChildGuard {
+            child,
+            pid,
+            reaped: false,
+        }
+    }
+
+    fn take_pipes(&mut self) -> Result<(ChildStdin, ChildStdout, ChildStderr), RunError> {
+        match (
+            self.child.stdin.take(),
+            self.child.stdout.take(),
+            self.child.stderr.take(),
+        ) {
+            (Some(i), Some(o), Some(e)) => Ok((i, o, e)),
+            // Cannot happen with Stdio::piped(); said as an error rather than a panic.
+            _ => Err(RunError::Spawn {
+                program: PathBuf::from("claude"),
+                why: io::Error::other("a standard stream was not piped"),
+            }),
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        if self.reaped {
+            return;
+        }
+        if let Err(e) = child::signal_group(self.pid, sig) {
+            // ESRCH: the whole group is gone already.
+            log::debug!("signal {sig:?} to process group {}: {e}", self.pid);
+        }
+    }
+
+    fn reap(&mut self) -> ExitKind {
+        self.reaped = true;
+        match self.child.wait() {
+            Ok(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => ExitKind::Code(code),
+                (None, Some(sig)) => ExitKind::Signal(sig),
+                (None, None) => ExitKind::Code(-1),
+            },
+            Err(e) => {
+                log::error!("reaping claude (pid {}) failed: {e}", self.pid);
+                ExitKind::Code(-1)
+            }
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.signal(Signal::KILL);
+            self.reap();
+        }
+    }
+}
+
+/// Reads stdout, parses each line and hands it to the supervisor. Parsing here
+/// keeps the supervisor free to act on a stop while a big line is being read.
+fn read_stdout(run: u64, stdout: ChildStdout, tx: Sender<Event>) {
+    let result = child::read_lines(stdout, MAX_LINE_BYTES, |chunk| {
+        let event = match chunk {
+            Chunk::TooLong { bytes } => {
+                log::warn!(
+                    "run {run}: dropped a line of {bytes} bytes from claude (limit {MAX_LINE_BYTES})"
+                );
+                Event::TooLong
+            }
+            Chunk::Line(bytes) => {
+                // Lossy: a stray invalid byte costs one character, never the run.
+                let text = String::from_utf8_lossy(bytes);
+                match stream_json::parse_line(&text) {
+                    Ok(line) => Event::Line(Box::new(line)),
+                    Err(ParseError::Empty) => return,
+                    Err(why) => {
+                        let excerpt = excerpt(text.trim(), 200);
+                        log::warn!("run {run}: skipped a line from claude ({why}): {excerpt}");
+                        Event::BadLine { excerpt, why }
+                    }
+                }
+            }
+        };
+        let _ = tx.send(event);
+    });
+    if let Err(e) = result {
+        log::warn!("run {run}: reading claude's output failed: {e}");
+    }
+    let _ = tx.send(Event::StdoutClosed);
+}
+
+/// Drains stderr so the child never blocks on it, logs it, and keeps its end.
+fn read_stderr(run: u64, stderr: ChildStderr, tx: Sender<Event>) {
+    let mut tail = Tail::new(STDERR_TAIL_LINES, 500);
+    let result = child::read_lines(stderr, 64 << 10, |chunk| match chunk {
+        Chunk::Line(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            log::info!("run {run}: claude stderr: {text}");
+            tail.push(&text);
+        }
+        Chunk::TooLong { bytes } => tail.push(&format!("[a line of {bytes} bytes]")),
+    });
+    if let Err(e) = result {
+        log::warn!("run {run}: reading claude's error output failed: {e}");
+    }
+    let _ = tx.send(Event::StderrClosed(tail.into_lines()));
+}
+
+/// Writes lines to the child's stdin until the supervisor drops its sender, then
+/// closes it. Its own thread, so a child that stops reading never blocks a stop.
+fn write_stdin(run: u64, mut stdin: ChildStdin, lines: Receiver<String>) {
+    for line in lines {
+        let written = stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.write_all(b"\n"))
+            .and_then(|()| stdin.flush());
+        if let Err(e) = written {
+            // The child closed its stdin or exited; its exit is reported elsewhere.
+            log::debug!("run {run}: writing to claude's stdin failed: {e}");
+            return;
+        }
+    }
+}
+
+/// Where a stop has got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Interrupt,
+    Sigint,
+    Sigterm,
+    Sigkill,
+}
+
+struct Supervisor {
+    run: u64,
+    prompt_id: u64,
+    resumed: bool,
+    child: ChildGuard,
+    translator: Translator,
+    /// Lines for the child's stdin; `None` once closed.
+    stdin: Option<Sender<String>>,
+    out: Box<dyn Fn(RunnerOutput) + Send + Sync>,
+    timeout: Duration,
+    grace: StopGrace,
+    started: Instant,
+}
+
+impl Supervisor {
+    fn run(mut self, prompt: String, events: Receiver<Event>) {
+        self.progress(Progress::Start {
+            prompt_id: self.prompt_id,
+        });
+        self.send_stdin(prompt);
+        let run_deadline = self.started + self.timeout;
+        let mut stop: Option<(Step, Option<Instant>)> = None;
+        let mut stop_reason: Option<StopReason> = None;
+        let mut exited_at: Option<Instant> = None;
+        let mut stdout_open = true;
+        let mut stderr_tail: Option<Vec<String>> = None;
+        loop {
+            if exited_at.is_some() && !stdout_open && stderr_tail.is_some() {
+                break;
+            }
+            let deadline = match (exited_at, stop) {
+                (Some(at), _) => Some(at + PIPE_GRACE),
+                (None, Some((_, deadline))) => deadline,
+                (None, None) => Some(run_deadline),
+            };
+            let event = match deadline {
+                Some(deadline) => {
+                    match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(event) => Some(event),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match events.recv() {
+                    Ok(event) => Some(event),
+                    Err(_) => break,
+                },
+            };
+            match event {
+                Some(Event::Line(line)) => {
+                    for emit in self.translator.line(*line) {
+                        self.emit(emit);
+                    }
+                }
+                Some(Event::BadLine { excerpt, why }) => self.translator.bad_line(&excerpt, &why),
+                Some(Event::TooLong) => self.translator.dropped_line(),
+                Some(Event::StdoutClosed) => stdout_open = false,
+                Some(Event::StderrClosed(tail)) => stderr_tail = Some(tail),
+                Some(Event::Exited) => {
+                    exited_at = Some(Instant::now());
+                    self.stdin = None;
+                    // The leader is a zombie, so the group id is still ours: whatever
+                    // it left running (tools, background shells) goes with it, and
+                    // with them the last holders of its output pipes.
+                    self.child.signal(Signal::KILL);
+                }
+                Some(Event::Stop) => {
+                    if exited_at.is_none() && stop.is_none() {
+                        stop_reason = Some(StopReason::Requested);
+                        stop = Some(self.begin_stop(StopReason::Requested));
+                    }
+                }
+                None if exited_at.is_some() => {
+                    log::warn!(
+                        "run {}: claude exited but its output is still open after {:?}; \
+                         not waiting for it (its reader threads end when it closes)",
+                        self.run,
+                        PIPE_GRACE
+                    );
+                    break;
+                }
+                None => {
+                    stop = Some(match stop {
+                        None => {
+                            let why = StopReason::Timeout(self.timeout);
+                            stop_reason = Some(why);
+                            self.begin_stop(why)
+                        }
+                        Some((step, _)) => self.escalate(step),
+                    });
+                }
+            }
+        }
+        let exit = self.child.reap();
+        let finish = self.translator.finish(&ExitFacts {
+            exit,
+            stderr_tail: stderr_tail.unwrap_or_default(),
+            stop: stop_reason,
+            resumed: self.resumed,
+        });
+        if let Some(progress) = finish.progress {
+            self.progress(progress);
+        }
+        log::info!(
+            "run {}: finished as {:?} after {:.1} s ({exit:?}), session {:?}",
+            self.run,
+            finish.outcome,
+            self.started.elapsed().as_secs_f64(),
+            finish.session_id
+        );
+        (self.out)(RunnerOutput::Finished {
+            run: self.run,
+            session_id: finish.session_id,
+            outcome: finish.outcome,
+        });
+    }
+
+    fn emit(&mut self, emit: Emit) {
+        match emit {
+            Emit::Progress(progress) => self.progress(progress),
+            Emit::Answer(text) => (self.out)(RunnerOutput::Answer {
+                run: self.run,
+                text,
+            }),
+            Emit::TurnEnded => {
+                // Dropping the sender closes stdin once queued lines are written: the
+                // CLI then exits when it has finished (a background sub-agent can
+                // still print a second result first).
+                self.stdin = None;
+            }
+        }
+    }
+
+    fn progress(&self, progress: Progress) {
+        match &progress {
+            Progress::Error { message } => log::warn!("run {}: {message}", self.run),
+            Progress::Stopped { message } => log::info!("run {}: {message}", self.run),
+            _ => {}
+        }
+        (self.out)(RunnerOutput::Progress {
+            run: self.run,
+            progress,
+        });
+    }
+
+    fn send_stdin(&mut self, line: String) -> bool {
+        match &self.stdin {
+            Some(tx) => tx.send(line).is_ok(),
+            None => false,
+        }
+    }
+
+    /// First step of a stop: ask politely on stdin, or with SIGINT if stdin is shut.
+    fn begin_stop(&mut self, why: StopReason) -> (Step, Option<Instant>) {
+        match why {
+            StopReason::Requested => log::info!("run {}: stopping on request", self.run),
+            StopReason::Timeout(limit) => log::warn!(
+                "run {}: stopping, it went past its {} limit",
+                self.run,
+                human_duration(limit)
+            ),
+        }
+        self.translator.stop_requested(why);
+        let interrupt = stream_json::interrupt_line(&format!("homeclaude-stop-{}", self.run));
+        if self.send_stdin(interrupt) {
+            (Step::Interrupt, Some(Instant::now() + self.grace.interrupt))
+        } else {
+            self.escalate(Step::Interrupt)
+        }
+    }
+
+    /// The next, harder step of a stop once the last one's grace period ran out.
+    fn escalate(&mut self, step: Step) -> (Step, Option<Instant>) {
+        let now = Instant::now();
+        let (next, sig, grace) = match step {
+            Step::Interrupt => (Step::Sigint, Signal::INT, self.grace.sigint),
+            Step::Sigint => (Step::Sigterm, Signal::TERM, self.grace.sigterm),
+            Step::Sigterm => (Step::Sigkill, Signal::KILL, KILL_GRACE),
+            Step::Sigkill => {
+                log::error!(
+                    "run {}: claude (pid {}) is still there {:?} after SIGKILL; waiting on",
+                    self.run,
+                    self.child.pid,
+                    KILL_GRACE
+                );
+                return (Step::Sigkill, None);
+            }
+        };
+        log::info!(
+            "run {}: sending {sig:?} to claude's process group",
+            self.run
+        );
+        self.child.signal(sig);
+        (next, Some(now + grace))
+    }
+}
