@@ -761,3 +761,774 @@ impl Supervisor {
         (next, Some(now + grace))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    use rustix::process::Pid;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A safety net for a runner that went quiet, never a way to synchronise.
+    const WAIT: Duration = Duration::from_secs(20);
+    const FIXTURES: &str = "../shared/fixtures/stream-json";
+    const UUID: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+
+    /// The fake CLI. Unit tests of a binary get no `CARGO_BIN_EXE_*`, so it is found
+    /// next to this test's executable, where `cargo test` builds it (it builds every
+    /// binary of the package because tests/ has integration tests).
+    fn fake_claude() -> PathBuf {
+        if let Some(path) = option_env!("CARGO_BIN_EXE_fake-claude") {
+            return PathBuf::from(path);
+        }
+        let exe = std::env::current_exe().expect("test executable path");
+        exe.ancestors()
+            .skip(1)
+            .map(|dir| dir.join("fake-claude"))
+            .find(|p| p.is_file())
+            .expect(
+                "fake-claude is not built: run `cargo test` (or `cargo build --bin fake-claude`)",
+            )
+    }
+
+    fn fixture(name: &str) -> Vec<String> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(FIXTURES)
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        text.lines().map(String::from).collect()
+    }
+
+    fn lines(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A directory of its own for each test, removed at the end.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Scratch {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "homeclaude-runner-{}-{}-{test}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).expect("scratch dir");
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    struct Run {
+        handle: Option<RunHandle>,
+        outputs: Receiver<RunnerOutput>,
+        record: PathBuf,
+        transcript: PathBuf,
+    }
+
+    /// What the fake saw.
+    #[derive(Debug)]
+    struct Record {
+        argv: Vec<String>,
+        stdin: Vec<String>,
+        notes: Vec<String>,
+    }
+
+    fn config(scratch: &Scratch) -> RunnerConfig {
+        RunnerConfig {
+            claude: fake_claude(),
+            workdir: scratch.0.clone(),
+            ..RunnerConfig::default()
+        }
+    }
+
+    fn request(run: u64, session: SessionRef) -> RunRequest {
+        RunRequest {
+            run,
+            prompt_id: run * 10,
+            username: "alice".into(),
+            text: "hello".into(),
+            session,
+        }
+    }
+
+    fn launch(
+        scratch: &Scratch,
+        mut cfg: RunnerConfig,
+        transcript: &[String],
+        req: RunRequest,
+    ) -> Run {
+        let n = req.run;
+        let transcript_path = scratch.0.join(format!("transcript-{n}.jsonl"));
+        std::fs::write(&transcript_path, transcript.join("\n")).expect("transcript");
+        let record = scratch.0.join(format!("record-{n}.txt"));
+        cfg.extra_args.extend([
+            "--fake-transcript".to_string(),
+            transcript_path.display().to_string(),
+            "--fake-record".to_string(),
+            record.display().to_string(),
+        ]);
+        let (tx, outputs) = mpsc::channel();
+        let handle = start(
+            &cfg,
+            req,
+            Box::new(move |o| {
+                let _ = tx.send(o);
+            }),
+        )
+        .expect("run starts");
+        Run {
+            handle: Some(handle),
+            outputs,
+            record,
+            transcript: transcript_path,
+        }
+    }
+
+    impl Run {
+        fn next(&self) -> RunnerOutput {
+            self.outputs
+                .recv_timeout(WAIT)
+                .expect("the runner went quiet")
+        }
+
+        /// Waits for the first progress that `pick` accepts.
+        fn wait_for(&self, pick: impl Fn(&Progress) -> bool) {
+            loop {
+                if let RunnerOutput::Progress { progress, .. } = self.next()
+                    && pick(&progress)
+                {
+                    return;
+                }
+            }
+        }
+
+        /// Every output up to and including `Finished`.
+        fn finish(&self) -> Vec<RunnerOutput> {
+            let mut all = Vec::new();
+            loop {
+                let o = self.next();
+                let done = matches!(o, RunnerOutput::Finished { .. });
+                all.push(o);
+                if done {
+                    return all;
+                }
+            }
+        }
+
+        fn record(&self) -> Record {
+            let text = std::fs::read_to_string(&self.record).expect("the fake's record");
+            let mut lines = text.lines();
+            let argv = serde_json::from_str(lines.next().expect("argv line")).expect("argv json");
+            let (notes, stdin) = lines.map(String::from).partition(|l| l.starts_with('#'));
+            Record { argv, stdin, notes }
+        }
+
+        fn pid(&self) -> u32 {
+            self.handle.as_ref().expect("handle").pid()
+        }
+    }
+
+    fn outcome(outputs: &[RunnerOutput]) -> (Outcome, Option<String>) {
+        match outputs.last() {
+            Some(RunnerOutput::Finished {
+                outcome,
+                session_id,
+                ..
+            }) => (*outcome, session_id.clone()),
+            other => panic!("no Finished at the end: {other:?}"),
+        }
+    }
+
+    fn progress(outputs: &[RunnerOutput]) -> Vec<&Progress> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                RunnerOutput::Progress { progress, .. } => Some(progress),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn answers(outputs: &[RunnerOutput]) -> Vec<&str> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                RunnerOutput::Answer { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn errors(outputs: &[RunnerOutput]) -> Vec<&str> {
+        progress(outputs)
+            .into_iter()
+            .filter_map(|p| match p {
+                Progress::Error { message } => Some(message.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The group's id is free again: every member has been reaped.
+    fn group_gone(pgid: u32) -> bool {
+        let pid = Pid::from_raw(pgid as i32).expect("pid");
+        rustix::process::test_kill_process_group(pid) == Err(rustix::io::Errno::SRCH)
+    }
+
+    /// Members of the group that are not zombies (orphans are reaped by init, later).
+    fn live_members(pgid: u32) -> Vec<u32> {
+        let mut live = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.get(2) == Some(&pgid.to_string().as_str()) && fields[0] != "Z" {
+                live.push(pid);
+            }
+        }
+        live
+    }
+
+    /// Waits (on a pidfd, not a timer) until process `pid` has terminated.
+    fn wait_dead(pid: u32) {
+        let Some(pid) = Pid::from_raw(pid as i32) else {
+            return;
+        };
+        let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
+            return; // already gone
+        };
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let timeout = Timespec {
+            tv_sec: WAIT.as_secs() as i64,
+            tv_nsec: 0,
+        };
+        let ready = rustix::event::poll(&mut fds, Some(&timeout)).expect("poll pidfd");
+        assert_eq!(ready, 1, "process {pid:?} still alive after {WAIT:?}");
+    }
+
+    #[test]
+    fn runs_the_cli_with_the_exact_command_line_and_prompt() {
+        let scratch = Scratch::new("command");
+        let cfg = RunnerConfig {
+            model: Some("sonnet".into()),
+            ..config(&scratch)
+        };
+        let mut req = request(1, SessionRef::New(UUID.into()));
+        req.text = "hello \"you\"\nsecond line".into();
+        let run = launch(
+            &scratch,
+            cfg,
+            &fixture("local_v2.1.330_session_id_new.jsonl"),
+            req,
+        );
+        let outputs = run.finish();
+        let record = run.record();
+        let t = run.transcript.display().to_string();
+        let r = run.record.display().to_string();
+        assert_eq!(
+            record.argv,
+            [
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--input-format",
+                "stream-json",
+                "--verbose",
+                "--include-partial-messages",
+                "--permission-mode",
+                "acceptEdits",
+                "--model",
+                "sonnet",
+                "--session-id",
+                UUID,
+                "--fake-transcript",
+                &t,
+                "--fake-record",
+                &r,
+            ]
+        );
+        // One stream-json user line, shaped like the SDK's (see the stdin fixtures).
+        assert_eq!(record.stdin.len(), 1, "{record:?}");
+        let prompt: serde_json::Value = serde_json::from_str(&record.stdin[0]).unwrap();
+        assert_eq!(
+            prompt,
+            serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+                {"type": "text", "text": "[alice]: hello \"you\"\nsecond line"}]},
+                "parent_tool_use_id": null, "session_id": ""})
+        );
+        let kinds: Vec<String> = outputs
+            .iter()
+            .map(|o| match o {
+                RunnerOutput::Progress { run, progress } => {
+                    assert_eq!(*run, 1);
+                    format!("{progress:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                }
+                RunnerOutput::Answer { .. } => "Answer".into(),
+                RunnerOutput::Finished { .. } => "Finished".into(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Start", "Init", "Session", "Text", "Complete", "Answer", "Finished"
+            ]
+        );
+        assert_eq!(*progress(&outputs)[0], Progress::Start { prompt_id: 10 });
+        assert_eq!(answers(&outputs), ["You said: first message"]);
+        assert_eq!(
+            outcome(&outputs),
+            (
+                Outcome::Success,
+                Some("11111111-2222-4333-8444-555555555555".into())
+            )
+        );
+        assert!(group_gone(run.pid()));
+    }
+
+    #[test]
+    fn a_new_session_then_a_resume_of_the_id_init_reported() {
+        let scratch = Scratch::new("sessions");
+        let first = launch(
+            &scratch,
+            config(&scratch),
+            &fixture("local_v2.1.330_session_id_new.jsonl"),
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let (outcome1, session) = outcome(&first.finish());
+        assert_eq!(outcome1, Outcome::Success);
+        let session = session.expect("init reported a session");
+        let second = launch(
+            &scratch,
+            config(&scratch),
+            &fixture("local_v2.1.330_resume_same_id.jsonl"),
+            request(2, SessionRef::Resume(session.clone())),
+        );
+        let outputs = second.finish();
+        assert_eq!(answers(&outputs), ["You said: second message"]);
+        let argv = second.record().argv;
+        let at = argv.iter().position(|a| a == "--resume").expect("--resume");
+        assert_eq!(argv[at + 1], "11111111-2222-4333-8444-555555555555");
+        assert!(!argv.contains(&"--session-id".to_string()));
+        assert!(first.record().argv.contains(&UUID.to_string()));
+    }
+
+    /// The start of the SIGINT fixture (init, two text deltas), then a long pause.
+    fn slow_transcript() -> Vec<String> {
+        let mut t = fixture("local_v2.1.330_sigint_partial_messages.jsonl");
+        t.insert(6, "@sleep 60000".into());
+        t
+    }
+
+    #[test]
+    fn stop_ends_a_slow_run_within_5s_and_leaves_no_process() {
+        let scratch = Scratch::new("stop");
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &slow_transcript(),
+            request(1, SessionRef::New(UUID.into())),
+        );
+        run.wait_for(|p| matches!(p, Progress::TextDelta { .. }));
+        let asked = Instant::now();
+        run.handle.as_ref().unwrap().stop();
+        let outputs = run.finish();
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(outcome(&outputs).0, Outcome::Stopped);
+        assert_eq!(
+            progress(&outputs).last(),
+            Some(&&Progress::Stopped {
+                message: "Stopped on request.".into()
+            })
+        );
+        assert!(errors(&outputs).is_empty(), "{outputs:?}");
+        // The polite way was enough: an interrupt on stdin, no signal.
+        let record = run.record();
+        assert_eq!(record.stdin.len(), 2);
+        assert_eq!(
+            record.stdin[1],
+            stream_json::interrupt_line("homeclaude-stop-1")
+        );
+        assert!(record.notes.is_empty(), "{record:?}");
+        assert!(group_gone(run.pid()));
+    }
+
+    #[test]
+    fn a_cli_that_ignores_interrupts_and_signals_is_killed_with_its_children() {
+        let scratch = Scratch::new("kill");
+        let cfg = RunnerConfig {
+            stop_grace: StopGrace {
+                interrupt: Duration::from_millis(200),
+                sigint: Duration::from_millis(200),
+                sigterm: Duration::from_millis(200),
+            },
+            ..config(&scratch)
+        };
+        let mut transcript = lines(&["@ignore_signals", "@spawn_sleeper"]);
+        transcript.extend(
+            fixture("local_v2.1.330_session_id_new.jsonl")
+                .into_iter()
+                .take(1),
+        );
+        transcript.push("@sleep 60000".into());
+        let run = launch(
+            &scratch,
+            cfg,
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        run.wait_for(|p| matches!(p, Progress::Init { .. }));
+        let pgid = run.pid();
+        run.handle.as_ref().unwrap().stop();
+        let asked = Instant::now();
+        let outputs = run.finish();
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(outcome(&outputs).0, Outcome::Stopped);
+        let record = run.record();
+        assert_eq!(
+            record.stdin[1],
+            stream_json::interrupt_line("homeclaude-stop-1")
+        );
+        let grandchild: u32 = record
+            .notes
+            .iter()
+            .find_map(|n| n.strip_prefix("#grandchild "))
+            .and_then(|p| p.parse().ok())
+            .expect("the fake started a grandchild");
+        let signals: Vec<&String> = record
+            .notes
+            .iter()
+            .filter(|n| n.starts_with("#signal"))
+            .collect();
+        assert_eq!(signals, ["#signal 2", "#signal 15"]);
+        // SIGKILL reached the grandchild as well as the CLI.
+        wait_dead(grandchild);
+        assert_eq!(live_members(pgid), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn dropping_the_handle_stops_the_run() {
+        let scratch = Scratch::new("drop");
+        let mut run = launch(
+            &scratch,
+            config(&scratch),
+            &slow_transcript(),
+            request(1, SessionRef::New(UUID.into())),
+        );
+        run.wait_for(|p| matches!(p, Progress::TextDelta { .. }));
+        let pid = run.pid();
+        drop(run.handle.take());
+        assert_eq!(outcome(&run.finish()).0, Outcome::Stopped);
+        assert!(group_gone(pid));
+    }
+
+    #[test]
+    fn a_run_past_its_time_limit_is_timed_out() {
+        let scratch = Scratch::new("timeout");
+        let cfg = RunnerConfig {
+            timeout: Duration::from_millis(500),
+            ..config(&scratch)
+        };
+        let run = launch(
+            &scratch,
+            cfg,
+            &slow_transcript(),
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::TimedOut);
+        assert_eq!(
+            progress(&outputs).last(),
+            Some(&&Progress::Stopped {
+                message: "Stopped: the run went past its time limit of 500 ms.".into()
+            })
+        );
+        assert!(group_gone(run.pid()));
+    }
+
+    #[test]
+    fn claude_missing_is_not_found_with_install_advice() {
+        let scratch = Scratch::new("missing");
+        for program in ["/nonexistent/claude", "homeclaude-test-no-such-claude"] {
+            let cfg = RunnerConfig {
+                claude: PathBuf::from(program),
+                ..config(&scratch)
+            };
+            let err = start(
+                &cfg,
+                request(1, SessionRef::New(UUID.into())),
+                Box::new(|_| {}),
+            )
+            .expect_err("no such program");
+            assert!(matches!(err, RunError::NotFound { .. }), "{err:?}");
+            assert!(
+                err.to_string()
+                    .contains("npm install -g @anthropic-ai/claude-code"),
+                "{err}"
+            );
+        }
+        // A missing working directory is said as such, not as a missing CLI.
+        let cfg = RunnerConfig {
+            workdir: scratch.0.join("gone"),
+            ..config(&scratch)
+        };
+        let err = start(
+            &cfg,
+            request(1, SessionRef::New(UUID.into())),
+            Box::new(|_| {}),
+        )
+        .expect_err("no workdir");
+        assert!(matches!(err, RunError::Workdir { .. }), "{err:?}");
+        // A file that is not executable (Cargo.toml is not).
+        let cfg = RunnerConfig {
+            claude: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+            ..config(&scratch)
+        };
+        let err = start(
+            &cfg,
+            request(1, SessionRef::New(UUID.into())),
+            Box::new(|_| {}),
+        )
+        .expect_err("not executable");
+        assert!(matches!(err, RunError::NotExecutable { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_crash_mid_run_fails_with_a_clear_message() {
+        let scratch = Scratch::new("crash");
+        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        transcript.truncate(2);
+        transcript.extend(lines(&[
+            "@stderr TypeError: Cannot read properties of undefined",
+            "@stderr     at main.js:10:3",
+            "@exit 1",
+        ]));
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Failed);
+        assert_eq!(
+            errors(&outputs),
+            [
+                "Claude Code stopped in the middle of the turn without a result (exit status 1).\n\
+              The last lines of its error output:\n\
+              TypeError: Cannot read properties of undefined\n    at main.js:10:3"
+            ]
+        );
+        // Dying of a signal says which.
+        transcript.truncate(2);
+        transcript.push("@abort".into());
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(2, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Failed);
+        let message = errors(&outputs).join("");
+        assert!(
+            message.starts_with(
+                "Claude Code stopped in the middle of the turn without a result (signal 6 (SIGABRT))."
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_non_zero_exit_before_any_output_shows_the_last_stderr_lines() {
+        let scratch = Scratch::new("stderr");
+        let mut transcript: Vec<String> =
+            (1..=25).map(|n| format!("@stderr problem {n}")).collect();
+        transcript.push("@exit 3".into());
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Failed);
+        let last20: Vec<String> = (6..=25).map(|n| format!("problem {n}")).collect();
+        assert_eq!(
+            errors(&outputs),
+            [format!(
+                "Claude Code exited (exit status 3) before printing anything.\n\
+                 The last lines of its error output:\n{}",
+                last20.join("\n")
+            )]
+        );
+    }
+
+    #[test]
+    fn not_logged_in_is_reported_once() {
+        let scratch = Scratch::new("login");
+        let mut transcript = fixture("local_v2.1.330_not_logged_in.jsonl");
+        transcript.push("@exit 1".into());
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Failed);
+        let errors = errors(&outputs);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("Not logged in · Please run /login"));
+        assert!(answers(&outputs).is_empty());
+    }
+
+    #[test]
+    fn resume_of_an_unknown_session_asks_the_hub_to_retry() {
+        let scratch = Scratch::new("resume");
+        let mut transcript = fixture("local_v2.1.330_resume_unknown_session.jsonl");
+        transcript.push("@exit 1".into());
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(
+                1,
+                SessionRef::Resume("99999999-2222-4333-8444-555555555555".into()),
+            ),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs), (Outcome::ResumeFailed, None));
+        // Only `start`: the hub says `retry` and runs the prompt in a new session.
+        assert_eq!(progress(&outputs), [&Progress::Start { prompt_id: 10 }]);
+    }
+
+    #[test]
+    fn a_10_mb_line_is_dropped_and_the_run_completes() {
+        let scratch = Scratch::new("big");
+        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        transcript.insert(1, "@big 10485760".into());
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Success);
+        assert_eq!(answers(&outputs), ["You said: first message"]);
+    }
+
+    #[test]
+    fn unknown_lines_garbage_and_bad_bytes_are_passed_over() {
+        let scratch = Scratch::new("garbage");
+        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        transcript.splice(
+            1..1,
+            lines(&[
+                r#"{"type":"mystery_line","payload":{"a":[1,2,3]}}"#,
+                r#"{"type":"system","subtype":"hook_started","hook_name":"x"}"#,
+                "@raw this is not json at all",
+                "@hex 7b ff fe 7d",
+                "@hex e2 28 a1",
+                "@raw ",
+            ]),
+        );
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Success);
+        assert_eq!(answers(&outputs), ["You said: first message"]);
+        assert!(errors(&outputs).is_empty());
+    }
+
+    #[test]
+    fn a_second_result_from_a_background_agent_is_a_second_answer() {
+        let scratch = Scratch::new("two-results");
+        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        transcript.extend(
+            fixture("local_v2.1.330_resume_same_id.jsonl")
+                .into_iter()
+                .skip(1),
+        );
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Success);
+        assert_eq!(
+            answers(&outputs),
+            ["You said: first message", "You said: second message"]
+        );
+    }
+
+    #[test]
+    fn command_lines_for_each_session_kind() {
+        let cfg = RunnerConfig {
+            permission_mode: "bypassPermissions".into(),
+            extra_args: vec!["--add-dir".into(), "/srv/x".into()],
+            ..RunnerConfig::default()
+        };
+        assert_eq!(
+            command_args(&cfg, &SessionRef::Resume("s1".into()))[7..],
+            [
+                "--permission-mode",
+                "bypassPermissions",
+                "--resume",
+                "s1",
+                "--add-dir",
+                "/srv/x"
+            ]
+        );
+        assert_eq!(prompt_text("bob", "hi"), "[bob]: hi");
+    }
+
+    #[test]
+    fn session_ids_are_random_v4_uuids() {
+        let (a, b) = (new_session_id(), new_session_id());
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let parts: Vec<&str> = id.split('-').collect();
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{id}"
+            );
+            assert!(parts[2].starts_with('4'), "{id}");
+            assert!("89ab".contains(&parts[3][..1]), "{id}");
+            assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        }
+    }
+}
