@@ -32,6 +32,13 @@ const STDERR_TAIL_LINES: usize = 20;
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// After SIGKILL, how long before logging that the process is still there.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// Stack of the threads that parse and translate lines. serde_json recurses once
+/// per nesting level (it refuses past 128); the deepest line it accepts needed more
+/// than 128 KiB in a debug build, and an overflow aborts the whole server. Only the
+/// pages used are ever touched, so 1 MiB costs address space, not memory.
+const PARSER_STACK: usize = 1 << 20;
+/// Stack of the threads that only move bytes.
+const SMALL_STACK: usize = 64 << 10;
 
 /// How to run the CLI; built by the hub from the server's configuration.
 #[derive(Debug, Clone)]
@@ -362,22 +369,25 @@ pub fn start(
         cfg.workdir.display()
     );
     // From here on, an early return drops `child`, which kills and reaps it.
-    let (stdin, stdout, stderr) = child.take_pipes()?;
+    let (stdin, stdout, stderr) = child.take_pipes().map_err(|why| RunError::Spawn {
+        program: cfg.claude.clone(),
+        why,
+    })?;
     let (events_tx, events_rx) = mpsc::channel();
     let (stdin_tx, stdin_rx) = mpsc::channel();
     let run = req.run;
-    spawn(format!("run{run}-stdout"), 256 << 10, {
+    spawn(format!("run{run}-stdout"), PARSER_STACK, {
         let tx = events_tx.clone();
         move || read_stdout(run, stdout, tx)
     })?;
-    spawn(format!("run{run}-stderr"), 64 << 10, {
+    spawn(format!("run{run}-stderr"), SMALL_STACK, {
         let tx = events_tx.clone();
         move || read_stderr(run, stderr, tx)
     })?;
-    spawn(format!("run{run}-stdin"), 64 << 10, move || {
+    spawn(format!("run{run}-stdin"), SMALL_STACK, move || {
         write_stdin(run, stdin, stdin_rx)
     })?;
-    spawn(format!("run{run}-wait"), 64 << 10, {
+    spawn(format!("run{run}-wait"), SMALL_STACK, {
         let tx = events_tx.clone();
         move || {
             if let Err(e) = child::wait_exited(pid) {
@@ -399,7 +409,7 @@ pub fn start(
         grace: cfg.stop_grace,
         started: Instant::now(),
     };
-    let supervisor = spawn(format!("run{run}-supervisor"), 256 << 10, move || {
+    let supervisor = spawn(format!("run{run}-supervisor"), PARSER_STACK, move || {
         supervisor.run(prompt, events_rx)
     })?;
     Ok(RunHandle {
@@ -440,7 +450,7 @@ impl ChildGuard {
         }
     }
 
-    fn take_pipes(&mut self) -> Result<(ChildStdin, ChildStdout, ChildStderr), RunError> {
+    fn take_pipes(&mut self) -> io::Result<(ChildStdin, ChildStdout, ChildStderr)> {
         match (
             self.child.stdin.take(),
             self.child.stdout.take(),
@@ -448,10 +458,7 @@ impl ChildGuard {
         ) {
             (Some(i), Some(o), Some(e)) => Ok((i, o, e)),
             // Cannot happen with Stdio::piped(); said as an error rather than a panic.
-            _ => Err(RunError::Spawn {
-                program: PathBuf::from("claude"),
-                why: io::Error::other("a standard stream was not piped"),
-            }),
+            _ => Err(io::Error::other("a standard stream was not piped")),
         }
     }
 
@@ -461,7 +468,7 @@ impl ChildGuard {
         }
         if let Err(e) = child::signal_group(self.pid, sig) {
             // ESRCH: the whole group is gone already.
-            log::debug!("signal {sig:?} to process group {}: {e}", self.pid);
+            log::debug!("{} to process group {}: {e}", signal_name(sig), self.pid);
         }
     }
 
@@ -487,6 +494,15 @@ impl Drop for ChildGuard {
             self.signal(Signal::KILL);
             self.reap();
         }
+    }
+}
+
+fn signal_name(sig: Signal) -> &'static str {
+    match sig {
+        Signal::INT => "SIGINT",
+        Signal::TERM => "SIGTERM",
+        Signal::KILL => "SIGKILL",
+        _ => "a signal",
     }
 }
 
@@ -754,8 +770,9 @@ impl Supervisor {
             }
         };
         log::info!(
-            "run {}: sending {sig:?} to claude's process group",
-            self.run
+            "run {}: sending {} to claude's process group",
+            self.run,
+            signal_name(sig)
         );
         self.child.signal(sig);
         (next, Some(now + grace))
@@ -858,12 +875,22 @@ mod tests {
         }
     }
 
+    /// Logs at debug level into the test's captured output: shown when a test fails,
+    /// and it runs the log formatting on the runner's small thread stacks.
+    fn init_logging() {
+        let _ = env_logger::builder()
+            .is_test(true)
+            .filter_level(log::LevelFilter::Debug)
+            .try_init();
+    }
+
     fn launch(
         scratch: &Scratch,
         mut cfg: RunnerConfig,
         transcript: &[String],
         req: RunRequest,
     ) -> Run {
+        init_logging();
         let n = req.run;
         let transcript_path = scratch.0.join(format!("transcript-{n}.jsonl"));
         std::fs::write(&transcript_path, transcript.join("\n")).expect("transcript");
@@ -1469,6 +1496,39 @@ mod tests {
         assert_eq!(outcome(&outputs).0, Outcome::Success);
         assert_eq!(answers(&outputs), ["You said: first message"]);
         assert!(errors(&outputs).is_empty());
+    }
+
+    #[test]
+    fn deeply_nested_lines_fit_the_threads_stacks() {
+        // serde_json refuses nesting past 128 levels; up to that, parsing, the
+        // translator's clones and the drops recurse. A stack overflow would abort
+        // the whole server, so the deepest accepted line goes through a real run.
+        let scratch = Scratch::new("nested");
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let tool = |depth: usize| {
+            format!(
+                r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","id":"t{depth}","name":"TodoWrite","input":{{"todos":[{{"content":{}}}]}}}}]}}}}"#,
+                nested(depth)
+            )
+        };
+        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        transcript.splice(1..1, [tool(120), tool(400)]);
+        let run = launch(
+            &scratch,
+            config(&scratch),
+            &transcript,
+            request(1, SessionRef::New(UUID.into())),
+        );
+        let outputs = run.finish();
+        assert_eq!(outcome(&outputs).0, Outcome::Success);
+        let starts = progress(&outputs)
+            .into_iter()
+            .filter(|p| matches!(p, Progress::ToolStart { .. }))
+            .count();
+        assert_eq!(
+            starts, 1,
+            "the 120-deep line is shown, the 400-deep one skipped"
+        );
     }
 
     #[test]
