@@ -62,3 +62,28 @@ fn replays_records_and_answers_an_interrupt() {
     assert_eq!(lines.len(), 3, "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_prompt_starting_with_at_name_picks_its_scenario() {
+    let dir = std::env::temp_dir().join(format!("homeclaude-fake-scn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hello.jsonl"), "{\"type\":\"hello\"}\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-claude"))
+        .arg("--fake-transcript-dir")
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let prompt = r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"[bob]: @hello there"}]}}"#;
+    writeln!(stdin, "{prompt}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"type\":\"hello\"}\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

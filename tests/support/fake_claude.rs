@@ -13,7 +13,13 @@
 //! - `--fake-record PATH` / `FAKE_CLAUDE_RECORD`: where to record; the first line is
 //!   argv as a JSON array, then each stdin line as read, `#signal N` for each signal
 //!   caught and `#grandchild PID` for each process it started.
+//! - `--fake-transcript-dir DIR` / `FAKE_CLAUDE_TRANSCRIPT_DIR`: a prompt whose text
+//!   starts with `@name` (after the runner's `[user]: ` prefix) replays
+//!   `DIR/name.jsonl` instead, so one server can be driven through several
+//!   scenarios by what is typed.
 //! - `--fake-delay-ms N` / `FAKE_CLAUDE_DELAY_MS`: a pause after every line.
+//!
+//! Runs sharing a record file append to it: each run starts with its argv line.
 //!
 //! Transcript lines starting with `@` are directives, not output:
 //! `@sleep MS`, `@stderr TEXT`, `@exit CODE` (at once, without waiting for stdin to
@@ -65,17 +71,8 @@ fn main() {
     if let Some(path) = &record {
         append(path, &Value::from(argv.clone()).to_string());
     }
-    let Some(transcript) = setting("--fake-transcript", "FAKE_CLAUDE_TRANSCRIPT") else {
-        eprintln!("fake-claude: no transcript (--fake-transcript or FAKE_CLAUDE_TRANSCRIPT)");
-        exit(2);
-    };
-    let transcript = match std::fs::read_to_string(&transcript) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("fake-claude: cannot read {transcript}: {e}");
-            exit(2);
-        }
-    };
+    let default_transcript = setting("--fake-transcript", "FAKE_CLAUDE_TRANSCRIPT");
+    let scenario_dir = setting("--fake-transcript-dir", "FAKE_CLAUDE_TRANSCRIPT_DIR");
     let delay = setting("--fake-delay-ms", "FAKE_CLAUDE_DELAY_MS")
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis)
@@ -105,7 +102,27 @@ fn main() {
     fake.catch(SIGINT);
 
     // The real CLI prints nothing before the first prompt arrives.
-    fake.wait_for_prompt();
+    let prompt = fake.wait_for_prompt().unwrap_or_default();
+    let scenario = prompt
+        .split_once("]: ")
+        .map_or(prompt.as_str(), |(_, text)| text)
+        .strip_prefix('@')
+        .and_then(|rest| rest.split_whitespace().next());
+    let transcript = match (scenario, &scenario_dir, default_transcript) {
+        (Some(name), Some(dir), _) => format!("{dir}/{name}.jsonl"),
+        (_, _, Some(path)) => path,
+        _ => {
+            eprintln!("fake-claude: no transcript (--fake-transcript or FAKE_CLAUDE_TRANSCRIPT)");
+            exit(2);
+        }
+    };
+    let transcript = match std::fs::read_to_string(&transcript) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("fake-claude: cannot read {transcript}: {e}");
+            exit(2);
+        }
+    };
     for line in transcript.lines() {
         match line.strip_prefix('@') {
             Some(directive) => fake.directive(directive),
@@ -193,18 +210,24 @@ impl Fake {
         }
     }
 
-    fn wait_for_prompt(&mut self) {
+    /// Waits for the first `user` line and returns its text.
+    fn wait_for_prompt(&mut self) -> Option<String> {
         while self.stdin_open {
-            let Ok(input) = self.inputs.recv() else {
-                return;
-            };
+            let input = self.inputs.recv().ok()?;
             if let Input::Line(line) = &input
-                && serde_json::from_str::<Value>(line).is_ok_and(|v| v["type"] == "user")
+                && let Ok(v) = serde_json::from_str::<Value>(line)
+                && v["type"] == "user"
             {
-                return;
+                let content = &v["message"]["content"];
+                let text = content
+                    .as_str()
+                    .or_else(|| content[0]["text"].as_str())
+                    .unwrap_or_default();
+                return Some(text.to_string());
             }
             self.handle(input);
         }
+        None
     }
 
     fn wait_for_stdin_to_close(&mut self) {
