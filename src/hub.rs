@@ -10,6 +10,7 @@
 use crate::auth::Role;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
 use crate::protocol::{self, ClientMsg, Command, Event, Progress, QueueItem};
+use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
 use crate::store::{self, SavedPrompt, SessionState, Store};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -60,6 +61,8 @@ pub enum Input {
     },
     Stats(Sender<Stats>),
     Shutdown(Exit),
+    /// Everything a run reports, in its order; `Finished` last.
+    Runner(RunnerOutput),
 }
 
 /// The sending side, cloned into every thread that talks to the hub.
@@ -117,8 +120,9 @@ impl HubHandle {
 const SEQ_BLOCK: u64 = 10_000;
 
 /// Settings the hub needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HubSettings {
+    pub runner: RunnerConfig,
     pub max_queue: usize,
     /// Bytes of recent events kept for replay.
     pub history_bytes: usize,
@@ -133,8 +137,22 @@ struct Client {
     role: Role,
 }
 
+/// The run in progress.
+struct Running {
+    prompt: SavedPrompt,
+    handle: RunHandle,
+    /// The session log this run belongs to; `clear` may have moved on since.
+    session_key: String,
+    /// Already retried once in a new session after `--resume` failed.
+    retried: bool,
+}
+
 /// The hub's state; lives on the hub thread.
 struct Hub {
+    tx: Sender<Input>,
+    running: Option<Running>,
+    /// `clear` arrived during a run: start the new session when the run has ended.
+    clear_after_run: bool,
     settings: HubSettings,
     clients: Vec<Client>,
     seq: u64,
@@ -157,12 +175,16 @@ pub fn channel() -> (HubHandle, Receiver<Input>) {
 
 /// Runs the hub until it has drained after a shutdown; returns how to exit.
 pub fn run(
+    handle: &HubHandle,
     rx: Receiver<Input>,
     settings: HubSettings,
     store: Store,
     recovered: store::Recovered,
 ) -> Exit {
     let mut hub = Hub {
+        tx: handle.tx.clone(),
+        running: None,
+        clear_after_run: false,
         settings,
         clients: Vec::new(),
         seq: recovered.session.seq,
@@ -187,6 +209,7 @@ pub fn run(
             },
         });
     }
+    hub.maybe_start();
     let exit = hub.serve(&rx);
     hub.persist_on_exit();
     exit
@@ -202,7 +225,7 @@ impl Hub {
                     Err(_) => return Exit::Stop,
                 },
                 Some((exit, deadline)) => {
-                    if self.clients.is_empty() {
+                    if self.clients.is_empty() && self.running.is_none() {
                         return exit;
                     }
                     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -284,11 +307,12 @@ impl Hub {
                 let _ = reply.send(Stats {
                     clients: self.clients.len(),
                     queue: self.queue.len(),
-                    running: false,
+                    running: self.running.is_some(),
                     seq: self.seq,
                 });
             }
             Input::Shutdown(exit) => self.shutdown(exit),
+            Input::Runner(output) => self.runner_output(output),
         }
     }
 
@@ -308,7 +332,7 @@ impl Hub {
                 "type": "queue_status",
                 "count": self.queue.len(),
                 "items": self.queue_items(),
-                "running": false,
+                "running": self.running.is_some(),
             })
             .to_string(),
         ));
@@ -440,9 +464,13 @@ impl Hub {
                 });
                 self.shutdown(Exit::Restart);
             }
-            Command::Stop => {
-                self.tell(from, "not_running", "nothing is running");
-            }
+            Command::Stop => match &self.running {
+                Some(run) => {
+                    log::info!("hub: stop requested for run {}", run.prompt.id);
+                    run.handle.stop();
+                }
+                None => self.tell(from, "not_running", "nothing is running"),
+            },
             Command::Cancel { id } => {
                 let before = self.queue.len();
                 self.queue.retain(|q| q.id != id);
@@ -474,15 +502,164 @@ impl Hub {
     }
 
     fn queue_changed(&mut self) {
+        self.maybe_start();
         self.broadcast(&Event::QueueStatus {
             count: self.queue.len(),
             items: self.queue_items(),
-            running: false,
+            running: self.running.is_some(),
         });
     }
 
-    /// `clear`: a new Claude session with its own log; the queue carries over.
+    /// Starts the next queued prompt when nothing runs.
+    fn maybe_start(&mut self) {
+        while self.running.is_none() && self.draining.is_none() && !self.clear_after_run {
+            let Some(prompt) = self.queue.pop_front() else {
+                return;
+            };
+            if let Err(e) = self.store.queue_run(prompt.id) {
+                self.store_failed(e);
+            }
+            let session = match (&self.session.claude_id, self.session.resumable) {
+                (Some(id), true) => SessionRef::Resume(id.clone()),
+                _ => SessionRef::New(runner::new_session_id()),
+            };
+            if self.launch(prompt, session, false) {
+                return;
+            }
+        }
+    }
+
+    /// Starts one run; on failure reports it and returns false.
+    fn launch(&mut self, prompt: SavedPrompt, session: SessionRef, retried: bool) -> bool {
+        let request = RunRequest {
+            run: prompt.id,
+            prompt_id: prompt.id,
+            username: prompt.username.clone(),
+            text: prompt.text.clone(),
+            session,
+        };
+        let tx = self.tx.clone();
+        let out = Box::new(move |o| {
+            let _ = tx.send(Input::Runner(o));
+        });
+        match runner::start(&self.settings.runner, request, out) {
+            Ok(handle) => {
+                log::info!("hub: run {} started (pid {})", prompt.id, handle.pid());
+                self.running = Some(Running {
+                    prompt,
+                    handle,
+                    session_key: self.session.key.clone(),
+                    retried,
+                });
+                true
+            }
+            Err(e) => {
+                log::error!("hub: run {} could not start: {e}", prompt.id);
+                self.broadcast(&Event::Progress {
+                    run: prompt.id,
+                    progress: Progress::Error {
+                        message: e.to_string(),
+                    },
+                });
+                self.run_done(prompt.id);
+                false
+            }
+        }
+    }
+
+    fn runner_output(&mut self, output: RunnerOutput) {
+        match output {
+            RunnerOutput::Progress { run, progress } => {
+                self.broadcast(&Event::Progress { run, progress });
+            }
+            RunnerOutput::Answer { run: _, text } => {
+                self.broadcast(&Event::Message {
+                    username: "Claude".into(),
+                    html: None,
+                    message: text,
+                    id: None,
+                    client_id: None,
+                });
+            }
+            RunnerOutput::Finished {
+                run,
+                session_id,
+                outcome,
+            } => self.run_finished(run, session_id, outcome),
+        }
+    }
+
+    fn run_finished(&mut self, run: u64, session_id: Option<String>, outcome: Outcome) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        if running.prompt.id != run {
+            self.running = Some(running);
+            return;
+        }
+        log::info!("hub: run {run} finished: {outcome:?}");
+        let same_session = running.session_key == self.session.key;
+        if outcome == Outcome::ResumeFailed && !running.retried && self.draining.is_none() {
+            self.broadcast(&Event::Progress {
+                run,
+                progress: Progress::Retry {
+                    message: "The saved Claude session could not be resumed; \
+                              running the prompt again in a new session."
+                        .into(),
+                },
+            });
+            if same_session {
+                self.session.claude_id = None;
+                self.session.resumable = false;
+            }
+            let prompt = running.prompt.clone();
+            drop(running);
+            if !self.launch(prompt, SessionRef::New(runner::new_session_id()), true) {
+                self.after_run();
+            }
+            return;
+        }
+        if same_session && let Some(id) = session_id {
+            // The id the CLI reported is the truth; once it has printed `init` the
+            // session exists and can be resumed.
+            self.session.claude_id = Some(id);
+            self.session.resumable = outcome != Outcome::ResumeFailed;
+            if let Err(e) = self.store.save_state(&self.session) {
+                self.store_failed(e);
+            }
+        }
+        drop(running);
+        self.run_done(run);
+        if std::mem::take(&mut self.clear_after_run) {
+            self.new_session();
+        }
+        self.after_run();
+    }
+
+    /// Journals the end of a run and makes the log durable.
+    fn run_done(&mut self, id: u64) {
+        let waiting: Vec<SavedPrompt> = self.queue.iter().cloned().collect();
+        if let Err(e) = self.store.queue_done(id, &waiting) {
+            self.store_failed(e);
+        }
+        if let Err(e) = self.store.sync() {
+            self.store_failed(e);
+        }
+    }
+
+    fn after_run(&mut self) {
+        self.queue_changed();
+    }
+
+    /// `clear`: a new Claude session with its own log; the queue carries over. A run
+    /// in progress is stopped first and the new session begins when it has ended,
+    /// so its end is reported in the old session.
     fn new_session(&mut self) {
+        if let Some(run) = &self.running {
+            run.handle.stop();
+            self.clear_after_run = true;
+            return;
+        }
         let key = store::new_key();
         if let Err(e) = self.store.switch_log(&key) {
             self.store_failed(e);
@@ -561,6 +738,13 @@ impl Hub {
             client
                 .outbox
                 .close(close_code(exit), "server is shutting down");
+        }
+        if let Some(run) = &self.running {
+            // No time for the gentle ladder: end the process group now. The run is
+            // left unfinished in the queue journal and reported as interrupted at
+            // the next start.
+            log::info!("hub: ending run {} for shutdown", run.prompt.id);
+            run.handle.kill();
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
     }

@@ -6,6 +6,7 @@
 
 mod assets;
 mod auth;
+mod child;
 mod config;
 mod http;
 mod hub;
@@ -14,11 +15,13 @@ mod hub;
 mod markdown;
 mod outbox;
 mod pages;
-#[allow(dead_code)]
 mod protocol;
 mod routes;
+mod runner;
 mod signals;
 mod store;
+mod stream_json;
+mod translate;
 mod ws;
 
 use config::{Config, Invocation};
@@ -71,6 +74,7 @@ enum StartError {
     Bind(std::net::SocketAddr, std::io::Error),
     Templates(pages::PageError),
     Auth(auth::AuthError),
+    Workdir(std::path::PathBuf, std::io::Error),
     Thread(&'static str, std::io::Error),
 }
 
@@ -80,6 +84,7 @@ impl fmt::Display for StartError {
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Templates(e) => write!(f, "cannot load templates: {e}"),
             StartError::Auth(e) => write!(f, "cannot set up login: {e}"),
+            StartError::Workdir(dir, e) => write!(f, "workdir {}: {e}", dir.display()),
             StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
         }
     }
@@ -94,6 +99,9 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         );
     }
     let pages = pages::Pages::new(config.templates.clone()).map_err(StartError::Templates)?;
+    // Absolute, so the `claude --resume` command shown to users works from anywhere.
+    let workdir = std::fs::canonicalize(&config.workdir)
+        .map_err(|e| StartError::Workdir(config.workdir.clone(), e))?;
     let listener =
         TcpListener::bind(config.listen).map_err(|e| StartError::Bind(config.listen, e))?;
     let local = listener
@@ -155,7 +163,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     log::info!(
         "homeclaude {} listening on http://{local} (workdir {}, data {})",
         env!("CARGO_PKG_VERSION"),
-        config.workdir.display(),
+        workdir.display(),
         config.data_dir.display()
     );
 
@@ -164,11 +172,21 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         log::warn!("store: {warning}");
     }
     let exit = hub::run(
+        &hub_handle,
         hub_rx,
         hub::HubSettings {
+            runner: runner::RunnerConfig {
+                claude: config.claude.clone(),
+                workdir: workdir.clone(),
+                model: config.runner.model.clone(),
+                permission_mode: config.runner.permission_mode.clone(),
+                extra_args: config.runner.extra_args.clone(),
+                timeout: config.runner.run_timeout,
+                ..runner::RunnerConfig::default()
+            },
             max_queue: config.limits.max_queue,
             history_bytes: 4 << 20,
-            drain: Duration::from_millis(1000),
+            drain: Duration::from_millis(1500),
         },
         store,
         recovered,

@@ -197,6 +197,7 @@ pub enum Event {
         running: bool,
     },
     /// Usage figures; the body's shape is documented in docs/PROTOCOL.md.
+    #[allow(dead_code)] // built by the usage module, merged next
     UsageStatus {
         #[serde(flatten)]
         body: Map<String, Value>,

@@ -27,8 +27,9 @@ fn a_client_that_reconnects_gets_every_missed_event_once_in_order() {
     let server = Server::start(&[]);
     let mut a = server.ws("");
     let mut b = server.ws("");
+    occupy(&mut b);
     b.send_json(&json!({"type":"message","message":"before"}));
-    let seen = a.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_u64());
+    let seen = a.wait_for(|v| v["type"] == "queue_status" && v["count"] == 1);
     let last = seen["seq"].as_u64().unwrap();
     drop(a);
     for i in 0..5 {
@@ -61,8 +62,15 @@ fn seq_stays_monotonic_and_the_queue_survives_kill_9() {
     let mut first = Server::start_in(dir.clone(), &[], &[], None);
     first.keep_data = true;
     let mut ws = first.ws("");
+    let running = occupy(&mut ws);
+    let mut ids = Vec::new();
     for text in ["one", "two"] {
         ws.send_json(&json!({"type":"message","message":text}));
+        ids.push(
+            ws.wait_for(|v| v["type"] == "message")["id"]
+                .as_u64()
+                .unwrap(),
+        );
     }
     let last = ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 2)["seq"]
         .as_u64()
@@ -71,17 +79,31 @@ fn seq_stays_monotonic_and_the_queue_survives_kill_9() {
     first.wait_exit();
     drop(first);
 
+    // The run that was cut off is reported; the queued prompts are still there and
+    // the first of them runs now.
     let mut second = Server::start_in(dir.clone(), &[], &[], None);
-    let history = history_until(&second, |v| v["type"] == "queue_status" && v["count"] == 2);
+    let history = history_until(&second, |v| {
+        v["progress_type"] == "start" && v["run"] == ids[0]
+    });
     let messages: Vec<&str> = history
         .iter()
         .filter(|v| v["type"] == "message")
         .map(|v| v["message"].as_str().unwrap())
         .collect();
-    assert_eq!(messages, vec!["one", "two"]);
+    assert_eq!(messages, vec!["occupy the runner", "one", "two"]);
+    let lost = history
+        .iter()
+        .find(|v| v["progress_type"] == "error" && v["run"] == running)
+        .expect("the interrupted run is reported");
+    assert!(
+        lost["message"].as_str().unwrap().contains("interrupted"),
+        "{lost}"
+    );
     let mut ws = second.ws("");
     let snapshot = ws.wait_for(|v| v["type"] == "queue_status");
-    assert_eq!(snapshot["count"], 2, "the queue survived: {snapshot}");
+    assert_eq!(snapshot["count"], 1, "the queue survived: {snapshot}");
+    assert_eq!(snapshot["items"][0]["id"], ids[1]);
+    assert_eq!(snapshot["running"], true);
     ws.send_json(&json!({"type":"message","message":"three"}));
     let next = ws.wait_for(|v| v["type"] == "message")["seq"]
         .as_u64()
@@ -98,7 +120,7 @@ fn a_torn_final_line_does_not_stop_the_server() {
     first.keep_data = true;
     let mut ws = first.ws("");
     ws.send_json(&json!({"type":"message","message":"kept"}));
-    ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 1);
+    ws.wait_for(|v| v["message"] == "kept");
     first.signal(Signal::KILL);
     first.wait_exit();
     drop(first);
@@ -113,8 +135,8 @@ fn a_torn_final_line_does_not_stop_the_server() {
 
     let mut second = Server::start_in(dir, &[], &[], None);
     second.wait_log("torn last line");
-    let history = history_until(&second, |v| v["type"] == "queue_status");
-    assert!(history.iter().any(|v| v["message"] == "kept"));
+    let history = history_until(&second, |v| v["message"] == "kept");
+    assert!(!history.is_empty());
 }
 
 #[test]
@@ -160,9 +182,10 @@ fn a_full_disk_is_announced_live_events_continue_and_saving_resumes() {
 fn clear_starts_a_new_session_whose_history_starts_empty() {
     let server = Server::start(&[]);
     let mut ws = server.ws("");
-    ws.send_json(&json!({"type":"message","message":"old session"}));
-    ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 1);
+    let run = occupy(&mut ws);
     ws.send_json(&json!({"type":"command","command":"clear"}));
+    // The running turn is stopped first and ends in the old session.
+    ws.wait_for(|v| v["progress_type"] == "stopped" && v["run"] == run);
     ws.wait_for(|v| v["type"] == "system");
     let history = history_until(&server, |v| v["type"] == "system");
     assert_eq!(history.len(), 1, "{history:?}");

@@ -83,11 +83,11 @@ fn two_clients_receive_every_broadcast_with_increasing_seq() {
     let mut b = server.ws("");
     a.wait_for(|v| v["type"] == "queue_status");
     b.wait_for(|v| v["type"] == "queue_status");
+    occupy(&mut a);
     a.send_json(&json!({"type":"message","username":"Ann","message":"first"}));
     a.send_json(&json!({"type":"message","username":"Ann","message":"second"}));
     for ws in [&mut a, &mut b] {
-        let m1 = ws.wait_for(|v| v["type"] == "message");
-        assert_eq!(m1["username"], "Ann");
+        let m1 = ws.wait_for(|v| v["type"] == "message" && v["username"] == "Ann");
         assert_eq!(m1["message"], "first");
         let q1 = ws.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_u64());
         assert_eq!(q1["count"], 1);
@@ -106,19 +106,25 @@ fn two_clients_receive_every_broadcast_with_increasing_seq() {
 fn replay_after_last_seq_sends_exactly_the_missed_events() {
     let server = Server::start(&[]);
     let mut a = server.ws("");
+    occupy(&mut a);
     for i in 0..3 {
         a.send_json(&json!({"type":"message","message":format!("m{i}")}));
     }
+    // Each prompt is two events: its echo and the queue status.
+    let base = a.wait_for(|v| v["message"] == "m0")["seq"]
+        .as_u64()
+        .unwrap()
+        - 1;
     let mut last = 0;
-    for _ in 0..6 {
+    for _ in 0..5 {
         last = a.wait_for(|v| v["seq"].is_u64())["seq"].as_u64().unwrap();
     }
-    assert_eq!(last, 6);
-    let mut b = server.ws("?last_seq=2");
+    assert_eq!(last, base + 6);
+    let mut b = server.ws(&format!("?last_seq={}", base + 2));
     let seqs: Vec<u64> = (0..4)
         .map(|_| b.wait_for(|v| v["seq"].is_u64())["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, vec![3, 4, 5, 6]);
+    assert_eq!(seqs, (base + 3..=base + 6).collect::<Vec<_>>());
 }
 
 #[test]
@@ -134,6 +140,7 @@ fn a_client_that_stops_reading_is_dropped_and_the_others_keep_their_latency() {
     let mut stuck = server.ws("");
     let mut live = server.ws("");
     live.wait_for(|v| v["type"] == "queue_status");
+    occupy(&mut live);
     let big = "x".repeat(200_000);
     let mut dropped = false;
     // The stuck client's kernel buffers take a few MB; its 256 KiB backlog then

@@ -72,8 +72,19 @@ impl Server {
             }
             None => Command::new(bin),
         };
+        // The fake CLI: a prompt `@name ...` replays fixture `name`; any other prompt
+        // runs until it is stopped, so later prompts stay queued.
+        let hang =
+            std::env::temp_dir().join(format!("homeclaude-test-hang-{}.jsonl", std::process::id()));
+        if !hang.exists() {
+            std::fs::write(&hang, "@sleep 600000\n").unwrap();
+        }
         cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
+            .arg("--claude")
+            .arg(env!("CARGO_BIN_EXE_fake-claude"))
+            .env("FAKE_CLAUDE_TRANSCRIPT", &hang)
+            .env("FAKE_CLAUDE_TRANSCRIPT_DIR", fixture("stream-json"))
             .args(args)
             .env("RUST_LOG", "debug")
             .env("HOMECLAUDE_TOKEN", TOKEN)
@@ -204,6 +215,17 @@ impl Drop for Server {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
     }
+}
+
+/// Sends a prompt that runs until stopped and waits until its run has started, so
+/// that later prompts wait in the queue.
+pub fn occupy(ws: &mut Ws) -> u64 {
+    ws.send_json(&serde_json::json!({"type":"message","message":"occupy the runner"}));
+    let id = ws.wait_for(|v| v["type"] == "message" && v["message"] == "occupy the runner")["id"]
+        .as_u64()
+        .unwrap();
+    ws.wait_for(|v| v["progress_type"] == "start" && v["run"] == id);
+    id
 }
 
 /// A WebSocket test client.
