@@ -575,7 +575,7 @@ impl Hub {
             RunnerOutput::Answer { run: _, text } => {
                 self.broadcast(&Event::Message {
                     username: "Claude".into(),
-                    html: None,
+                    html: Some(crate::markdown::to_html(&text)),
                     message: text,
                     id: None,
                     client_id: None,

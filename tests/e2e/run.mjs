@@ -10,6 +10,6 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const picked = process.argv.slice(2);
 const files = (picked.length ? picked : readdirSync(here).filter((f) => f.endsWith(".test.mjs")).sort())
-  .map((f) => path.resolve(here, path.basename(f)));
+  .map((f) => path.resolve(here, path.basename(f).replace(/(\.test\.mjs)?$/, ".test.mjs")));
 const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit", cwd: here });
 process.exit(r.status ?? 1);
