@@ -129,6 +129,16 @@ mod tests {
     fn only_listed_names_are_served() {
         let assets = Assets::new(None);
         assert!(assets.get("app.js").is_some());
+        for pwa in [
+            "sw.js",
+            "manifest.webmanifest",
+            "icon.svg",
+            "icon-192.png",
+            "icon-512.png",
+            "icon-maskable-512.png",
+        ] {
+            assert!(assets.get(pwa).is_some(), "{pwa}");
+        }
         assert!(assets.get("../Cargo.toml").is_none());
         assert!(assets.get("nope.js").is_none());
     }

@@ -647,11 +647,11 @@
     const s = el("summary");
     s.appendChild(icon(iconName));
     s.appendChild(el("span", "tname", name));
-    if (detail) {
-      const dt = el("span", "tdetail", detail);
-      dt.title = detail;
-      s.appendChild(dt);
-    }
+    // Always there (empty when there is no detail): it takes the free width, so
+    // every row's meta, state and chevron line up on the right.
+    const dt = el("span", "tdetail", detail || "");
+    if (detail) dt.title = detail;
+    s.appendChild(dt);
     d.appendChild(s);
     const body = el("div", "tbody");
     d.appendChild(body);
@@ -1421,7 +1421,7 @@
 
   // ---------------------------------------------------------------- start
   setViewer(document.documentElement.dataset.role === "viewer");
-  document.querySelectorAll("[data-icon]").forEach((b) => b.appendChild(icon(b.dataset.icon)));
+  document.querySelectorAll("[data-icon]").forEach((b) => b.prepend(icon(b.dataset.icon)));
   applyLang();
   outbox.forEach(renderPending);
   contentChanged();
