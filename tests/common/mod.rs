@@ -322,7 +322,21 @@ pub fn read_response(s: &mut TcpStream) -> (u16, String) {
                         .then(|| v.trim().parse::<usize>().ok())?
                 })
                 .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
+            // tiny_http sends bodies over 32 KiB chunked (the page's app.js is one).
+            let chunked = head.lines().any(|l| {
+                l.split_once(':').is_some_and(|(k, v)| {
+                    k.eq_ignore_ascii_case("transfer-encoding")
+                        && v.trim().eq_ignore_ascii_case("chunked")
+                })
+            });
+            if chunked {
+                if let Some(body) = dechunk(&buf[end + 4..]) {
+                    let status = head[9..12].parse().unwrap();
+                    let mut text = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+                    text.push_str(&String::from_utf8_lossy(&body));
+                    return (status, text);
+                }
+            } else if buf.len() >= end + 4 + len {
                 let status = head[9..12].parse().unwrap();
                 return (
                     status,
@@ -337,6 +351,25 @@ pub fn read_response(s: &mut TcpStream) -> (u16, String) {
             String::from_utf8_lossy(&buf)
         );
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The body of a chunked message once its last chunk has arrived, else `None`.
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = find(rest, b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&rest[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        if rest.len() < size + 2 {
+            return None;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
     }
 }
 
