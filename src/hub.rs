@@ -619,6 +619,17 @@ impl Hub {
             }
             return;
         }
+        if outcome == Outcome::ResumeFailed {
+            // Retried already (or shutting down): say so instead of ending silently.
+            self.broadcast(&Event::Progress {
+                run,
+                progress: Progress::Error {
+                    message: "Claude Code could not start the session, even a new one; \
+                              see the server log."
+                        .into(),
+                },
+            });
+        }
         if same_session && let Some(id) = session_id {
             // The id the CLI reported is the truth; once it has printed `init` the
             // session exists and can be resumed.
