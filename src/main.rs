@@ -6,6 +6,7 @@
 
 mod assets;
 mod auth;
+mod boxstatus;
 mod child;
 mod config;
 mod http;
@@ -128,6 +129,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         auth,
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
+        data_dir: config.data_dir.clone(),
     });
     let door = Arc::new(http::Door {
         app,
