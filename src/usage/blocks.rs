@@ -99,7 +99,12 @@ pub fn active_block<'a>(
     let mut entries: Vec<&Slot> = recent
         .filter(|slot| slot.ts_ms >= chain.start_ms && Some(slot.ts_ms) != chain.excluded_ms)
         .collect();
-    entries.sort_by_key(|slot| slot.ts_ms);
+    // A total order, so that the float sums do not depend on hash order.
+    entries.sort_by(|a, b| {
+        (a.ts_ms, a.model, a.tokens.total())
+            .cmp(&(b.ts_ms, b.model, b.tokens.total()))
+            .then(a.cost.total_cmp(&b.cost))
+    });
     let (first, last) = (entries.first()?.ts_ms, entries.last()?.ts_ms);
     let mut cost = 0.0;
     let mut tokens = 0u64;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::UsageError;
 use super::ledger::{Counts, Ledger, Slot};
 use super::pricing::Tokens;
-use super::scan::{FileState, Files};
+use super::scan::{DirState, Dirs, FileState, Files};
 
 /// Bumped whenever the meaning of a cached figure changes.
 const FORMAT: u32 = 1;
@@ -20,6 +20,39 @@ const FORMAT: u32 = 1;
 type SlotRow = (i64, i64, u16, [u64; 5], f64, bool);
 /// `(model, [input, output, cache_creation, cache_read, entries], cost)`
 type CountRow = (u16, [u64; 5], f64);
+/// A directory with its files' states: paths are stored once, as names.
+type DirRow = (
+    String,
+    u64,
+    u64,
+    Vec<String>,
+    Vec<(String, Option<[u64; 4]>)>,
+);
+
+fn dir_rows(files: &Files, dirs: &Dirs) -> Vec<DirRow> {
+    dirs.iter()
+        .map(|(dir, d)| {
+            let files = d
+                .files
+                .iter()
+                .map(|name| {
+                    // A listed file may have no state yet (it vanished
+                    // between listing and stat); the listing keeps it.
+                    let state = files
+                        .get(&file_key(dir, name))
+                        .map(|s| [s.size, s.mtime_ns, s.offset, s.tail]);
+                    (name.clone(), state)
+                })
+                .collect();
+            (dir.clone(), d.mtime_ns, d.listed_ns, d.dirs.clone(), files)
+        })
+        .collect()
+}
+
+/// The key `scan` gives a file: its path as text.
+fn file_key(dir: &str, name: &str) -> String {
+    Path::new(dir).join(name).to_string_lossy().into_owned()
+}
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -28,7 +61,8 @@ struct Snapshot {
     zone: String,
     prices: u64,
     horizon_ms: i64,
-    files: Vec<(PathBuf, FileState)>,
+    /// `(dir, mtime, listed, sub-directories, [(file, [size, mtime, offset, tail]?)])`
+    dirs: Vec<DirRow>,
     models: Vec<String>,
     days: Vec<(i64, Vec<CountRow>)>,
     hours: Vec<(i64, u32, u32)>,
@@ -82,6 +116,7 @@ pub fn save(
     path: &Path,
     id: &Identity<'_>,
     files: &Files,
+    dirs: &Dirs,
     ledger: &Ledger,
 ) -> Result<(), UsageError> {
     let snapshot = Snapshot {
@@ -90,7 +125,7 @@ pub fn save(
         zone: id.zone.to_string(),
         prices: id.prices,
         horizon_ms: ledger.horizon_ms,
-        files: files.iter().map(|(p, s)| (p.clone(), *s)).collect(),
+        dirs: dir_rows(files, dirs),
         models: ledger.models.clone(),
         days: ledger
             .days
@@ -129,7 +164,7 @@ pub fn save(
 
 /// Reads a cache written for the same roots, zone and prices; `None` for a
 /// missing, unreadable, foreign or corrupt one (the caller rescans).
-pub fn load(path: &Path, id: &Identity<'_>) -> Option<(Files, Ledger)> {
+pub fn load(path: &Path, id: &Identity<'_>) -> Option<(Files, Dirs, Ledger)> {
     let bytes = std::fs::read(path).ok()?;
     let snap: Snapshot = serde_json::from_slice(&bytes).ok()?;
     if snap.format != FORMAT
@@ -139,7 +174,34 @@ pub fn load(path: &Path, id: &Identity<'_>) -> Option<(Files, Ledger)> {
     {
         return None;
     }
-    let files = snap.files.into_iter().collect();
+    let mut files = Files::new();
+    let mut dirs = Dirs::new();
+    for (dir, mtime_ns, listed_ns, subdirs, states) in snap.dirs {
+        let mut names = Vec::with_capacity(states.len());
+        for (name, state) in states {
+            if let Some([size, mtime_ns, offset, tail]) = state {
+                files.insert(
+                    file_key(&dir, &name),
+                    FileState {
+                        size,
+                        mtime_ns,
+                        offset,
+                        tail,
+                    },
+                );
+            }
+            names.push(name);
+        }
+        dirs.insert(
+            dir,
+            DirState {
+                mtime_ns,
+                listed_ns,
+                dirs: subdirs,
+                files: names,
+            },
+        );
+    }
     let mut ledger = Ledger {
         models: snap.models,
         days: snap
@@ -184,5 +246,5 @@ pub fn load(path: &Path, id: &Identity<'_>) -> Option<(Files, Ledger)> {
         ..Ledger::default()
     };
     ledger.reindex_models();
-    Some((files, ledger))
+    Some((files, dirs, ledger))
 }

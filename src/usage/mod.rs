@@ -29,7 +29,7 @@ pub use pricing::{Prices, load_prices};
 pub use report::{DailyEntry, UsageStatus};
 
 use ledger::{Ledger, WINDOW_MS};
-use scan::{Change, Files, Found};
+use scan::{Change, Dirs, Files, Found};
 use time::LocalZone;
 
 /// Errors of the usage module. Unreadable transcripts are not errors (they
@@ -104,6 +104,7 @@ pub struct UsageTracker {
     prices: Prices,
     zone: LocalZone,
     files: Files,
+    dirs: Dirs,
     ledger: Ledger,
     cache_path: Option<PathBuf>,
     cache_loaded: bool,
@@ -117,6 +118,7 @@ impl UsageTracker {
             prices,
             zone: LocalZone::from_env(),
             files: Files::new(),
+            dirs: Dirs::new(),
             ledger: Ledger::default(),
             cache_path: None,
             cache_loaded: false,
@@ -157,14 +159,15 @@ impl UsageTracker {
         if !self.cache_loaded {
             self.cache_loaded = true;
             if let Some(path) = &self.cache_path
-                && let Some((files, ledger)) = cache::load(path, &self.identity())
+                && let Some((files, dirs, ledger)) = cache::load(path, &self.identity())
             {
                 self.files = files;
+                self.dirs = dirs;
                 self.ledger = ledger;
             }
         }
-        let found = scan::discover(&self.roots);
-        let mut changed = self.forget_if_history_changed(&found);
+        let (found, relisted) = scan::discover(&self.roots, &mut self.dirs);
+        let mut changed = self.forget_if_history_changed(&found) | relisted;
         self.ledger.horizon_ms = epoch_ms(now) - WINDOW_MS;
         match self.read_changed(&found) {
             Ok(read_any) => changed |= read_any,
@@ -178,7 +181,13 @@ impl UsageTracker {
         }
         self.ledger.prune();
         match (&self.cache_path, changed) {
-            (Some(path), true) => cache::save(path, &self.identity(), &self.files, &self.ledger),
+            (Some(path), true) => cache::save(
+                path,
+                &self.identity(),
+                &self.files,
+                &self.dirs,
+                &self.ledger,
+            ),
             _ => Ok(()),
         }
     }
@@ -191,11 +200,11 @@ impl UsageTracker {
     /// Sums cannot un-count a file: when one vanished (the CLI deletes old
     /// transcripts), shrank or was replaced, everything is read again.
     fn forget_if_history_changed(&mut self, found: &[Found]) -> bool {
-        let present: HashSet<&Path> = found.iter().map(|f| f.path.as_path()).collect();
-        let vanished = self.files.keys().any(|p| !present.contains(p.as_path()));
+        let present: HashSet<&str> = found.iter().map(|f| f.key.as_str()).collect();
+        let vanished = self.files.keys().any(|k| !present.contains(k.as_str()));
         let rewritten = found
             .iter()
-            .any(|f| scan::classify(f, self.files.get(&f.path)) == Change::Rewritten);
+            .any(|f| scan::classify(f, self.files.get(&f.key)) == Change::Rewritten);
         if vanished || rewritten {
             self.reset();
         }
@@ -208,7 +217,7 @@ impl UsageTracker {
         let mut read_any = false;
         let mut last_group: Option<&str> = None;
         for f in found {
-            let known = self.files.get(&f.path).copied();
+            let known = self.files.get(&f.key).copied();
             if scan::classify(f, known.as_ref()) == Change::Unchanged {
                 continue;
             }
@@ -231,7 +240,7 @@ impl UsageTracker {
             match result {
                 Ok(Some(state)) => {
                     read_any |= known != Some(state);
-                    self.files.insert(f.path.clone(), state);
+                    self.files.insert(f.key.clone(), state);
                 }
                 Ok(None) => return Err(Rewritten),
                 Err(err) => {

@@ -10,7 +10,7 @@
 //! A last line without its newline is left for next time unless it already
 //! parses as a whole JSON value.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -36,6 +36,9 @@ pub struct FileState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub path: PathBuf,
+    /// The path as text: the key files are remembered by (string keys hash
+    /// and compare much faster than `Path`'s component-wise ones).
+    pub key: String,
     pub size: u64,
     pub mtime_ns: u64,
     /// The session it belongs to: `<project>/<session>` for both the main
@@ -45,55 +48,187 @@ pub struct Found {
     pub session: String,
 }
 
-/// All `*.jsonl` files under the roots, sorted by session group and path so
-/// that a session's files are read together.
-pub fn discover(roots: &[PathBuf]) -> Vec<Found> {
-    let mut found = Vec::new();
-    for (index, root) in roots.iter().enumerate() {
-        walk(root, root, index, &mut found);
-    }
-    found.sort_by(|a, b| (&a.group, &a.path).cmp(&(&b.group, &b.path)));
-    found
+/// A directory's listing as last read, reused while its mtime stands
+/// (adding, removing or renaming an entry changes a directory's mtime;
+/// appending to a file in it does not, so files are still stat'ed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirState {
+    pub mtime_ns: u64,
+    /// When it was listed: a listing taken within [`RACY_NS`] of the
+    /// directory's mtime may have missed a same-tick change, so it is not
+    /// trusted (git's "racy index" rule).
+    pub listed_ns: u64,
+    pub dirs: Vec<String>,
+    pub files: Vec<String>,
 }
 
-fn walk(root: &Path, dir: &Path, root_index: usize, found: &mut Vec<Found>) {
+/// Directories keyed by path text, as persisted.
+pub type Dirs = HashMap<String, DirState>;
+
+const RACY_NS: u64 = 2_000_000_000;
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Stats many paths at once. The warm path is a stat per directory and per
+/// file and nothing else, so it is bound by system call latency; spreading
+/// the calls over a few threads divides it.
+fn stat_all(paths: &[PathBuf]) -> Vec<Option<(bool, u64, u64)>> {
+    let stat = |path: &PathBuf| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.is_dir(), m.len(), mtime_ns(&m)))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4);
+    if paths.len() < 128 || threads < 2 {
+        return paths.iter().map(stat).collect();
+    }
+    let chunk = paths.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(stat).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(paths.len());
+        for (handle, part) in handles.into_iter().zip(paths.chunks(chunk)) {
+            // A panicked stat thread (it cannot, short of a bug) counts as
+            // "not found" rather than taking the caller down.
+            out.extend(handle.join().unwrap_or_else(|_| vec![None; part.len()]));
+        }
+        out
+    })
+}
+
+/// All `*.jsonl` files under the roots, sorted by session group and path so
+/// that a session's files are read together. `dirs` holds the listings of
+/// the previous call and is replaced by this call's; the flag says whether
+/// any directory had to be listed again.
+pub fn discover(roots: &[PathBuf], dirs: &mut Dirs) -> (Vec<Found>, bool) {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let old = std::mem::take(dirs);
+    // Every directory seen last time is stat'ed up front, in parallel.
+    let known: Vec<PathBuf> = old.keys().map(PathBuf::from).collect();
+    let stats = stat_all(&known)
+        .into_iter()
+        .zip(old.keys())
+        .filter_map(|(stat, key)| Some((key.clone(), stat?)))
+        .collect();
+    let mut walker = Walker {
+        old,
+        stats,
+        new: Dirs::new(),
+        files: Vec::new(),
+        now_ns,
+        relisted: false,
+    };
+    for (index, root) in roots.iter().enumerate() {
+        walker.walk(root, root, index);
+    }
+    let relisted = walker.relisted || !walker.old.is_empty();
+    *dirs = walker.new;
+    let paths: Vec<PathBuf> = walker
+        .files
+        .iter()
+        .map(|(path, _, _)| path.clone())
+        .collect();
+    let mut found: Vec<Found> = walker
+        .files
+        .into_iter()
+        .zip(stat_all(&paths))
+        .filter_map(|((path, group, session), stat)| {
+            // Follows a symlinked file; a vanished one is simply not found.
+            let (is_dir, size, mtime_ns) = stat?;
+            (!is_dir).then(|| Found {
+                key: path.to_string_lossy().into_owned(),
+                path,
+                size,
+                mtime_ns,
+                group,
+                session,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.group, &a.key).cmp(&(&b.group, &b.key)));
+    (found, relisted)
+}
+
+struct Walker {
+    old: Dirs,
+    /// `(is_dir, size, mtime)` of the directories known from last time.
+    stats: HashMap<String, (bool, u64, u64)>,
+    new: Dirs,
+    /// Files to stat: path, session group, session id.
+    files: Vec<(PathBuf, String, String)>,
+    now_ns: u64,
+    relisted: bool,
+}
+
+impl Walker {
+    fn walk(&mut self, root: &Path, dir: &Path, root_index: usize) {
+        let key = dir.to_string_lossy().into_owned();
+        let stat = match self.stats.get(&key) {
+            Some(&stat) => Some(stat),
+            None => std::fs::metadata(dir)
+                .ok()
+                .map(|m| (m.is_dir(), m.len(), mtime_ns(&m))),
+        };
+        let Some((true, _, mtime)) = stat else {
+            return;
+        };
+        let listing = match self.old.remove(&key) {
+            Some(old) if old.mtime_ns == mtime && old.listed_ns > mtime.saturating_add(RACY_NS) => {
+                old
+            }
+            _ => {
+                self.relisted = true;
+                list(dir, mtime, self.now_ns)
+            }
+        };
+        for name in &listing.files {
+            let path = dir.join(name);
+            let (group, session) = session_of(root, &path, root_index);
+            self.files.push((path, group, session));
+        }
+        for name in &listing.dirs {
+            self.walk(root, &dir.join(name), root_index);
+        }
+        self.new.insert(key, listing);
+    }
+}
+
+/// Reads a directory: sub-directories (not followed through symlinks, so a
+/// loop of links cannot hang the scan) and `*.jsonl` files.
+fn list(dir: &Path, mtime_ns: u64, now_ns: u64) -> DirState {
+    let mut state = DirState {
+        mtime_ns,
+        listed_ns: now_ns,
+        ..DirState::default()
+    };
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return state;
     };
     for entry in entries.flatten() {
-        let path = entry.path();
-        // Follow symlinks to files, not to directories: a loop of linked
-        // directories must not hang the scan.
         let Ok(kind) = entry.file_type() else {
             continue;
         };
-        if kind.is_dir() {
-            walk(root, &path, root_index, found);
-            continue;
-        }
-        if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
-            continue;
-        }
-        let Ok(meta) = std::fs::metadata(&path) else {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if !meta.is_file() {
-            continue;
+        if kind.is_dir() {
+            state.dirs.push(name);
+        } else if name.ends_with(".jsonl") {
+            state.files.push(name);
         }
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as u64);
-        let (group, session) = session_of(root, &path, root_index);
-        found.push(Found {
-            path,
-            size: meta.len(),
-            mtime_ns,
-            group,
-            session,
-        });
     }
+    state
 }
 
 /// `<root>/<project>/<session>.jsonl` and `<root>/<project>/<session>/…`
@@ -186,8 +321,8 @@ pub fn read_appended(
     }))
 }
 
-/// Files keyed by path, as persisted.
-pub type Files = BTreeMap<PathBuf, FileState>;
+/// Files keyed by [`Found::key`], as persisted.
+pub type Files = HashMap<String, FileState>;
 
 #[cfg(test)]
 mod tests {
@@ -205,11 +340,15 @@ mod tests {
     }
 
     fn found_for(path: &Path) -> Found {
-        let found = discover(&[path.parent().map(Path::to_path_buf).unwrap_or_default()]);
+        let (found, _) = discover(
+            &[path.parent().map(Path::to_path_buf).unwrap_or_default()],
+            &mut Dirs::new(),
+        );
         found
             .into_iter()
             .find(|f| f.path == path)
             .unwrap_or_else(|| Found {
+                key: path.to_string_lossy().into_owned(),
                 path: path.to_path_buf(),
                 size: 0,
                 mtime_ns: 0,
@@ -249,6 +388,51 @@ mod tests {
         let _ = std::fs::write(&path, b"{}\n");
         let found = found_for(&path);
         assert_eq!(classify(&found, Some(&state2)), Change::Rewritten);
+    }
+
+    #[test]
+    fn directory_listings_are_reused_until_the_directory_changes() {
+        let dir = TempDir::new("scan-dirs");
+        let root = dir.path().to_path_buf();
+        let _ = std::fs::create_dir_all(root.join("p"));
+        let _ = std::fs::write(root.join("p/a.jsonl"), b"{}\n");
+        let mut dirs = Dirs::new();
+        let names = |found: &[Found]| -> Vec<String> {
+            found
+                .iter()
+                .map(|f| f.key.rsplit('/').next().unwrap_or("").to_string())
+                .collect()
+        };
+        let (found, relisted) = discover(std::slice::from_ref(&root), &mut dirs);
+        assert_eq!(
+            (names(&found), relisted),
+            (vec!["a.jsonl".to_string()], true)
+        );
+        // Listed within 2 s of the directory's mtime: not trusted, listed again.
+        let (_, relisted) = discover(std::slice::from_ref(&root), &mut dirs);
+        assert!(relisted);
+        // Pretend the listings are old enough to trust: nothing is listed, and
+        // a listing that was edited by hand proves the cached one is used.
+        for state in dirs.values_mut() {
+            state.listed_ns = state.mtime_ns + 3 * RACY_NS;
+        }
+        let key = root.join("p").to_string_lossy().into_owned();
+        if let Some(p) = dirs.get_mut(&key) {
+            p.files.push("ghost.jsonl".to_string());
+        }
+        let (found, relisted) = discover(std::slice::from_ref(&root), &mut dirs);
+        assert_eq!(
+            (names(&found), relisted),
+            (vec!["a.jsonl".to_string()], false)
+        );
+        // A new file changes the directory's mtime: listed again, found.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _ = std::fs::write(root.join("p/b.jsonl"), b"{}\n");
+        let (found, relisted) = discover(std::slice::from_ref(&root), &mut dirs);
+        assert_eq!(
+            (names(&found), relisted),
+            (vec!["a.jsonl".to_string(), "b.jsonl".to_string()], true)
+        );
     }
 
     #[test]
