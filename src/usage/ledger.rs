@@ -228,8 +228,11 @@ impl Ledger {
         match price {
             Some(price) => cost_of(&price, &entry.tokens, entry.fast),
             None => {
-                if entry.tokens.total() > 0 && model != "<synthetic>" {
-                    self.unpriced.insert(model.to_string());
+                if entry.tokens.total() > 0
+                    && model != "<synthetic>"
+                    && self.unpriced.insert(model.to_string())
+                {
+                    log::warn!("usage: no price for model {model:?}; counted at $0");
                 }
                 0.0
             }
