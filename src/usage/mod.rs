@@ -664,6 +664,43 @@ pub(crate) mod tests {
         );
     }
 
+    /// docs/USAGE.md, difference 2: duplicates are found within a session
+    /// whatever their age, across sessions only within the 24 h window.
+    #[test]
+    fn old_duplicates_across_sessions_count_again() {
+        let dir = TempDir::new("usage-window");
+        let root = dir.path();
+        let old = line("2026-01-01T10:00:00.000Z", SONNET, "m1", "r1", U1);
+        // Same session: the main file and a sub-agent file.
+        append(&root.join("a/s1.jsonl"), std::slice::from_ref(&old));
+        append(
+            &root.join("a/s1/subagents/agent-1.jsonl"),
+            std::slice::from_ref(&old),
+        );
+        let mut t = tracker(root);
+        assert!(t.refresh_at(at("2026-03-01T00:00:00Z")).is_ok());
+        assert_eq!(
+            json(&t, "2026-03-01T00:00:00Z")["totals"]["inputTokens"],
+            1000
+        );
+        // Another session, weeks later, copying the old line: counted again.
+        append(&root.join("b/s2.jsonl"), std::slice::from_ref(&old));
+        assert!(t.refresh_at(at("2026-03-01T00:00:00Z")).is_ok());
+        assert_eq!(
+            json(&t, "2026-03-01T00:00:00Z")["totals"]["inputTokens"],
+            2000
+        );
+        // Within the window, the same copy is recognised.
+        let recent = line("2026-02-28T23:00:00.000Z", SONNET, "m2", "r2", U1);
+        append(&root.join("a/s1.jsonl"), std::slice::from_ref(&recent));
+        append(&root.join("b/s2.jsonl"), std::slice::from_ref(&recent));
+        assert!(t.refresh_at(at("2026-03-01T00:00:00Z")).is_ok());
+        assert_eq!(
+            json(&t, "2026-03-01T00:00:00Z")["totals"]["inputTokens"],
+            3000
+        );
+    }
+
     #[test]
     fn cli_arguments() {
         assert_eq!(run_cli(&["--bogus".to_string()]), 2);
