@@ -274,3 +274,37 @@ fn the_job_keeps_running_when_the_last_browser_disconnects() {
     again.send_json(&json!({"type":"command","command":"stop"}));
     again.wait_for(|v| v["progress_type"] == "stopped" && v["run"] == id);
 }
+
+#[test]
+fn usage_figures_come_from_the_transcripts_on_connect_and_on_request() {
+    let dir = temp_dir("usage");
+    let projects = dir.join("claude-config/projects/-home-pi-projects-tools");
+    std::fs::create_dir_all(&projects).unwrap();
+    std::fs::copy(
+        fixture("sessions/local_v2.1.330_tools_session.jsonl"),
+        projects.join("84770548-4d5d-4999-b163-a9bfbc86b7aa.jsonl"),
+    )
+    .unwrap();
+    let server = Server::start_in(dir, &[], &[], None);
+    let mut ws = server.ws("");
+    ws.send_json(&json!({"type":"command","command":"request_usage"}));
+    let usage = ws.wait_for(|v| v["type"] == "usage_status");
+    assert!(
+        usage["totals"]["totalTokens"].as_u64().unwrap() > 0,
+        "{usage}"
+    );
+    assert!(
+        usage["totals"]["totalCost"].as_f64().unwrap() > 0.0,
+        "{usage}"
+    );
+    assert!(usage["date"].as_str().unwrap().len() == 10, "{usage}");
+    assert!(
+        usage.get("today").is_some() && usage.get("block").is_some(),
+        "{usage}"
+    );
+    // A client that connects later gets the figures at once, as a snapshot.
+    let mut late = server.ws("");
+    let snap = late.wait_for(|v| v["type"] == "usage_status");
+    assert!(snap["seq"].is_null());
+    assert_eq!(snap["totals"], usage["totals"]);
+}
