@@ -8,10 +8,12 @@
 //! the others nothing.
 
 use crate::auth::Role;
+use crate::meter::Meter;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
 use crate::protocol::{self, ClientMsg, Command, Event, Progress, QueueItem};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
 use crate::store::{self, SavedPrompt, SessionState, Store};
+use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +65,8 @@ pub enum Input {
     Shutdown(Exit),
     /// Everything a run reports, in its order; `Finished` last.
     Runner(RunnerOutput),
+    /// Fresh usage figures from the usage thread.
+    Usage(Map<String, Value>),
 }
 
 /// The sending side, cloned into every thread that talks to the hub.
@@ -101,6 +105,10 @@ impl HubHandle {
 
     pub fn shutdown(&self, exit: Exit) {
         self.send(Input::Shutdown(exit));
+    }
+
+    pub fn usage(&self, body: Map<String, Value>) {
+        self.send(Input::Usage(body));
     }
 
     /// Asks the hub for its figures; `None` if it does not answer in time (wedged).
@@ -150,6 +158,9 @@ struct Running {
 /// The hub's state; lives on the hub thread.
 struct Hub {
     tx: Sender<Input>,
+    meter: Option<Meter>,
+    /// The last usage figures, sent to each client as it connects.
+    usage: Option<Bytes>,
     running: Option<Running>,
     /// `clear` arrived during a run: start the new session when the run has ended.
     clear_after_run: bool,
@@ -176,6 +187,7 @@ pub fn channel() -> (HubHandle, Receiver<Input>) {
 /// Runs the hub until it has drained after a shutdown; returns how to exit.
 pub fn run(
     handle: &HubHandle,
+    meter: Option<Meter>,
     rx: Receiver<Input>,
     settings: HubSettings,
     store: Store,
@@ -183,6 +195,8 @@ pub fn run(
 ) -> Exit {
     let mut hub = Hub {
         tx: handle.tx.clone(),
+        meter,
+        usage: None,
         running: None,
         clear_after_run: false,
         settings,
@@ -210,6 +224,7 @@ pub fn run(
         });
     }
     hub.maybe_start();
+    hub.refresh_usage();
     let exit = hub.serve(&rx);
     hub.persist_on_exit();
     exit
@@ -313,6 +328,12 @@ impl Hub {
             }
             Input::Shutdown(exit) => self.shutdown(exit),
             Input::Runner(output) => self.runner_output(output),
+            Input::Usage(body) => {
+                let event = Event::UsageStatus { body };
+                // Kept for clients that connect later; broadcast to those here now.
+                self.usage = Some(text_frame(protocol::encode_snapshot(&event)));
+                self.broadcast(&event);
+            }
         }
     }
 
@@ -326,7 +347,10 @@ impl Hub {
         if let Some(after) = replay_after {
             self.replay(&client, after);
         }
-        // A snapshot for this client alone: it is not part of the shared history.
+        // Snapshots for this client alone: not part of the shared history.
+        if let Some(usage) = &self.usage {
+            client.outbox.push(usage);
+        }
         client.outbox.push(&text_frame(
             serde_json::json!({
                 "type": "queue_status",
@@ -451,13 +475,14 @@ impl Hub {
     fn command(&mut self, from: ClientId, cmd: Command) {
         match cmd {
             Command::Clear => self.new_session(),
-            Command::RequestUsage => {
-                self.tell(
+            Command::RequestUsage => match &self.meter {
+                Some(_) => self.refresh_usage(),
+                None => self.tell(
                     from,
                     "usage_unavailable",
-                    "usage figures are not available yet",
-                );
-            }
+                    "usage figures are not available on this server",
+                ),
+            },
             Command::Restart => {
                 self.broadcast(&Event::System {
                     message: "Server is restarting…".into(),
@@ -619,6 +644,17 @@ impl Hub {
             }
             return;
         }
+        if outcome == Outcome::ResumeFailed {
+            // Retried already (or shutting down): say so instead of ending silently.
+            self.broadcast(&Event::Progress {
+                run,
+                progress: Progress::Error {
+                    message: "Claude Code could not start the session, even a new one; \
+                              see the server log."
+                        .into(),
+                },
+            });
+        }
         if same_session && let Some(id) = session_id {
             // The id the CLI reported is the truth; once it has printed `init` the
             // session exists and can be resumed.
@@ -649,6 +685,13 @@ impl Hub {
 
     fn after_run(&mut self) {
         self.queue_changed();
+        self.refresh_usage();
+    }
+
+    fn refresh_usage(&self) {
+        if let Some(meter) = &self.meter {
+            meter.refresh();
+        }
     }
 
     /// `clear`: a new Claude session with its own log; the queue carries over. A run

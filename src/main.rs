@@ -6,13 +6,13 @@
 
 mod assets;
 mod auth;
+mod boxstatus;
 mod child;
 mod config;
 mod http;
 mod hub;
-// Wired into the hub by the lead: Claude's final message gets `html`.
-#[allow(dead_code)]
 mod markdown;
+mod meter;
 mod outbox;
 mod pages;
 mod protocol;
@@ -22,6 +22,7 @@ mod signals;
 mod store;
 mod stream_json;
 mod translate;
+mod usage;
 mod ws;
 
 use config::{Config, Invocation};
@@ -39,6 +40,11 @@ const EXIT_BAD_CONFIG: u8 = 2;
 const EXIT_RESTART: u8 = 100;
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("usage") {
+        let code = usage::run_cli(&args[1..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_START_FAILED));
+    }
     let invocation = config::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok());
     let config = match invocation {
         Ok(Invocation::Serve(config)) => *config,
@@ -131,6 +137,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         auth,
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
+        data_dir: config.data_dir.clone(),
     });
     let door = Arc::new(http::Door {
         app,
@@ -171,8 +178,16 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     for warning in &recovered.warnings {
         log::warn!("store: {warning}");
     }
+    let meter = match meter::spawn(&config.data_dir, hub_handle.clone()) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            log::warn!("usage: cannot start the usage thread: {e}; usage figures are off");
+            None
+        }
+    };
     let exit = hub::run(
         &hub_handle,
+        meter,
         hub_rx,
         hub::HubSettings {
             runner: runner::RunnerConfig {

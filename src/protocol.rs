@@ -197,7 +197,6 @@ pub enum Event {
         running: bool,
     },
     /// Usage figures; the body's shape is documented in docs/PROTOCOL.md.
-    #[allow(dead_code)] // built by the usage module, merged next
     UsageStatus {
         #[serde(flatten)]
         body: Map<String, Value>,
@@ -290,6 +289,12 @@ pub fn encode_event(seq: u64, event: &Event) -> String {
     // Serialising these plain data types cannot fail: no maps with non-string keys,
     // no custom Serialize impls that error.
     serde_json::to_string(&Stamped { seq, event }).unwrap_or_default()
+}
+
+/// Serialises an event for one browser only, without `seq`: a snapshot of current
+/// state (queue, usage) sent on connect, not part of the history.
+pub fn encode_snapshot(event: &Event) -> String {
+    serde_json::to_string(event).unwrap_or_default()
 }
 
 /// Serialises the reply to one browser's bad frame. It carries no `seq`: it is not

@@ -30,6 +30,8 @@ pub struct App {
     pub access: Access,
     /// Whether the server listens on a loopback address only.
     pub loopback: bool,
+    /// For the box status (disk free where history is kept).
+    pub data_dir: PathBuf,
 }
 
 /// Who may call a route.
@@ -312,7 +314,7 @@ fn root_asset(req: &Request, app: &App) -> Reply {
     bytes(200, found.content_type, body).with_header(header("Cache-Control", "no-cache"))
 }
 
-fn healthz(_req: &Request, app: &App) -> Reply {
+fn healthz(req: &Request, app: &App) -> Reply {
     let claude_found = find_executable(&app.claude).is_some();
     let stats = app.hub.stats(Duration::from_secs(1));
     let body = serde_json::json!({
@@ -324,6 +326,13 @@ fn healthz(_req: &Request, app: &App) -> Reply {
         "running": stats.map(|s| s.running),
         "claude": { "path": app.claude.display().to_string(), "found": claude_found },
     });
+    // The box's own figures (temperature, memory, disk) are for logged-in users only;
+    // the public health check says no more than it must.
+    let mut body = body;
+    if role(&req.head, app).is_some() {
+        body["box"] =
+            serde_json::to_value(crate::boxstatus::read(&app.data_dir)).unwrap_or_default();
+    }
     let status = if stats.is_some() { 200 } else { 503 };
     bytes(status, "application/json", body.to_string().into_bytes())
         .with_header(header("Cache-Control", "no-store"))

@@ -84,6 +84,9 @@ impl Server {
             .arg("--claude")
             .arg(env!("CARGO_BIN_EXE_fake-claude"))
             .env("FAKE_CLAUDE_TRANSCRIPT", &hang)
+            // Usage figures come from this (empty unless a test fills it), never
+            // from the real ~/.claude of the machine running the tests.
+            .env("CLAUDE_CONFIG_DIR", data_dir.join("claude-config"))
             .env("FAKE_CLAUDE_TRANSCRIPT_DIR", fixture("stream-json"))
             .args(args)
             .env("RUST_LOG", "debug")
