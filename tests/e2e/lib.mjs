@@ -4,7 +4,7 @@
 // wait is on a condition (a log line, a page state), with a deadline.
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import path from "node:path";
@@ -60,6 +60,9 @@ export async function startServer(opts = {}) {
     RUST_LOG: process.env.RUST_LOG || "info",
     FAKE_CLAUDE_TRANSCRIPT_DIR: fixtures,
     FAKE_CLAUDE_TRANSCRIPT: path.join(fixtures, "conversation.jsonl"),
+    // Usage figures come from the CLI's transcripts under here: none, unless a
+    // test writes some (this machine's own ~/.claude stays out of the tests).
+    CLAUDE_CONFIG_DIR: path.join(dir, "claude"),
     ...(opts.env || {}),
   };
   let tokens = null;
@@ -69,6 +72,8 @@ export async function startServer(opts = {}) {
     if (r.status !== 0) throw new Error("homeclaude token failed: " + r.stderr);
     tokens = { owner: r.stdout.trim(), viewer: (r.stderr.match(/viewer \(read-only\) token: (\S+)/) || [])[1] };
   }
+  mkdirSync(path.join(dir, "claude", "projects"), { recursive: true });
+  if (opts.usage) writeUsage(path.join(dir, "claude", "projects"), opts.usage);
   const proc = spawn(binary, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const lines = [];
@@ -221,4 +226,30 @@ export async function openPage(browser, url, contextOptions = {}) {
 export async function sendPrompt(page, text) {
   await page.locator("#prompt").fill(text);
   await page.locator("#prompt").press("Enter");
+}
+
+/**
+ * Writes a session transcript the usage meter reads as `usage.calls` API calls of
+ * `usage.costUSD` each, spread over the last `usage.minutes` minutes: the header
+ * then shows today's cost and an active 5-hour block.
+ */
+export function writeUsage(projects, usage) {
+  const dir = path.join(projects, "-home-pi-projects-wordcount");
+  mkdirSync(dir, { recursive: true });
+  const session = "5f0e9a61-2b7c-4d3e-8f1a-0c9b8a7d6e5f";
+  const now = Date.now();
+  const lines = [];
+  for (let i = 0; i < usage.calls; i++) {
+    const at = new Date(now - usage.minutes * 60000 + (i * usage.minutes * 60000) / usage.calls);
+    // Compact JSON, as the CLI writes it (the meter looks for `"usage":{`).
+    lines.push(JSON.stringify({
+      type: "assistant", timestamp: at.toISOString(), sessionId: session, version: "2.1.330",
+      cwd: "/home/pi/projects/wordcount", requestId: `req_e2e_${i}`, uuid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      costUSD: usage.costUSD,
+      message: { id: `msg_e2e_${i}`, model: "claude-sonnet-4-5-20250929", role: "assistant", type: "message",
+        content: [{ type: "text", text: "." }],
+        usage: { input_tokens: 1200, output_tokens: 800, cache_read_input_tokens: 40000, cache_creation_input_tokens: 2000 } },
+    }));
+  }
+  writeFileSync(path.join(dir, session + ".jsonl"), lines.join("\n") + "\n");
 }

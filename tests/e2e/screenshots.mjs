@@ -28,6 +28,7 @@ async function openAll(browser, server) {
       const page = await context.newPage();
       await page.goto(server.url);
       await until(page, () => window.homeclaude && window.homeclaude.connected);
+      await page.locator("#usage").waitFor();
       pages.push({ name: `${shape}-${scheme}`, page, context });
     }
   }
@@ -43,9 +44,10 @@ async function scrollTo(page, where) {
 }
 
 const browser = await launchBrowser();
-const done = await startServer({ env: { FAKE_CLAUDE_DELAY_MS: "15" } });
+const usage = { calls: 9, costUSD: 0.55, minutes: 160 };
+const done = await startServer({ env: { FAKE_CLAUDE_DELAY_MS: "15" }, usage });
 // The long job is the default here, so the prompts read as a person would type them.
-const busy = await startServer({ env: { FAKE_CLAUDE_TRANSCRIPT: path.join(fixtures, "slow.jsonl") } });
+const busy = await startServer({ env: { FAKE_CLAUDE_TRANSCRIPT: path.join(fixtures, "slow.jsonl") }, usage });
 try {
   // A finished run and its answer.
   const a = await openAll(browser, done);
