@@ -1208,8 +1208,10 @@
     if (ms > 0) showRetryBanner();
   }
   function connectNow() {
-    if (conn.ws) return;
+    // Start the back-off over: if an attempt is already on its way and fails, the
+    // next one comes quickly instead of after a long step.
     conn.attempts = 0;
+    if (conn.ws) return;
     connectSoon(0);
   }
   // The login layer answers a page or upgrade without a valid session with 401 or a

@@ -97,8 +97,17 @@ test("a prompt streams text, shows a tool card with a diff and a to-do list, and
   assert.equal(await answer.locator(".codewrap .lang").first().textContent(), "rust");
   assert.equal(await answer.locator("pre.code").first().evaluate((p) => getComputedStyle(p).overflowX), "auto");
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  // The button says "Copied" for a moment once the write is done; catch that moment.
+  await page.evaluate(() => {
+    new MutationObserver((_, obs) => {
+      if (document.querySelector(".copy-btn.done")) {
+        window.__copied = true;
+        obs.disconnect();
+      }
+    }).observe(document.getElementById("log"), { subtree: true, attributes: true, attributeFilter: ["class"] });
+  });
   await answer.locator(".copy-btn").first().click();
-  await answer.locator(".copy-btn.done").waitFor();
+  await until(page, () => window.__copied === true);
   assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^fn count\(text: &str, lines: bool\)/);
 
   // The queue emptied and the Stop button went away.

@@ -207,7 +207,10 @@ export function watchPage(page) {
   return problems;
 }
 
-/** Waits until `fn(arg)` is truthy in the page (polled on animation frames). */
+/**
+ * Waits until `fn(arg)` is truthy in the page (polled on animation frames). `fn`
+ * must be synchronous: playwright does not await a returned promise.
+ */
 export async function until(page, fn, arg, timeout = 20000) {
   return page.waitForFunction(fn, arg, { timeout, polling: "raf" });
 }
