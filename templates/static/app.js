@@ -866,7 +866,7 @@
       any = true;
       if (!run.durationSet) run.elapsed.textContent = fmtDuration((Date.now() - run.started) / 1000);
     });
-    if (any && !ticker) ticker = setInterval(tickRuns, 1000);
+    if (any && !ticker) ticker = setInterval(tickRuns, 500);
     if (!any && ticker) {
       clearInterval(ticker);
       ticker = 0;

@@ -106,6 +106,8 @@ test("a prompt streams text, shows a tool card with a diff and a to-do list, and
       }
     }).observe(document.getElementById("log"), { subtree: true, attributes: true, attributeFilter: ["class"] });
   });
+  // The Clipboard API writes only from a focused document, as a real tap gives.
+  await page.bringToFront();
   await answer.locator(".copy-btn").first().click();
   await until(page, () => window.__copied === true);
   assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^fn count\(text: &str, lines: bool\)/);
