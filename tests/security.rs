@@ -9,7 +9,7 @@ use std::net::TcpStream;
 /// Tries a WebSocket handshake with these headers; returns the refusal text or Ok.
 fn try_ws(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, String> {
     let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
     let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
         "ws://{}/ws",
         server.addr
