@@ -43,6 +43,9 @@ pub struct Stats {
     pub queue: usize,
     pub running: bool,
     pub seq: u64,
+    /// False when a run has gone well past its time limit without ending: the
+    /// runner's supervisor, which enforces that limit, is not turning.
+    pub runner_ok: bool,
 }
 
 /// Everything the hub reacts to.
@@ -63,6 +66,9 @@ pub enum Input {
     },
     Stats(Sender<Stats>),
     Shutdown(Exit),
+    /// Test hook (`HOMECLAUDE_TEST_HOOKS=1`, SIGUSR1): the hub stops turning, so
+    /// the watchdog test can see the pings stop. Never sent otherwise.
+    Wedge,
     /// Everything a run reports, in its order; `Finished` last.
     Runner(RunnerOutput),
     /// Fresh usage figures from the usage thread.
@@ -107,6 +113,11 @@ impl HubHandle {
         self.send(Input::Shutdown(exit));
     }
 
+    /// Test hook only: see [`Input::Wedge`].
+    pub fn wedge(&self) {
+        self.send(Input::Wedge);
+    }
+
     pub fn usage(&self, body: Map<String, Value>) {
         self.send(Input::Usage(body));
     }
@@ -123,6 +134,10 @@ impl HubHandle {
         let _ = self.tx.send(input);
     }
 }
+
+/// How far past its time limit a run may go (the stop ladder takes seconds) before
+/// the runner counts as wedged.
+const RUNNER_SLACK: Duration = Duration::from_secs(60);
 
 /// `seq` is reserved on disk this far ahead, so a crash never reuses one.
 const SEQ_BLOCK: u64 = 10_000;
@@ -153,6 +168,7 @@ struct Running {
     session_key: String,
     /// Already retried once in a new session after `--resume` failed.
     retried: bool,
+    started: Instant,
 }
 
 /// The hub's state; lives on the hub thread.
@@ -324,7 +340,16 @@ impl Hub {
                     queue: self.queue.len(),
                     running: self.running.is_some(),
                     seq: self.seq,
+                    runner_ok: self.running.as_ref().is_none_or(|r| {
+                        r.started.elapsed() < self.settings.runner.timeout + RUNNER_SLACK
+                    }),
                 });
+            }
+            Input::Wedge => {
+                log::warn!("hub: wedged on purpose (test hook)");
+                loop {
+                    std::thread::park();
+                }
             }
             Input::Shutdown(exit) => self.shutdown(exit),
             Input::Runner(output) => self.runner_output(output),
@@ -575,6 +600,7 @@ impl Hub {
                     handle,
                     session_key: self.session.key.clone(),
                     retried,
+                    started: Instant::now(),
                 });
                 true
             }

@@ -298,8 +298,13 @@ fn asset(req: &Request, app: &App) -> Reply {
 fn healthz(req: &Request, app: &App) -> Reply {
     let claude_found = crate::child::find_executable(&app.claude).is_some();
     let stats = app.hub.stats(Duration::from_secs(1));
+    let status = match stats {
+        None => "hub not responding",
+        Some(s) if !s.runner_ok => "run overdue: the runner is not turning",
+        Some(_) => "ok",
+    };
     let body = serde_json::json!({
-        "status": if stats.is_some() { "ok" } else { "hub not responding" },
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": app.started.elapsed().as_secs(),
         "clients": stats.map(|s| s.clients),
@@ -314,8 +319,8 @@ fn healthz(req: &Request, app: &App) -> Reply {
         body["box"] =
             serde_json::to_value(crate::boxstatus::read(&app.data_dir)).unwrap_or_default();
     }
-    let status = if stats.is_some() { 200 } else { 503 };
-    bytes(status, "application/json", body.to_string().into_bytes())
+    let code = if status == "ok" { 200 } else { 503 };
+    bytes(code, "application/json", body.to_string().into_bytes())
         .with_header(header("Cache-Control", "no-store"))
 }
 
