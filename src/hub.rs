@@ -146,6 +146,7 @@ const SEQ_BLOCK: u64 = 10_000;
 #[derive(Clone)]
 pub struct HubSettings {
     pub runner: RunnerConfig,
+    pub max_daily_usd: Option<f64>,
     pub max_queue: usize,
     /// Bytes of recent events kept for replay.
     pub history_bytes: usize,
@@ -177,6 +178,8 @@ struct Hub {
     meter: Option<Meter>,
     /// The last usage figures, sent to each client as it connects.
     usage: Option<Bytes>,
+    /// Today's cost from the last usage figures, for `--max-daily-usd`.
+    today_usd: f64,
     running: Option<Running>,
     /// `clear` arrived during a run: start the new session when the run has ended.
     clear_after_run: bool,
@@ -213,6 +216,7 @@ pub fn run(
         tx: handle.tx.clone(),
         meter,
         usage: None,
+        today_usd: 0.0,
         running: None,
         clear_after_run: false,
         settings,
@@ -354,6 +358,11 @@ impl Hub {
             Input::Shutdown(exit) => self.shutdown(exit),
             Input::Runner(output) => self.runner_output(output),
             Input::Usage(body) => {
+                self.today_usd = body
+                    .get("today")
+                    .and_then(|t| t.get("totalCost"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
                 let event = Event::UsageStatus { body };
                 // Kept for clients that connect later; broadcast to those here now.
                 self.usage = Some(text_frame(protocol::encode_snapshot(&event)));
@@ -463,6 +472,20 @@ impl Hub {
     ) {
         if message.trim().is_empty() {
             self.tell(from, "empty_prompt", "the prompt is empty");
+            return;
+        }
+        if let Some(limit) = self.settings.max_daily_usd
+            && self.today_usd >= limit
+        {
+            self.tell(
+                from,
+                "budget_reached",
+                &format!(
+                    "today's Claude cost (${:.2}) has reached this server's daily limit \
+                     (${limit:.2}); prompts are refused until tomorrow",
+                    self.today_usd
+                ),
+            );
             return;
         }
         if self.queue.len() >= self.settings.max_queue {

@@ -196,6 +196,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         meter,
         hub_rx,
         hub::HubSettings {
+            max_daily_usd: config.runner.max_daily_usd,
             runner: runner::RunnerConfig {
                 claude: config.claude.clone(),
                 workdir: workdir.clone(),

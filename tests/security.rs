@@ -122,7 +122,10 @@ fn wrong_tokens_are_rate_limited_and_logged() {
     // so on a slow machine a few 401s appear among the 429s, never many.
     let let_through = statuses[5..].iter().filter(|s| **s == 401).count();
     assert!(let_through <= 4, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
     server.wait_log("failed attempts from 127.0.0.1");
     let (_, resp, _) = login(&server, "again", &[]);
     assert!(header_value(&resp, "retry-after").is_some());
