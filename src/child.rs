@@ -7,6 +7,7 @@
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 /// One piece of a child's output, as [`read_lines`] hands it over.
 #[derive(Debug, PartialEq)]
@@ -136,6 +137,22 @@ pub fn wait_exited(raw_pid: u32) -> io::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Resolves a command the way `execvp` would: a path with a slash as is, else each
+/// `PATH` entry. Only checks that an executable file is there.
+pub fn find_executable(cmd: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if cmd.components().count() > 1 || cmd.is_absolute() {
+        return is_exec(cmd).then(|| cmd.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(cmd))
+        .find(|p| is_exec(p))
 }
 
 #[cfg(test)]

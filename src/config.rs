@@ -92,6 +92,8 @@ pub struct WsTiming {
 /// How prompts become `claude` runs.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
+    /// Refuse new prompts once today's cost (from the usage figures) passes this.
+    pub max_daily_usd: Option<f64>,
     pub model: Option<String>,
     pub permission_mode: String,
     pub extra_args: Vec<String>,
@@ -122,6 +124,7 @@ impl Default for Config {
                 peer_timeout: Duration::from_secs(90),
             },
             runner: RunnerSettings {
+                max_daily_usd: None,
                 model: None,
                 permission_mode: "acceptEdits".to_string(),
                 extra_args: Vec::new(),
@@ -248,6 +251,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_RUN_TIMEOUT",
         value: "SECS",
         help: "a run is stopped after this long [1800]",
+    },
+    Setting {
+        flag: "max-daily-usd",
+        env: "HOMECLAUDE_MAX_DAILY_USD",
+        value: "USD",
+        help: "refuse new prompts once today's cost passes this [no limit]",
     },
     Setting {
         flag: "max-frame",
@@ -505,6 +514,14 @@ impl Config {
                     c.runner.extra_args = value.split_whitespace().map(String::from).collect()
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
+                "max-daily-usd" => match value.parse::<f64>() {
+                    Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
+                    _ => {
+                        return Err(bad(
+                            "expected an amount in US dollars above 0, e.g. 5 or 2.50",
+                        ));
+                    }
+                },
                 "max-frame" => c.limits.max_frame = count()?,
                 "max-clients" => c.limits.max_clients = count()?,
                 "max-connections" => c.limits.max_connections = count()?,

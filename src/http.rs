@@ -118,17 +118,23 @@ pub struct Door {
     pub ws_clients: AtomicUsize,
     /// Set at shutdown: new connections are dropped at once.
     pub closing: AtomicBool,
-    /// Incremented by the accept loop on every turn: the watchdog's proof of life.
-    pub accept_beats: AtomicUsize,
+    /// Test hook (`HOMECLAUDE_TEST_HOOKS=1`, SIGUSR2): the accept loop stops
+    /// serving after its next accept, so the watchdog test can see pings stop.
+    pub wedge_accept: Arc<AtomicBool>,
 }
 
 /// Accepts connections until the process exits. Runs on its own thread.
 pub fn accept_loop(listener: TcpListener, door: Arc<Door>) {
     let mut fd_warned = Instant::now() - Duration::from_secs(60);
     loop {
-        door.accept_beats.fetch_add(1, Ordering::Relaxed);
         match listener.accept() {
             Ok((stream, peer)) => {
+                if door.wedge_accept.load(Ordering::Relaxed) {
+                    log::warn!("http: accept loop wedged on purpose (test hook)");
+                    loop {
+                        std::thread::park();
+                    }
+                }
                 if door.closing.load(Ordering::Relaxed) {
                     continue;
                 }

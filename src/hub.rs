@@ -43,6 +43,9 @@ pub struct Stats {
     pub queue: usize,
     pub running: bool,
     pub seq: u64,
+    /// False when a run has gone well past its time limit without ending: the
+    /// runner's supervisor, which enforces that limit, is not turning.
+    pub runner_ok: bool,
 }
 
 /// Everything the hub reacts to.
@@ -63,6 +66,9 @@ pub enum Input {
     },
     Stats(Sender<Stats>),
     Shutdown(Exit),
+    /// Test hook (`HOMECLAUDE_TEST_HOOKS=1`, SIGUSR1): the hub stops turning, so
+    /// the watchdog test can see the pings stop. Never sent otherwise.
+    Wedge,
     /// Everything a run reports, in its order; `Finished` last.
     Runner(RunnerOutput),
     /// Fresh usage figures from the usage thread.
@@ -107,6 +113,11 @@ impl HubHandle {
         self.send(Input::Shutdown(exit));
     }
 
+    /// Test hook only: see [`Input::Wedge`].
+    pub fn wedge(&self) {
+        self.send(Input::Wedge);
+    }
+
     pub fn usage(&self, body: Map<String, Value>) {
         self.send(Input::Usage(body));
     }
@@ -124,6 +135,10 @@ impl HubHandle {
     }
 }
 
+/// How far past its time limit a run may go (the stop ladder takes seconds) before
+/// the runner counts as wedged.
+const RUNNER_SLACK: Duration = Duration::from_secs(60);
+
 /// `seq` is reserved on disk this far ahead, so a crash never reuses one.
 const SEQ_BLOCK: u64 = 10_000;
 
@@ -131,6 +146,7 @@ const SEQ_BLOCK: u64 = 10_000;
 #[derive(Clone)]
 pub struct HubSettings {
     pub runner: RunnerConfig,
+    pub max_daily_usd: Option<f64>,
     pub max_queue: usize,
     /// Bytes of recent events kept for replay.
     pub history_bytes: usize,
@@ -153,6 +169,7 @@ struct Running {
     session_key: String,
     /// Already retried once in a new session after `--resume` failed.
     retried: bool,
+    started: Instant,
 }
 
 /// The hub's state; lives on the hub thread.
@@ -161,6 +178,8 @@ struct Hub {
     meter: Option<Meter>,
     /// The last usage figures, sent to each client as it connects.
     usage: Option<Bytes>,
+    /// Today's cost from the last usage figures, for `--max-daily-usd`.
+    today_usd: f64,
     running: Option<Running>,
     /// `clear` arrived during a run: start the new session when the run has ended.
     clear_after_run: bool,
@@ -197,6 +216,7 @@ pub fn run(
         tx: handle.tx.clone(),
         meter,
         usage: None,
+        today_usd: 0.0,
         running: None,
         clear_after_run: false,
         settings,
@@ -324,11 +344,25 @@ impl Hub {
                     queue: self.queue.len(),
                     running: self.running.is_some(),
                     seq: self.seq,
+                    runner_ok: self.running.as_ref().is_none_or(|r| {
+                        r.started.elapsed() < self.settings.runner.timeout + RUNNER_SLACK
+                    }),
                 });
+            }
+            Input::Wedge => {
+                log::warn!("hub: wedged on purpose (test hook)");
+                loop {
+                    std::thread::park();
+                }
             }
             Input::Shutdown(exit) => self.shutdown(exit),
             Input::Runner(output) => self.runner_output(output),
             Input::Usage(body) => {
+                self.today_usd = body
+                    .get("today")
+                    .and_then(|t| t.get("totalCost"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
                 let event = Event::UsageStatus { body };
                 // Kept for clients that connect later; broadcast to those here now.
                 self.usage = Some(text_frame(protocol::encode_snapshot(&event)));
@@ -438,6 +472,20 @@ impl Hub {
     ) {
         if message.trim().is_empty() {
             self.tell(from, "empty_prompt", "the prompt is empty");
+            return;
+        }
+        if let Some(limit) = self.settings.max_daily_usd
+            && self.today_usd >= limit
+        {
+            self.tell(
+                from,
+                "budget_reached",
+                &format!(
+                    "today's Claude cost (${:.2}) has reached this server's daily limit \
+                     (${limit:.2}); prompts are refused until tomorrow",
+                    self.today_usd
+                ),
+            );
             return;
         }
         if self.queue.len() >= self.settings.max_queue {
@@ -575,6 +623,7 @@ impl Hub {
                     handle,
                     session_key: self.session.key.clone(),
                     retried,
+                    started: Instant::now(),
                 });
                 true
             }

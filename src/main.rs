@@ -23,6 +23,7 @@ mod store;
 mod stream_json;
 mod translate;
 mod usage;
+mod watchdog;
 mod ws;
 
 use config::{Config, Invocation};
@@ -139,6 +140,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
     });
+    let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
         app,
         settings: http::HttpSettings {
@@ -158,9 +160,12 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         connections: AtomicUsize::new(0),
         ws_clients: AtomicUsize::new(0),
         closing: AtomicBool::new(false),
-        accept_beats: AtomicUsize::new(0),
+        wedge_accept: wedge_accept.clone(),
     });
-    signals::spawn(hub_handle.clone()).map_err(|e| StartError::Thread("signals", e))?;
+    // Test hooks are for the watchdog's tests only (docs/DEPLOY.md says so).
+    let test_hooks = (std::env::var("HOMECLAUDE_TEST_HOOKS").as_deref() == Ok("1"))
+        .then(|| wedge_accept.clone());
+    signals::spawn(hub_handle.clone(), test_hooks).map_err(|e| StartError::Thread("signals", e))?;
     let accept_door = door.clone();
     std::thread::Builder::new()
         .name("accept".into())
@@ -174,6 +179,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         config.data_dir.display()
     );
 
+    watchdog::ready(&format!("listening on {local}"));
+    watchdog::spawn(local, hub_handle.clone()).map_err(|e| StartError::Thread("watchdog", e))?;
     let (store, recovered) = store::Store::open(&config.data_dir);
     for warning in &recovered.warnings {
         log::warn!("store: {warning}");
@@ -190,6 +197,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         meter,
         hub_rx,
         hub::HubSettings {
+            max_daily_usd: config.runner.max_daily_usd,
             runner: runner::RunnerConfig {
                 claude: config.claude.clone(),
                 workdir: workdir.clone(),

@@ -12,7 +12,7 @@ use crate::hub::HubHandle;
 use crate::pages::Pages;
 use minijinja::{Value, context};
 use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tiny_http::{Response, StatusCode};
 
@@ -315,10 +315,15 @@ fn root_asset(req: &Request, app: &App) -> Reply {
 }
 
 fn healthz(req: &Request, app: &App) -> Reply {
-    let claude_found = find_executable(&app.claude).is_some();
+    let claude_found = crate::child::find_executable(&app.claude).is_some();
     let stats = app.hub.stats(Duration::from_secs(1));
+    let status = match stats {
+        None => "hub not responding",
+        Some(s) if !s.runner_ok => "run overdue: the runner is not turning",
+        Some(_) => "ok",
+    };
     let body = serde_json::json!({
-        "status": if stats.is_some() { "ok" } else { "hub not responding" },
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": app.started.elapsed().as_secs(),
         "clients": stats.map(|s| s.clients),
@@ -333,25 +338,9 @@ fn healthz(req: &Request, app: &App) -> Reply {
         body["box"] =
             serde_json::to_value(crate::boxstatus::read(&app.data_dir)).unwrap_or_default();
     }
-    let status = if stats.is_some() { 200 } else { 503 };
-    bytes(status, "application/json", body.to_string().into_bytes())
+    let code = if status == "ok" { 200 } else { 503 };
+    bytes(code, "application/json", body.to_string().into_bytes())
         .with_header(header("Cache-Control", "no-store"))
-}
-
-/// Resolves a command the way `execvp` would: a path with a slash as is, else each
-/// `PATH` entry. Only checks that an executable file is there.
-pub fn find_executable(cmd: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if cmd.components().count() > 1 || cmd.is_absolute() {
-        return is_exec(cmd).then(|| cmd.to_path_buf());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(cmd))
-        .find(|p| is_exec(p))
 }
 
 /// A plain-text response.

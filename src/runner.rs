@@ -337,6 +337,22 @@ pub fn start(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Checked before spawning as well: the error is then the same everywhere (under
+    // an emulator such as qemu-user, spawning a missing program "succeeds" and the
+    // child exits 127).
+    if crate::child::find_executable(&cfg.claude).is_none() {
+        let e = if cfg.claude.exists() {
+            RunError::NotExecutable {
+                program: cfg.claude.clone(),
+            }
+        } else {
+            RunError::NotFound {
+                program: cfg.claude.clone(),
+            }
+        };
+        log::error!("run {}: {e}", req.run);
+        return Err(e);
+    }
     let spawned = command.spawn().map_err(|why| match why.kind() {
         io::ErrorKind::NotFound => RunError::NotFound {
             program: cfg.claude.clone(),

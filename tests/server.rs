@@ -67,7 +67,7 @@ fn unknown_paths_and_methods_get_404_and_405() {
 fn keep_alive_serves_several_requests_on_one_connection() {
     let server = Server::start(&[]);
     let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_read_timeout(Some(wait())).unwrap();
     for _ in 0..3 {
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
@@ -163,7 +163,7 @@ fn a_client_that_stops_reading_is_dropped_and_the_others_keep_their_latency() {
         worst = worst.max(t.elapsed());
     }
     assert!(
-        worst < Duration::from_millis(50),
+        worst < bound(Duration::from_millis(50)),
         "round trip took {worst:?}"
     );
     // The stuck client, reading at last, sees whole frames and then close 1013.
@@ -253,7 +253,7 @@ fn sigterm_closes_clients_with_1001_and_exits_0_quickly() {
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(0));
     assert!(
-        t.elapsed() < Duration::from_secs(2),
+        t.elapsed() < bound(Duration::from_secs(2)),
         "shutdown took {:?}",
         t.elapsed()
     );
@@ -296,7 +296,7 @@ fn commands_are_accepted() {
 fn cross_origin_websocket_is_refused() {
     let server = Server::start(&[]);
     let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
     let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
         "ws://{}/ws",
         server.addr
@@ -341,7 +341,7 @@ fn oversized_or_too_many_headers_are_refused() {
         "a".repeat(64 << 10)
     );
     let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_read_timeout(Some(wait())).unwrap();
     // The server answers 431 as soon as the limit is passed, possibly before the
     // whole line is written; a write error after that is expected.
     let _ = s.write_all(long.as_bytes());
@@ -362,21 +362,21 @@ fn slowloris_gets_408_while_others_are_served() {
     let mut slow: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut s = TcpStream::connect(server.addr).unwrap();
-            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.set_read_timeout(Some(wait())).unwrap();
             s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
             s
         })
         .collect();
     let t = Instant::now();
     assert_eq!(get(server.addr, "/healthz").0, 200);
-    assert!(t.elapsed() < Duration::from_millis(500));
+    assert!(t.elapsed() < bound(Duration::from_millis(500)));
     for s in &mut slow {
         let (status, _) = read_response(s);
         assert_eq!(status, 408);
     }
     // A silent connection is closed without an answer.
     let mut silent = TcpStream::connect(server.addr).unwrap();
-    silent.set_read_timeout(Some(WAIT)).unwrap();
+    silent.set_read_timeout(Some(wait())).unwrap();
     let mut buf = [0u8; 16];
     assert_eq!(silent.read(&mut buf).unwrap(), 0);
 }
@@ -401,10 +401,10 @@ fn running_out_of_file_descriptors_does_not_kill_the_listener() {
     assert!(server.is_running());
     drop(held);
     // Once descriptors are free again, the same listener serves.
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + wait();
     loop {
         let mut s = TcpStream::connect(server.addr).unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_read_timeout(Some(wait())).unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut out = Vec::new();
@@ -426,7 +426,7 @@ fn too_many_websocket_clients_are_refused_with_503() {
     a.wait_for(|v| v["type"] == "queue_status");
     b.wait_for(|v| v["type"] == "queue_status");
     let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
     let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
         "ws://{}/ws",
         server.addr

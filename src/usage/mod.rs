@@ -273,14 +273,15 @@ struct Rewritten;
 /// Where `homeclaude usage` keeps its cache and looks for `prices.json`:
 /// `--data-dir`, else `$HOMECLAUDE_DATA_DIR`, else
 /// `$XDG_DATA_HOME/homeclaude` or `~/.local/share/homeclaude`.
+/// The server's data dir (same rule as `config`), so both share one cache.
 fn default_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("HOMECLAUDE_DATA_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    std::env::var_os("XDG_DATA_HOME")
+    std::env::var_os("XDG_STATE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local").join("share")))
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local").join("state")))
         .map(|d| d.join("homeclaude"))
 }
 

@@ -15,8 +15,25 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Message, client::IntoClientRequest};
 
+/// How much slower than native the machine is (`HOMECLAUDE_TEST_SLOWDOWN`, e.g. 10
+/// under qemu user emulation): every deadline and latency bound scales with it.
+pub fn slowdown() -> u32 {
+    std::env::var("HOMECLAUDE_TEST_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+}
+
+/// A latency or time bound, scaled by [`slowdown`].
+pub fn bound(d: Duration) -> Duration {
+    d * slowdown()
+}
+
 /// Longest any single wait in a test may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub fn wait() -> Duration {
+    bound(Duration::from_secs(10))
+}
 
 /// The owner token every test server gets (through `HOMECLAUDE_TOKEN`).
 pub const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -139,7 +156,7 @@ impl Server {
 
     /// Waits for a log line containing `needle`; returns it.
     pub fn wait_log(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + wait();
         if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
             return line.clone();
         }
@@ -149,7 +166,8 @@ impl Server {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(_) => panic!(
-                    "no log line with {needle:?} within {WAIT:?}; log:\n{}",
+                    "no log line with {needle:?} within {:?}; log:\n{}",
+                    wait(),
                     self.log.lock().unwrap().join("\n")
                 ),
             }
@@ -187,7 +205,7 @@ impl Server {
         }
         let status = self
             .exit_rx
-            .recv_timeout(WAIT)
+            .recv_timeout(wait())
             .expect("server did not exit in time");
         self.exited = Some(status);
         status
@@ -212,7 +230,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         if self.is_running() {
             self.signal(Signal::KILL);
-            let _ = self.exit_rx.recv_timeout(WAIT);
+            let _ = self.exit_rx.recv_timeout(wait());
         }
         if !self.keep_data {
             let _ = std::fs::remove_dir_all(&self.data_dir);
@@ -238,7 +256,7 @@ pub struct Ws {
 
 pub fn ws_connect(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Ws {
     let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
     stream.set_nodelay(true).unwrap();
     let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
     for (k, v) in headers {
@@ -293,7 +311,7 @@ impl Ws {
                     if e.kind() == std::io::ErrorKind::WouldBlock
                         || e.kind() == std::io::ErrorKind::TimedOut =>
                 {
-                    panic!("no close within {WAIT:?}")
+                    panic!("no close within {:?}", wait())
                 }
                 Err(_) => return None,
             }
@@ -305,7 +323,7 @@ impl Ws {
 /// server closes or the Content-Length is complete. Returns (status, headers+body).
 pub fn http_raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_read_timeout(Some(wait())).unwrap();
     s.write_all(request).unwrap();
     read_response(&mut s)
 }
