@@ -92,6 +92,10 @@ export async function startServer(opts = {}) {
   proc.stdout.on("data", onData);
   proc.stderr.on("data", onData);
   const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
+  // A test runner that dies (a timeout, Ctrl-C) must not leave servers behind.
+  const reap = () => proc.exitCode === null && proc.signalCode === null && proc.kill("SIGKILL");
+  process.once("exit", reap);
+  exited.then(() => process.removeListener("exit", reap));
 
   function waitForLine(re, ms = 15000) {
     const seen = lines.find((l) => re.test(l));
