@@ -39,6 +39,18 @@ export async function launchBrowser() {
   });
 }
 
+// Servers still running; a test process that dies (a failed hook, a timeout,
+// Ctrl-C) must not leave them behind.
+const running = new Set();
+const reapAll = () => running.forEach((p) => p.kill("SIGKILL"));
+process.once("exit", reapAll);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => {
+    reapAll();
+    process.exit(128 + (sig === "SIGINT" ? 2 : 15));
+  });
+}
+
 /**
  * Starts the server on port 0 with a temporary data directory and the fake CLI.
  * `opts.env` adds environment (FAKE_CLAUDE_* settings reach the fake through it);
@@ -92,10 +104,8 @@ export async function startServer(opts = {}) {
   proc.stdout.on("data", onData);
   proc.stderr.on("data", onData);
   const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
-  // A test runner that dies (a timeout, Ctrl-C) must not leave servers behind.
-  const reap = () => proc.exitCode === null && proc.signalCode === null && proc.kill("SIGKILL");
-  process.once("exit", reap);
-  exited.then(() => process.removeListener("exit", reap));
+  running.add(proc);
+  exited.then(() => running.delete(proc));
 
   function waitForLine(re, ms = 15000) {
     const seen = lines.find((l) => re.test(l));
