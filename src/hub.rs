@@ -180,6 +180,9 @@ struct Hub {
     usage: Option<Bytes>,
     /// Today's cost from the last usage figures, for `--max-daily-usd`.
     today_usd: f64,
+    /// Recent `client_id`s of prompts: a page's outbox may send the same prompt from
+    /// two tabs after a reconnect; it is queued once.
+    recent_client_ids: VecDeque<String>,
     running: Option<Running>,
     /// `clear` arrived during a run: start the new session when the run has ended.
     clear_after_run: bool,
@@ -217,6 +220,7 @@ pub fn run(
         meter,
         usage: None,
         today_usd: 0.0,
+        recent_client_ids: VecDeque::new(),
         running: None,
         clear_after_run: false,
         settings,
@@ -301,7 +305,7 @@ impl Hub {
     /// A write to the data dir failed: keep serving, say so once, retry later.
     fn store_failed(&mut self, e: store::StoreError) {
         if self.store_failing.is_none() {
-            let message = format!("History is not being saved: {e}. Live events continue.");
+            let message = store_failing_message(&e.to_string());
             log::error!("store: {e}");
             self.store_failing = Some(e.to_string());
             self.broadcast(&Event::System { message });
@@ -384,6 +388,13 @@ impl Hub {
         // Snapshots for this client alone: not part of the shared history.
         if let Some(usage) = &self.usage {
             client.outbox.push(usage);
+        }
+        if let Some(why) = &self.store_failing {
+            client
+                .outbox
+                .push(&text_frame(protocol::encode_snapshot(&Event::System {
+                    message: store_failing_message(why),
+                })));
         }
         client.outbox.push(&text_frame(
             serde_json::json!({
@@ -473,6 +484,16 @@ impl Hub {
         if message.trim().is_empty() {
             self.tell(from, "empty_prompt", "the prompt is empty");
             return;
+        }
+        if let Some(cid) = &client_id {
+            if self.recent_client_ids.contains(cid) {
+                log::debug!("hub: prompt {cid} already queued; ignoring the repeat");
+                return;
+            }
+            if self.recent_client_ids.len() >= 256 {
+                self.recent_client_ids.pop_front();
+            }
+            self.recent_client_ids.push_back(cid.clone());
         }
         if let Some(limit) = self.settings.max_daily_usd
             && self.today_usd >= limit
@@ -840,6 +861,10 @@ impl Hub {
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
     }
+}
+
+fn store_failing_message(why: &str) -> String {
+    format!("History is not being saved: {why}. Live events continue.")
 }
 
 fn close_code(exit: Exit) -> CloseCode {

@@ -280,15 +280,21 @@ pub enum EditInfo {
 #[derive(Serialize)]
 struct Stamped<'a> {
     seq: u64,
+    /// When the server sent it, in milliseconds since the Unix epoch: replayed
+    /// events keep their time.
+    ts: u64,
     #[serde(flatten)]
     event: &'a Event,
 }
 
-/// Serialises a broadcast event with its sequence number.
+/// Serialises a broadcast event with its sequence number and send time.
 pub fn encode_event(seq: u64, event: &Event) -> String {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     // Serialising these plain data types cannot fail: no maps with non-string keys,
     // no custom Serialize impls that error.
-    serde_json::to_string(&Stamped { seq, event }).unwrap_or_default()
+    serde_json::to_string(&Stamped { seq, ts, event }).unwrap_or_default()
 }
 
 /// Serialises an event for one browser only, without `seq`: a snapshot of current
@@ -416,10 +422,12 @@ mod tests {
             id: None,
             client_id: None,
         };
+        let v: Value = serde_json::from_str(&encode_event(3, &ev)).unwrap();
         assert_eq!(
-            encode_event(3, &ev),
-            r#"{"seq":3,"type":"message","username":"Claude","message":"done"}"#
+            v,
+            serde_json::json!({"seq":3,"ts":v["ts"],"type":"message","username":"Claude","message":"done"})
         );
+        assert!(v["ts"].as_u64().unwrap() > 1_700_000_000_000);
         let ev = Event::Progress {
             run: 1,
             progress: Progress::ToolStart {

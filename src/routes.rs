@@ -250,6 +250,7 @@ fn redirect(to: &str) -> Reply {
 fn index(req: &Request, app: &App) -> Reply {
     let ctx = context! {
         version => env!("CARGO_PKG_VERSION"),
+        lang => page_language(req.head.header("accept-language")),
         // The page hides what a read-only viewer cannot use (the hub enforces it).
         viewer => role(&req.head, app) == Some(Role::Viewer),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
@@ -270,12 +271,43 @@ fn index(req: &Request, app: &App) -> Reply {
     }
 }
 
+/// `ko` when the browser prefers Korean to English, else `en` (the page's two
+/// languages). Quality values are honoured; order breaks ties.
+fn page_language(accept: Option<&str>) -> &'static str {
+    let mut best = ("en", -1.0f32);
+    for part in accept.unwrap_or("").split(',') {
+        let mut fields = part.split(';');
+        let tag = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = fields
+            .find_map(|f| {
+                f.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        let lang = if tag.starts_with("ko") {
+            "ko"
+        } else if tag.starts_with("en") {
+            "en"
+        } else {
+            continue;
+        };
+        if q > best.1 {
+            best = (lang, q);
+        }
+    }
+    best.0
+}
+
 fn asset(req: &Request, app: &App) -> Reply {
     let name = req.head.path.trim_start_matches("/static/");
     let Some(found) = app.assets.get(name) else {
         return text(404, "not found");
     };
-    let cache = if found.immutable {
+    // Immutable only when the URL names this exact content (`?v=<hash>`); a bare
+    // name (the manifest's icons) may change with the next build.
+    let versioned = req.head.query_param("v").is_some();
+    let cache = if found.immutable && versioned {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
@@ -362,4 +394,22 @@ fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
         Some(len),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_language;
+
+    #[test]
+    fn accept_language_picks_korean_or_english() {
+        for (header, want) in [
+            (None, "en"),
+            (Some("ko-KR,ko;q=0.9,en-US;q=0.8"), "ko"),
+            (Some("en-US,en;q=0.9,ko;q=0.8"), "en"),
+            (Some("fr-FR,ko;q=0.5"), "ko"),
+            (Some("de"), "en"),
+        ] {
+            assert_eq!(page_language(header), want, "{header:?}");
+        }
+    }
 }

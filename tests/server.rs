@@ -455,3 +455,22 @@ fn bad_flags_exit_2_with_one_line() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("HOMECLAUDE_WORKDIR"));
 }
+
+#[test]
+fn a_repeated_client_id_is_queued_once() {
+    let server = Server::start(&[]);
+    let mut a = server.ws("");
+    occupy(&mut a);
+    for _ in 0..2 {
+        a.send_json(&json!({"type":"message","message":"from the outbox","client_id":"c-1"}));
+    }
+    a.send_json(&json!({"type":"message","message":"marker"}));
+    let first = a.wait_for(|v| v["type"] == "message" && v["seq"].is_u64());
+    assert_eq!(first["client_id"], "c-1");
+    assert!(first["ts"].as_u64().unwrap() > 0);
+    // The next prompt echoed is the marker: the repeat was dropped.
+    let next = a.wait_for(|v| v["type"] == "message");
+    assert_eq!(next["message"], "marker");
+    let q = a.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_u64());
+    assert_eq!(q["count"], 2);
+}
