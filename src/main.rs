@@ -1,7 +1,272 @@
-// Wired into /healthz by the server core; until then only its tests use it.
-#[allow(dead_code)]
-mod boxstatus;
+//! homeclaude: a private Claude Code station for a small home server.
+//!
+//! `main` only wires: it parses the configuration, builds the parts, starts their
+//! threads, runs the hub on this thread, and maps how it ended to an exit code.
+#![forbid(unsafe_code)]
 
-fn main() {
-    println!("Hello, world!");
+mod assets;
+mod auth;
+mod boxstatus;
+mod child;
+mod config;
+mod http;
+mod hub;
+mod markdown;
+mod meter;
+mod outbox;
+mod pages;
+mod protocol;
+mod routes;
+mod runner;
+mod signals;
+mod store;
+mod stream_json;
+mod translate;
+mod usage;
+mod watchdog;
+mod ws;
+
+use config::{Config, Invocation};
+use std::fmt;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::time::{Duration, Instant};
+
+/// Exit codes, written down once.
+const EXIT_OK: u8 = 0;
+const EXIT_START_FAILED: u8 = 1;
+const EXIT_BAD_CONFIG: u8 = 2;
+const EXIT_RESTART: u8 = 100;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("usage") {
+        let code = usage::run_cli(&args[1..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_START_FAILED));
+    }
+    let invocation = config::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok());
+    let config = match invocation {
+        Ok(Invocation::Serve(config)) => *config,
+        Ok(Invocation::Help) => {
+            print!("{}", config::help());
+            return ExitCode::from(EXIT_OK);
+        }
+        Ok(Invocation::Version) => {
+            println!("homeclaude {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::from(EXIT_OK);
+        }
+        Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match serve(config) {
+        Ok(hub::Exit::Stop) => ExitCode::from(EXIT_OK),
+        Ok(hub::Exit::Restart) => ExitCode::from(EXIT_RESTART),
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+enum StartError {
+    Bind(std::net::SocketAddr, std::io::Error),
+    Templates(pages::PageError),
+    Auth(auth::AuthError),
+    Workdir(std::path::PathBuf, std::io::Error),
+    Thread(&'static str, std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::Templates(e) => write!(f, "cannot load templates: {e}"),
+            StartError::Auth(e) => write!(f, "cannot set up login: {e}"),
+            StartError::Workdir(dir, e) => write!(f, "workdir {}: {e}", dir.display()),
+            StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<hub::Exit, StartError> {
+    let started = Instant::now();
+    if let Err(e) = create_private_dir(&config.data_dir) {
+        log::warn!(
+            "data dir {}: {e}; continuing without it",
+            config.data_dir.display()
+        );
+    }
+    let pages = pages::Pages::new(config.templates.clone()).map_err(StartError::Templates)?;
+    // Absolute, so the `claude --resume` command shown to users works from anywhere.
+    let workdir = std::fs::canonicalize(&config.workdir)
+        .map_err(|e| StartError::Workdir(config.workdir.clone(), e))?;
+    let listener =
+        TcpListener::bind(config.listen).map_err(|e| StartError::Bind(config.listen, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.listen, e))?;
+
+    let auth = if config.access.no_auth {
+        log::warn!("authentication is OFF (--no-auth): anyone who reaches {local} can run claude");
+        auth::Auth::new(auth::Mode::Disabled)
+    } else {
+        let store = auth::TokenStore::new(&config.data_dir, config.access.token.clone());
+        let token = store.owner().map_err(StartError::Auth)?;
+        log::info!(
+            "log in at http://{}/login?token={token}",
+            display_host(local)
+        );
+        auth::Auth::new(auth::Mode::Tokens(store))
+    };
+
+    let (hub_handle, hub_rx) = hub::channel();
+    let app = Arc::new(routes::App {
+        hub: hub_handle.clone(),
+        pages,
+        assets: assets::Assets::new(config.templates.as_deref()),
+        claude: config.claude.clone(),
+        started,
+        auth,
+        access: config.access.clone(),
+        loopback: local.ip().is_loopback(),
+        data_dir: config.data_dir.clone(),
+    });
+    let wedge_accept = Arc::new(AtomicBool::new(false));
+    let door = Arc::new(http::Door {
+        app,
+        settings: http::HttpSettings {
+            max_header: config.limits.max_header,
+            max_body: config.limits.max_body,
+            max_connections: config.limits.max_connections,
+            max_clients: config.limits.max_clients,
+            request_timeout: config.limits.request_timeout,
+            keepalive_timeout: config.limits.keepalive_timeout,
+        },
+        ws: ws::WsSettings {
+            max_message: config.limits.max_frame,
+            backlog: config.limits.client_backlog,
+            ping_interval: config.ws.ping_interval,
+            peer_timeout: config.ws.peer_timeout,
+        },
+        connections: AtomicUsize::new(0),
+        ws_clients: AtomicUsize::new(0),
+        closing: AtomicBool::new(false),
+        wedge_accept: wedge_accept.clone(),
+    });
+    // Test hooks are for the watchdog's tests only (docs/DEPLOY.md says so).
+    let test_hooks = (std::env::var("HOMECLAUDE_TEST_HOOKS").as_deref() == Ok("1"))
+        .then(|| wedge_accept.clone());
+    signals::spawn(hub_handle.clone(), test_hooks).map_err(|e| StartError::Thread("signals", e))?;
+    let accept_door = door.clone();
+    std::thread::Builder::new()
+        .name("accept".into())
+        .stack_size(128 << 10)
+        .spawn(move || http::accept_loop(listener, accept_door))
+        .map_err(|e| StartError::Thread("accept", e))?;
+    log::info!(
+        "homeclaude {} listening on http://{local} (workdir {}, data {})",
+        env!("CARGO_PKG_VERSION"),
+        workdir.display(),
+        config.data_dir.display()
+    );
+
+    watchdog::ready(&format!("listening on {local}"));
+    watchdog::spawn(local, hub_handle.clone()).map_err(|e| StartError::Thread("watchdog", e))?;
+    let (store, recovered) = store::Store::open(&config.data_dir);
+    for warning in &recovered.warnings {
+        log::warn!("store: {warning}");
+    }
+    let meter = match meter::spawn(&config.data_dir, hub_handle.clone()) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            log::warn!("usage: cannot start the usage thread: {e}; usage figures are off");
+            None
+        }
+    };
+    let exit = hub::run(
+        &hub_handle,
+        meter,
+        hub_rx,
+        hub::HubSettings {
+            max_daily_usd: config.runner.max_daily_usd,
+            runner: runner::RunnerConfig {
+                claude: config.claude.clone(),
+                workdir: workdir.clone(),
+                model: config.runner.model.clone(),
+                permission_mode: config.runner.permission_mode.clone(),
+                extra_args: config.runner.extra_args.clone(),
+                timeout: config.runner.run_timeout,
+                ..runner::RunnerConfig::default()
+            },
+            max_queue: config.limits.max_queue,
+            history_bytes: 4 << 20,
+            drain: Duration::from_millis(1500),
+        },
+        store,
+        recovered,
+    );
+    door.closing
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    log::info!("stopped ({exit:?})");
+    Ok(exit)
+}
+
+/// `host:port` for the login URL: an unspecified bind address (0.0.0.0) is shown
+/// as this machine's name, which is what a phone on the LAN would type.
+fn display_host(local: std::net::SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let name = name.trim();
+        if !name.is_empty() {
+            return format!("{name}:{}", local.port());
+        }
+    }
+    local.to_string()
+}
+
+/// `homeclaude token [--rotate]`.
+fn token_command(rotate: bool, data_dir: &std::path::Path) -> ExitCode {
+    if let Err(e) = create_private_dir(data_dir) {
+        eprintln!("homeclaude: data dir {}: {e}", data_dir.display());
+        return ExitCode::from(EXIT_START_FAILED);
+    }
+    let store = auth::TokenStore::new(data_dir, std::env::var("HOMECLAUDE_TOKEN").ok());
+    let result = if rotate {
+        store.rotate()
+    } else {
+        store.owner()
+    };
+    match result.and_then(|owner| Ok((owner, store.viewer()?))) {
+        Ok((owner, viewer)) => {
+            if rotate {
+                eprintln!("new tokens written; every session is logged out");
+            }
+            println!("{owner}");
+            eprintln!("viewer (read-only) token: {viewer}");
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
+}
+
+/// Creates the data directory readable by this user only: it will hold the login
+/// token and the conversation history.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

@@ -1,0 +1,386 @@
+//! Load generator for docs/PERFORMANCE.md: start-up, idle RSS, 1000 idle clients,
+//! fan-out latency (100 and 1000 clients) and a burst, against the real binary.
+//!
+//! One thread drives every client over non-blocking sockets with poll(2), so the
+//! generator costs about a microsecond per delivery and measures the server, not
+//! itself. Run it through `bench/core.sh`, which pins the server and the generator to
+//! different cores.
+//!
+//! A broadcast is triggered the way a browser would: a `message` frame (a prompt),
+//! echoed to everyone as a `message` event. The prompt is then cancelled, so the
+//! queue stays short and every round costs the same.
+
+use rustix::event::{PollFd, PollFlags, poll};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tungstenite::{Message, WebSocket};
+
+/// The owner token the benchmarked server is given.
+const TOKEN: &str = "bench0bench0bench0bench0bench0bench0bench0bench0bench0bench0abcd";
+
+struct Opts {
+    bin: String,
+    runs: usize,
+    rounds: usize,
+    burst: usize,
+    idle_secs: u64,
+}
+
+fn main() {
+    let mut opts = Opts {
+        bin: "target/release/homeclaude".into(),
+        runs: 3,
+        rounds: 200,
+        burst: 2000,
+        idle_secs: 10,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--bin" => opts.bin = v,
+            "--runs" => opts.runs = v.parse().expect("--runs N"),
+            "--rounds" => opts.rounds = v.parse().expect("--rounds N"),
+            "--burst" => opts.burst = v.parse().expect("--burst N"),
+            "--idle-secs" => opts.idle_secs = v.parse().expect("--idle-secs N"),
+            other => panic!("unknown flag {other}"),
+        }
+        i += 2;
+    }
+    let mut results: Vec<Vec<(String, f64)>> = Vec::new();
+    for run in 0..opts.runs {
+        eprintln!("run {} of {}", run + 1, opts.runs);
+        results.push(one_run(&opts));
+    }
+    println!("| figure | median of {} runs | runs |", opts.runs);
+    println!("|---|---|---|");
+    for (k, (name, _)) in results[0].iter().enumerate() {
+        let mut vals: Vec<f64> = results.iter().map(|r| r[k].1).collect();
+        let all = vals.iter().map(|v| fmt(*v)).collect::<Vec<_>>().join(" / ");
+        vals.sort_by(|a, b| a.total_cmp(b));
+        println!("| {name} | {} | {all} |", fmt(vals[vals.len() / 2]));
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+struct Srv {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the server, pinned to `cpu` through taskset when given.
+fn start(bin: &str, cpu: Option<&str>) -> (Srv, Duration) {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let data = std::env::temp_dir().join(format!("homeclaude-bench-{port}"));
+    let t = Instant::now();
+    let mut cmd = match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpu, bin]);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let child = cmd
+        .args(["--listen", &addr.to_string(), "--data-dir"])
+        .arg(&data)
+        .args([
+            "--max-queue",
+            "100000",
+            "--max-clients",
+            "2000",
+            "--max-connections",
+            "2100",
+        ])
+        .args(["--claude", "/bin/cat"])
+        .env("RUST_LOG", "warn")
+        .env("HOMECLAUDE_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    // Start-up is measured as a user sees it: until a connection is accepted.
+    loop {
+        if TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+        assert!(t.elapsed() < Duration::from_secs(5), "server did not start");
+    }
+    let up = t.elapsed();
+    (Srv { child, addr }, up)
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Resident memory (kB) and thread count of a process.
+fn rss_threads(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field("VmRSS:"), field("Threads:"))
+}
+
+/// CPU time of every thread of a process, in nanoseconds (schedstat).
+fn cpu_ns(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .sum()
+}
+
+struct Clients {
+    socks: Vec<WebSocket<TcpStream>>,
+}
+
+impl Clients {
+    fn connect(&mut self, addr: SocketAddr, n: usize) {
+        for _ in 0..n {
+            let s = TcpStream::connect(addr).expect("connect");
+            s.set_nodelay(true).unwrap();
+            let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+                "ws://{addr}/ws"
+            ))
+            .unwrap();
+            req.headers_mut()
+                .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+            let (mut ws, _) = tungstenite::client::client(req, s).expect("handshake");
+            // The per-client snapshot arrives first; read it while still blocking.
+            let _ = ws.read();
+            ws.get_mut().set_nonblocking(true).unwrap();
+            self.socks.push(ws);
+        }
+    }
+
+    /// Writes one frame from client 0 (blocking until the kernel takes it).
+    fn send(&mut self, text: String) {
+        let ws = &mut self.socks[0];
+        let mut msg = Some(Message::text(text));
+        loop {
+            let r = match msg.take() {
+                Some(m) => ws.send(m),
+                None => ws.flush(),
+            };
+            match r {
+                Ok(()) => return,
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                    // Nothing else to do until the socket drains.
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+    }
+
+    /// Reads frames until `on_frame(client, text)` has returned true `target` times.
+    /// Returns how many times it returned true (at least `target`).
+    fn pump(&mut self, target: usize, mut on_frame: impl FnMut(usize, &str) -> bool) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut count = 0;
+        while count < target {
+            assert!(Instant::now() < deadline, "pump timed out");
+            let mut fds: Vec<PollFd> = self
+                .socks
+                .iter()
+                .map(|ws| PollFd::new(ws.get_ref(), PollFlags::IN))
+                .collect();
+            poll(&mut fds, None).expect("poll");
+            let ready: Vec<usize> = fds
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.revents().is_empty())
+                .map(|(i, _)| i)
+                .collect();
+            drop(fds);
+            for i in ready {
+                loop {
+                    match self.socks[i].read() {
+                        Ok(Message::Text(t)) => {
+                            if on_frame(i, t.as_str()) {
+                                count += 1;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                            break;
+                        }
+                        Err(e) => panic!("client {i}: {e}"),
+                    }
+                }
+            }
+        }
+        count
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+/// Rounds of one prompt each: latency from the write to every client's read.
+/// Returns (p50 all, p99 all, p50 last, p99 last) in ms.
+fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] {
+    let n = clients.socks.len();
+    let mut all = Vec::with_capacity(rounds * n);
+    let mut last = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let marker = format!("lat-{r}-{}", *next_id);
+        let t0 = Instant::now();
+        clients.send(format!(r#"{{"type":"message","message":"{marker}"}}"#));
+        let mut got = vec![false; n];
+        let mut worst = 0.0f64;
+        let needle = format!(r#""message":"{marker}""#);
+        clients.pump(n, |i, t| {
+            if got[i] || !t.contains(&needle) {
+                return false;
+            }
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            got[i] = true;
+            all.push(ms);
+            worst = worst.max(ms);
+            true
+        });
+        last.push(worst);
+        // Cancel it so the queue stays empty; wait until everyone saw that.
+        clients.send(format!(
+            r#"{{"type":"command","command":"cancel","id":{}}}"#,
+            *next_id
+        ));
+        *next_id += 1;
+        clients.pump(n, |_, t| {
+            t.contains(r#""type":"queue_status""#) && t.contains(r#""count":0"#)
+        });
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    last.sort_by(|a, b| a.total_cmp(b));
+    [
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        percentile(&last, 0.5),
+        percentile(&last, 0.99),
+    ]
+}
+
+/// Prompts and cancels back to back; counts every frame every client receives.
+/// Returns (deliveries per second, server CPU µs per delivery).
+fn burst(clients: &mut Clients, pairs: usize, next_id: &mut u64, pid: u32) -> (f64, f64) {
+    let n = clients.socks.len();
+    // Each pair broadcasts three events: the message, queue_status 1, queue_status 0.
+    let expected = 3 * pairs * n;
+    let cpu0 = cpu_ns(pid);
+    let t0 = Instant::now();
+    let mut got = 0usize;
+    let mut sent = 0usize;
+    let first = *next_id;
+    // Interleave writing and reading so neither side's buffers stall the other.
+    while sent < pairs || got < expected {
+        if sent < pairs {
+            let id = first + sent as u64;
+            clients.send(format!(r#"{{"type":"message","message":"b{id}"}}"#));
+            clients.send(format!(
+                r#"{{"type":"command","command":"cancel","id":{id}}}"#
+            ));
+            sent += 1;
+        }
+        // Read what has arrived every few pairs, everything at the end.
+        if sent.is_multiple_of(16) || sent == pairs {
+            let want = if sent == pairs { expected - got } else { 1 };
+            got += clients.pump(want, |_, _| true);
+        }
+    }
+    *next_id = first + pairs as u64;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu_us = (cpu_ns(pid) - cpu0) / 1e3;
+    (got as f64 / secs, cpu_us / got as f64)
+}
+
+fn one_run(opts: &Opts) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    // Start-up, unpinned, fresh process.
+    {
+        let (srv, up) = start(&opts.bin, None);
+        out.push((
+            "start-up to first accepted connection (ms)".into(),
+            up.as_secs_f64() * 1e3,
+        ));
+        drop(srv);
+    }
+    let (srv, _) = start(&opts.bin, Some("0"));
+    let pid = srv.child.id();
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss, _) = rss_threads(pid);
+    out.push(("idle RSS (MB)".into(), rss / 1024.0));
+
+    let mut clients = Clients { socks: Vec::new() };
+    let mut next_id = 1u64;
+    clients.connect(srv.addr, 100);
+    eprintln!("  latency, 100 clients");
+    let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds, &mut next_id);
+    out.push(("fan-out p50, 100 clients, every delivery (ms)".into(), a50));
+    out.push(("fan-out p99, 100 clients, every delivery (ms)".into(), a99));
+    out.push(("fan-out p50, 100 clients, last client (ms)".into(), l50));
+    out.push(("fan-out p99, 100 clients, last client (ms)".into(), l99));
+    eprintln!("  burst, 100 clients");
+    let (rate, cpu) = burst(&mut clients, opts.burst, &mut next_id, pid);
+    out.push(("burst to 100 clients (deliveries/s)".into(), rate));
+    out.push(("burst server CPU per delivery (µs)".into(), cpu));
+
+    eprintln!("  1000 idle clients");
+    clients.connect(srv.addr, 900);
+    std::thread::sleep(Duration::from_millis(500));
+    let cpu0 = cpu_ns(pid);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(opts.idle_secs));
+    let cpu_pct = (cpu_ns(pid) - cpu0) / (t0.elapsed().as_secs_f64() * 1e9) * 100.0;
+    let (rss, threads) = rss_threads(pid);
+    out.push(("1000 idle clients: RSS (MB)".into(), rss / 1024.0));
+    out.push(("1000 idle clients: threads".into(), threads));
+    out.push(("1000 idle clients: CPU over 10 s (%)".into(), cpu_pct));
+
+    eprintln!("  latency, 1000 clients");
+    let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds / 2, &mut next_id);
+    out.push(("fan-out p50, 1000 clients, every delivery (ms)".into(), a50));
+    out.push(("fan-out p99, 1000 clients, every delivery (ms)".into(), a99));
+    out.push(("fan-out p50, 1000 clients, last client (ms)".into(), l50));
+    out.push(("fan-out p99, 1000 clients, last client (ms)".into(), l99));
+    drop(clients);
+    out
+}

@@ -1,0 +1,668 @@
+//! Configuration: flags, their `HOMECLAUDE_*` environment twins, and validation.
+//!
+//! Two steps, as in ripgrep: [`parse`] collects raw strings (environment first, then
+//! flags on top, so a flag always wins), then [`Config::from_raw`] validates them into
+//! a [`Config`] whose defaults are written once, in [`Config::default`]. Nothing here
+//! opens sockets or files; `main` does that with the result.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Run the server.
+    Serve(Box<Config>),
+    /// `--help`: print [`help`] and exit 0.
+    Help,
+    /// `--version`.
+    Version,
+    /// `homeclaude token [--rotate]`: print (or replace) the login token.
+    Token { rotate: bool, data_dir: PathBuf },
+}
+
+/// The validated configuration of a server run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Where `claude` runs.
+    pub workdir: PathBuf,
+    /// Where homeclaude keeps its own state (history, token, caches).
+    pub data_dir: PathBuf,
+    /// The `claude` executable: a path, or a name looked up on `PATH`.
+    pub claude: PathBuf,
+    /// Read templates from this directory instead of the embedded ones.
+    pub templates: Option<PathBuf>,
+    pub limits: Limits,
+    pub ws: WsTiming,
+    pub runner: RunnerSettings,
+    pub access: Access,
+}
+
+/// Who may connect.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// `--no-auth`: no login at all (loopback only, unless `unsafe_no_auth`).
+    pub no_auth: bool,
+    /// `--i-know-this-is-unsafe`: allow `--no-auth` on a non-loopback address.
+    pub unsafe_no_auth: bool,
+    /// Extra `Host` values accepted (besides loopback names) where Host is checked.
+    pub allowed_hosts: Vec<String>,
+    /// Extra `Origin` values accepted for WebSocket and POST (reverse proxies).
+    pub allowed_origins: Vec<String>,
+    /// `HOMECLAUDE_TOKEN`: the owner token, instead of the one in the data dir.
+    pub token: Option<String>,
+}
+
+/// Resource limits; every one is a flag.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest WebSocket message a browser may send, in bytes.
+    pub max_frame: usize,
+    /// Most WebSocket clients at once; one more is refused with 503.
+    pub max_clients: usize,
+    /// Most open TCP connections at once (WebSocket and plain HTTP together).
+    pub max_connections: usize,
+    /// Most prompts waiting in the queue.
+    pub max_queue: usize,
+    /// Largest HTTP request body, in bytes.
+    pub max_body: usize,
+    /// Largest HTTP request head (request line and headers), in bytes.
+    pub max_header: usize,
+    /// Time a client has to send a whole request head (against slowloris).
+    pub request_timeout: Duration,
+    /// How long an idle keep-alive HTTP connection is kept.
+    pub keepalive_timeout: Duration,
+    /// Bytes a WebSocket client may fall behind before it is dropped.
+    pub client_backlog: usize,
+}
+
+/// WebSocket keep-alive timing.
+#[derive(Debug, Clone)]
+pub struct WsTiming {
+    /// How often the server pings an idle client.
+    pub ping_interval: Duration,
+    /// A client silent for this long is dropped.
+    pub peer_timeout: Duration,
+}
+
+/// How prompts become `claude` runs.
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Refuse new prompts once today's cost (from the usage figures) passes this.
+    pub max_daily_usd: Option<f64>,
+    pub model: Option<String>,
+    pub permission_mode: String,
+    pub extra_args: Vec<String>,
+    pub run_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8765)),
+            workdir: PathBuf::from("."),
+            data_dir: default_data_dir(),
+            claude: PathBuf::from("claude"),
+            templates: None,
+            limits: Limits {
+                max_frame: 1 << 20,
+                max_clients: 1000,
+                max_connections: 1200,
+                max_queue: 100,
+                max_body: 64 << 10,
+                max_header: 16 << 10,
+                request_timeout: Duration::from_secs(10),
+                keepalive_timeout: Duration::from_secs(30),
+                client_backlog: 1 << 20,
+            },
+            ws: WsTiming {
+                ping_interval: Duration::from_secs(30),
+                peer_timeout: Duration::from_secs(90),
+            },
+            runner: RunnerSettings {
+                max_daily_usd: None,
+                model: None,
+                permission_mode: "acceptEdits".to_string(),
+                extra_args: Vec::new(),
+                run_timeout: Duration::from_secs(30 * 60),
+            },
+            access: Access::default(),
+        }
+    }
+}
+
+/// `$XDG_STATE_HOME/homeclaude`, else `~/.local/state/homeclaude`, else `./.homeclaude`.
+fn default_data_dir() -> PathBuf {
+    if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(state).join("homeclaude");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/state/homeclaude"),
+        None => PathBuf::from(".homeclaude"),
+    }
+}
+
+/// A configuration mistake: printed as one line, exit code 2.
+#[derive(Debug, PartialEq)]
+pub enum ConfigError {
+    /// A flag this program does not have.
+    UnknownFlag(String),
+    /// A flag that needs a value got none.
+    MissingValue(String),
+    /// A value that does not parse or is out of range.
+    BadValue {
+        name: String,
+        value: String,
+        why: String,
+    },
+    /// A positional argument where none is expected.
+    Unexpected(String),
+    /// `--no-auth` on an address other machines can reach.
+    UnsafeNoAuth(SocketAddr),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::UnknownFlag(flag) => {
+                write!(f, "unknown flag {flag} (see homeclaude --help)")
+            }
+            ConfigError::MissingValue(flag) => write!(f, "{flag} needs a value"),
+            ConfigError::BadValue { name, value, why } => {
+                write!(f, "bad value {value:?} for {name}: {why}")
+            }
+            ConfigError::Unexpected(arg) => {
+                write!(f, "unexpected argument {arg:?} (see homeclaude --help)")
+            }
+            ConfigError::UnsafeNoAuth(addr) => write!(
+                f,
+                "refusing to serve {addr} without authentication: anyone who reaches it could \
+                 run commands on this machine (drop --no-auth, listen on 127.0.0.1, or add \
+                 --i-know-this-is-unsafe)"
+            ),
+        }
+    }
+}
+
+/// Every setting: its flag, environment twin and help text. The one table that
+/// `--help`, the environment reader and the flag parser all use.
+struct Setting {
+    flag: &'static str,
+    env: &'static str,
+    value: &'static str,
+    help: &'static str,
+}
+
+const SETTINGS: &[Setting] = &[
+    Setting {
+        flag: "listen",
+        env: "HOMECLAUDE_LISTEN",
+        value: "ADDR:PORT",
+        help: "address to serve on [127.0.0.1:8765]",
+    },
+    Setting {
+        flag: "workdir",
+        env: "HOMECLAUDE_WORKDIR",
+        value: "DIR",
+        help: "where claude runs [current directory]",
+    },
+    Setting {
+        flag: "data-dir",
+        env: "HOMECLAUDE_DATA_DIR",
+        value: "DIR",
+        help: "homeclaude's own state [$XDG_STATE_HOME/homeclaude or ~/.local/state/homeclaude]",
+    },
+    Setting {
+        flag: "claude",
+        env: "HOMECLAUDE_CLAUDE",
+        value: "PATH",
+        help: "the claude executable [claude on PATH]",
+    },
+    Setting {
+        flag: "templates",
+        env: "HOMECLAUDE_TEMPLATES",
+        value: "DIR",
+        help: "read page templates from DIR instead of the embedded ones",
+    },
+    Setting {
+        flag: "model",
+        env: "HOMECLAUDE_MODEL",
+        value: "NAME",
+        help: "model passed to claude --model [claude's default]",
+    },
+    Setting {
+        flag: "permission-mode",
+        env: "HOMECLAUDE_PERMISSION_MODE",
+        value: "MODE",
+        help: "claude --permission-mode: acceptEdits, auto, bypassPermissions, manual, dontAsk, plan, default [acceptEdits]",
+    },
+    Setting {
+        flag: "claude-args",
+        env: "HOMECLAUDE_CLAUDE_ARGS",
+        value: "ARGS",
+        help: "extra arguments for claude, split on spaces",
+    },
+    Setting {
+        flag: "run-timeout",
+        env: "HOMECLAUDE_RUN_TIMEOUT",
+        value: "SECS",
+        help: "a run is stopped after this long [1800]",
+    },
+    Setting {
+        flag: "max-daily-usd",
+        env: "HOMECLAUDE_MAX_DAILY_USD",
+        value: "USD",
+        help: "refuse new prompts once today's cost passes this [no limit]",
+    },
+    Setting {
+        flag: "max-frame",
+        env: "HOMECLAUDE_MAX_FRAME",
+        value: "BYTES",
+        help: "largest WebSocket message from a browser [1048576]",
+    },
+    Setting {
+        flag: "max-clients",
+        env: "HOMECLAUDE_MAX_CLIENTS",
+        value: "N",
+        help: "most WebSocket clients at once [1000]",
+    },
+    Setting {
+        flag: "max-connections",
+        env: "HOMECLAUDE_MAX_CONNECTIONS",
+        value: "N",
+        help: "most open TCP connections at once [1200]",
+    },
+    Setting {
+        flag: "max-queue",
+        env: "HOMECLAUDE_MAX_QUEUE",
+        value: "N",
+        help: "most prompts waiting in the queue [100]",
+    },
+    Setting {
+        flag: "max-body",
+        env: "HOMECLAUDE_MAX_BODY",
+        value: "BYTES",
+        help: "largest HTTP request body [65536]",
+    },
+    Setting {
+        flag: "max-header",
+        env: "HOMECLAUDE_MAX_HEADER",
+        value: "BYTES",
+        help: "largest HTTP request head [16384]",
+    },
+    Setting {
+        flag: "request-timeout",
+        env: "HOMECLAUDE_REQUEST_TIMEOUT",
+        value: "SECS",
+        help: "time to send a whole request head [10]",
+    },
+    Setting {
+        flag: "client-backlog",
+        env: "HOMECLAUDE_CLIENT_BACKLOG",
+        value: "BYTES",
+        help: "a WebSocket client this far behind is dropped [1048576]",
+    },
+    Setting {
+        flag: "ping-interval",
+        env: "HOMECLAUDE_PING_INTERVAL",
+        value: "SECS",
+        help: "WebSocket ping interval [30]",
+    },
+    Setting {
+        flag: "peer-timeout",
+        env: "HOMECLAUDE_PEER_TIMEOUT",
+        value: "SECS",
+        help: "drop a WebSocket peer silent this long [90]",
+    },
+];
+
+/// Flags without a value; their environment twin is on when set to 1 or true.
+const SWITCHES: &[Setting] = &[
+    Setting {
+        flag: "no-auth",
+        env: "HOMECLAUDE_NO_AUTH",
+        value: "",
+        help: "no login (only on a loopback address)",
+    },
+    Setting {
+        flag: "i-know-this-is-unsafe",
+        env: "HOMECLAUDE_UNSAFE_NO_AUTH",
+        value: "",
+        help: "allow --no-auth on a non-loopback address",
+    },
+];
+
+/// The `--help` text, built from [`SETTINGS`] so it cannot drift from the parser.
+pub fn help() -> String {
+    let mut out = String::from(
+        "homeclaude: a private Claude Code station for a small home server\n\n\
+         Usage: homeclaude [FLAGS]\n\n\
+         Every flag can also be set by its environment variable (a flag wins).\n\n",
+    );
+    for s in SETTINGS.iter().chain(SWITCHES) {
+        let left = format!("  --{} {}", s.flag, s.value);
+        out.push_str(&format!("{left:<34}{}\n{:<34}env {}\n", s.help, "", s.env));
+    }
+    out.push_str(
+        "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
+         \x20                                 logging every session out)\n\n",
+    );
+    out.push_str("  -h, --help                      print this help\n");
+    out.push_str("  -V, --version                   print the version\n");
+    out.push_str(
+        "\nExit codes: 0 stopped cleanly, 1 could not start, 2 bad configuration,\n\
+         100 restart requested (a supervisor should start it again).\n",
+    );
+    out
+}
+
+/// Raw values by flag name, before validation.
+type Raw = Vec<(&'static str, String)>;
+
+/// Reads the environment, then the command line, into a validated invocation.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Invocation, ConfigError> {
+    let mut raw: Raw = SETTINGS
+        .iter()
+        .filter_map(|s| env(s.env).map(|v| (s.flag, v)))
+        .collect();
+    raw.extend(
+        SWITCHES
+            .iter()
+            .filter(|s| env(s.env).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")))
+            .map(|s| (s.flag, String::new())),
+    );
+    let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|a| a == "token") {
+        args.next();
+        return parse_token(args, &env);
+    }
+    let mut parser = lexopt::Parser::from_args(args);
+    loop {
+        let arg = parser
+            .next()
+            .map_err(|e| ConfigError::UnknownFlag(e.to_string()))?;
+        let Some(arg) = arg else { break };
+        match arg {
+            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
+            lexopt::Arg::Short('V') | lexopt::Arg::Long("version") => {
+                return Ok(Invocation::Version);
+            }
+            lexopt::Arg::Long(name) if SWITCHES.iter().any(|s| s.flag == name) => {
+                let flag = SWITCHES
+                    .iter()
+                    .find(|s| s.flag == name)
+                    .map_or("", |s| s.flag);
+                raw.push((flag, String::new()));
+            }
+            lexopt::Arg::Long(name) => {
+                let Some(setting) = SETTINGS.iter().find(|s| s.flag == name) else {
+                    return Err(ConfigError::UnknownFlag(format!("--{name}")));
+                };
+                let value = parser
+                    .value()
+                    .map_err(|_| ConfigError::MissingValue(format!("--{}", setting.flag)))?;
+                raw.push((setting.flag, value.to_string_lossy().into_owned()));
+            }
+            lexopt::Arg::Short(c) => return Err(ConfigError::UnknownFlag(format!("-{c}"))),
+            lexopt::Arg::Value(v) => {
+                return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    let mut config = Config::from_raw(&raw)?;
+    config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
+    Ok(Invocation::Serve(Box::new(config)))
+}
+
+/// `homeclaude token [--rotate] [--data-dir DIR]`.
+fn parse_token(
+    args: impl Iterator<Item = OsString>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Invocation, ConfigError> {
+    let mut rotate = false;
+    let mut data_dir = env("HOMECLAUDE_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(default_data_dir);
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| ConfigError::UnknownFlag(e.to_string()))?
+    {
+        match arg {
+            lexopt::Arg::Long("rotate") => rotate = true,
+            lexopt::Arg::Long("data-dir") => {
+                data_dir = parser
+                    .value()
+                    .map(PathBuf::from)
+                    .map_err(|_| ConfigError::MissingValue("--data-dir".into()))?;
+            }
+            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
+            lexopt::Arg::Long(other) => return Err(ConfigError::UnknownFlag(format!("--{other}"))),
+            lexopt::Arg::Short(c) => return Err(ConfigError::UnknownFlag(format!("-{c}"))),
+            lexopt::Arg::Value(v) => {
+                return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    Ok(Invocation::Token { rotate, data_dir })
+}
+
+impl Config {
+    /// Validates raw values; a later value for the same flag wins.
+    fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        for (flag, value) in raw {
+            let bad = |why: &str| ConfigError::BadValue {
+                name: format!("--{flag}"),
+                value: value.clone(),
+                why: why.to_string(),
+            };
+            let secs = || -> Result<Duration, ConfigError> {
+                match value.parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+                    _ => Err(bad("expected a whole number of seconds above 0")),
+                }
+            };
+            let count = || -> Result<usize, ConfigError> {
+                match value.parse::<usize>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(bad("expected a whole number above 0")),
+                }
+            };
+            let path = || -> Result<PathBuf, ConfigError> {
+                if value.is_empty() {
+                    Err(bad("expected a path"))
+                } else {
+                    Ok(PathBuf::from(value))
+                }
+            };
+            match *flag {
+                "listen" => {
+                    c.listen = value
+                        .parse()
+                        .map_err(|_| bad("expected ADDR:PORT, e.g. 127.0.0.1:8765 or [::1]:8765"))?
+                }
+                "workdir" => c.workdir = path()?,
+                "data-dir" => c.data_dir = path()?,
+                "claude" => c.claude = path()?,
+                "templates" => c.templates = Some(path()?),
+                "model" => c.runner.model = Some(value.clone()).filter(|m| !m.is_empty()),
+                "permission-mode" => {
+                    const MODES: &[&str] = &[
+                        "acceptEdits",
+                        "auto",
+                        "bypassPermissions",
+                        "manual",
+                        "dontAsk",
+                        "plan",
+                        "default",
+                    ];
+                    if !MODES.contains(&value.as_str()) {
+                        return Err(bad(&format!("expected one of {}", MODES.join(", "))));
+                    }
+                    c.runner.permission_mode = value.clone();
+                }
+                "claude-args" => {
+                    c.runner.extra_args = value.split_whitespace().map(String::from).collect()
+                }
+                "run-timeout" => c.runner.run_timeout = secs()?,
+                "max-daily-usd" => match value.parse::<f64>() {
+                    Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
+                    _ => {
+                        return Err(bad(
+                            "expected an amount in US dollars above 0, e.g. 5 or 2.50",
+                        ));
+                    }
+                },
+                "max-frame" => c.limits.max_frame = count()?,
+                "max-clients" => c.limits.max_clients = count()?,
+                "max-connections" => c.limits.max_connections = count()?,
+                "max-queue" => c.limits.max_queue = count()?,
+                "max-body" => c.limits.max_body = count()?,
+                "max-header" => c.limits.max_header = count()?,
+                "request-timeout" => c.limits.request_timeout = secs()?,
+                "client-backlog" => c.limits.client_backlog = count()?,
+                "no-auth" => c.access.no_auth = true,
+                "i-know-this-is-unsafe" => c.access.unsafe_no_auth = true,
+                "allowed-host" => c.access.allowed_hosts = list(value),
+                "allowed-origin" => c.access.allowed_origins = list(value),
+                "ping-interval" => c.ws.ping_interval = secs()?,
+                "peer-timeout" => c.ws.peer_timeout = secs()?,
+                other => unreachable!("flag {other} is in SETTINGS but not validated"),
+            }
+        }
+        if c.access.no_auth && !c.listen.ip().is_loopback() && !c.access.unsafe_no_auth {
+            return Err(ConfigError::UnsafeNoAuth(c.listen));
+        }
+        if c.limits.max_connections < c.limits.max_clients {
+            c.limits.max_connections = c.limits.max_clients + 16;
+        }
+        Ok(c)
+    }
+}
+
+/// Splits a comma-separated list, dropping empty items.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Invocation, ConfigError> {
+        let args = std::iter::once("homeclaude")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect::<Vec<_>>();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse(args.into_iter().skip(1), |k| {
+            env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn serve(args: &[&str], env: &[(&str, &str)]) -> Config {
+        match run(args, env) {
+            Ok(Invocation::Serve(c)) => *c,
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_accept_edits() {
+        let c = serve(&[], &[]);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8765");
+        assert_eq!(c.runner.permission_mode, "acceptEdits");
+        assert_eq!(c.limits.max_frame, 1 << 20);
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let c = serve(
+            &["--listen", "0.0.0.0:9000"],
+            &[
+                ("HOMECLAUDE_LISTEN", "127.0.0.1:1"),
+                ("HOMECLAUDE_MAX_FRAME", "2048"),
+            ],
+        );
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.limits.max_frame, 2048);
+        let c = serve(&["--claude-args=--foo  --bar"], &[]);
+        assert_eq!(c.runner.extra_args, vec!["--foo", "--bar"]);
+    }
+
+    #[test]
+    fn bad_values_are_one_line_errors() {
+        let err = |args: &[&str]| run(args, &[]).err().map(|e| e.to_string());
+        assert_eq!(
+            err(&["--listen", "nowhere"]).as_deref(),
+            Some(
+                "bad value \"nowhere\" for --listen: expected ADDR:PORT, e.g. 127.0.0.1:8765 or [::1]:8765"
+            )
+        );
+        assert!(err(&["--max-frame", "0"]).unwrap().contains("--max-frame"));
+        assert!(
+            err(&["--permission-mode", "yolo"])
+                .unwrap()
+                .contains("acceptEdits")
+        );
+        assert_eq!(
+            err(&["--nope"]).as_deref(),
+            Some("unknown flag --nope (see homeclaude --help)")
+        );
+        assert_eq!(
+            err(&["--listen"]).as_deref(),
+            Some("--listen needs a value")
+        );
+        assert!(err(&["stray"]).unwrap().contains("unexpected argument"));
+        assert!(run(&["--help"], &[]).is_ok_and(|i| matches!(i, Invocation::Help)));
+    }
+
+    #[test]
+    fn no_auth_is_refused_off_loopback_unless_explicit() {
+        assert!(serve(&["--no-auth"], &[]).access.no_auth);
+        let err = run(&["--no-auth", "--listen", "0.0.0.0:8765"], &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::UnsafeNoAuth(_)));
+        let c = serve(
+            &["--listen", "0.0.0.0:8765", "--i-know-this-is-unsafe"],
+            &[("HOMECLAUDE_NO_AUTH", "1")],
+        );
+        assert!(c.access.no_auth && c.access.unsafe_no_auth);
+    }
+
+    #[test]
+    fn token_subcommand() {
+        match run(&["token", "--rotate", "--data-dir", "/x"], &[]) {
+            Ok(Invocation::Token { rotate, data_dir }) => {
+                assert!(rotate);
+                assert_eq!(data_dir, PathBuf::from("/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_names_every_flag_and_its_environment_twin() {
+        let text = help();
+        for s in SETTINGS.iter().chain(SWITCHES) {
+            assert!(text.contains(&format!("--{}", s.flag)), "{}", s.flag);
+            assert!(text.contains(s.env), "{}", s.env);
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The front door: owns the listening socket and every TCP connection.
+//!
+//! tiny_http 0.12's own server cannot be exposed (DESIGN-NOTES: one huge
+//! Content-Length aborts the process, no header limits, no timeouts, a panic at the
+//! fd limit, an opaque upgraded stream). So this module accepts connections itself,
+//! gives each its own thread, and reads every request head with httparse under a
+//! size limit and a deadline. `/ws` upgrades are handed to [`crate::ws`] on the raw
+//! socket; every other request goes to [`crate::routes`], a plain function from
+//! request to tiny_http `Response`, which tiny_http then writes (`raw_print`). What
+//! this module decides is transport only: limits, deadlines, keep-alive, headers
+//! common to every response.
+
+use crate::routes::{self, App};
+use crate::ws;
+use rustix::io::Errno;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tiny_http::{HTTPVersion, Header};
+
+/// Stack size of connection threads: they parse JSON a few levels deep at most
+/// (serde_json stops at depth 128), and small stacks keep virtual memory low on
+/// 32-bit boxes.
+const CONN_STACK: usize = 256 << 10;
+
+/// Most headers accepted in one request.
+const MAX_HEADERS: usize = 64;
+
+/// A parsed request head.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// HTTP/1.`minor`.
+    pub minor: u8,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter's raw value.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    fn keep_alive(&self) -> bool {
+        let conn = self.header("connection").unwrap_or("");
+        let has = |t: &str| conn.split(',').any(|x| x.trim().eq_ignore_ascii_case(t));
+        if self.minor == 0 {
+            has("keep-alive")
+        } else {
+            !has("close")
+        }
+    }
+}
+
+/// A whole request: head, body and where it came from.
+#[derive(Debug)]
+pub struct Request {
+    pub head: Head,
+    pub body: Vec<u8>,
+    pub peer: SocketAddr,
+}
+
+/// Why reading a request failed. Each maps to an answer (or a silent close).
+#[derive(Debug)]
+enum ReadError {
+    /// The peer closed the connection between requests: not an error.
+    Closed,
+    /// The deadline passed (slowloris, or an idle keep-alive connection).
+    Timeout {
+        started: bool,
+    },
+    /// Head or body over its limit.
+    HeadTooLarge,
+    BodyTooLarge,
+    /// Not HTTP/1.x we understand.
+    Malformed(String),
+    /// A body framing we do not accept (chunked request bodies).
+    Unsupported(&'static str),
+    Io(io::Error),
+}
+
+/// Transport settings from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub max_header: usize,
+    pub max_body: usize,
+    pub max_connections: usize,
+    pub max_clients: usize,
+    pub request_timeout: Duration,
+    pub keepalive_timeout: Duration,
+}
+
+/// What the accept loop shares with connection threads.
+pub struct Door {
+    pub app: Arc<App>,
+    pub settings: HttpSettings,
+    pub ws: ws::WsSettings,
+    /// Open TCP connections.
+    pub connections: AtomicUsize,
+    /// Open WebSocket clients.
+    pub ws_clients: AtomicUsize,
+    /// Set at shutdown: new connections are dropped at once.
+    pub closing: AtomicBool,
+    /// Test hook (`HOMECLAUDE_TEST_HOOKS=1`, SIGUSR2): the accept loop stops
+    /// serving after its next accept, so the watchdog test can see pings stop.
+    pub wedge_accept: Arc<AtomicBool>,
+}
+
+/// Accepts connections until the process exits. Runs on its own thread.
+pub fn accept_loop(listener: TcpListener, door: Arc<Door>) {
+    let mut fd_warned = Instant::now() - Duration::from_secs(60);
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                if door.wedge_accept.load(Ordering::Relaxed) {
+                    log::warn!("http: accept loop wedged on purpose (test hook)");
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                if door.closing.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let open = door.connections.fetch_add(1, Ordering::AcqRel);
+                if open >= door.settings.max_connections {
+                    door.connections.fetch_sub(1, Ordering::AcqRel);
+                    log::warn!("http {peer}: refused: {open} connections open (--max-connections)");
+                    refuse_busy(stream);
+                    continue;
+                }
+                let conn_door = door.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("conn".into())
+                    .stack_size(CONN_STACK)
+                    .spawn(move || {
+                        let door = conn_door;
+                        connection(stream, peer, &door);
+                        door.connections.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if let Err(e) = spawned {
+                    door.connections.fetch_sub(1, Ordering::AcqRel);
+                    log::error!("http {peer}: cannot start a thread: {e}");
+                }
+            }
+            Err(e) => {
+                // Out of file descriptors or memory: the listener is fine, the
+                // process is full. Back off briefly instead of spinning, and keep
+                // serving the connections already open.
+                let errno = e.raw_os_error().map(Errno::from_raw_os_error);
+                if matches!(
+                    errno,
+                    Some(Errno::MFILE | Errno::NFILE | Errno::NOMEM | Errno::NOBUFS)
+                ) {
+                    if fd_warned.elapsed() > Duration::from_secs(10) {
+                        log::error!(
+                            "http: cannot accept: {e} (raise LimitNOFILE or --max-connections lower)"
+                        );
+                        fd_warned = Instant::now();
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                } else {
+                    log::debug!("http: accept failed: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Best-effort 503 to a connection over the limit, without waiting on it.
+fn refuse_busy(stream: TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let mut stream = stream;
+    let _ = stream.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 5\r\n\r\n",
+    );
+}
+
+/// Serves one TCP connection: requests in turn (keep-alive), or one upgrade.
+fn connection(mut stream: TcpStream, peer: SocketAddr, door: &Door) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(door.settings.request_timeout));
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut first = true;
+    loop {
+        let head = match read_head(&mut stream, &mut buf, &door.settings, first) {
+            Ok(head) => head,
+            Err(err) => {
+                answer_read_error(&mut stream, peer, err);
+                return;
+            }
+        };
+        first = false;
+        let head_len = head.1;
+        let head = head.0;
+        if head.path == "/ws" && ws::is_upgrade(&head) {
+            let leftover = buf.split_off(head_len);
+            upgrade(stream, peer, head, leftover, door);
+            return;
+        }
+        let body = match read_body(&mut stream, &mut buf, head_len, &head, &door.settings) {
+            Ok(body) => body,
+            Err(err) => {
+                answer_read_error(&mut stream, peer, err);
+                return;
+            }
+        };
+        let keep_alive = head.keep_alive() && !door.closing.load(Ordering::Relaxed);
+        let is_head = head.method == "HEAD";
+        let minor = head.minor;
+        let request = Request { head, body, peer };
+        let response = routes::handle(&request, &door.app);
+        let status = response.status_code().0;
+        if status >= 400 {
+            log::info!(
+                "http {peer}: {} {} -> {status}",
+                request.head.method,
+                request.head.path
+            );
+        } else {
+            log::debug!(
+                "http {peer}: {} {} -> {status}",
+                request.head.method,
+                request.head.path
+            );
+        }
+        if let Err(e) = write_response(&mut stream, response, minor, is_head, keep_alive) {
+            log::debug!("http {peer}: write failed: {e}");
+            return;
+        }
+        if !keep_alive {
+            return;
+        }
+    }
+}
+
+/// Handles the `/ws` upgrade: limits, handshake, then the WebSocket loop.
+fn upgrade(mut stream: TcpStream, peer: SocketAddr, head: Head, leftover: Vec<u8>, door: &Door) {
+    let role = match routes::authorize_ws(&head, &door.app) {
+        Ok(role) => role,
+        Err(response) => {
+            let _ = write_response(&mut stream, response, head.minor, false, false);
+            return;
+        }
+    };
+    let accept = match ws::accept_key(&head) {
+        Ok(accept) => accept,
+        Err(why) => {
+            log::info!("ws {peer}: bad handshake: {why}");
+            let _ = write_response(
+                &mut stream,
+                routes::text(400, why),
+                head.minor,
+                false,
+                false,
+            );
+            return;
+        }
+    };
+    let clients = door.ws_clients.fetch_add(1, Ordering::AcqRel);
+    if clients >= door.settings.max_clients {
+        door.ws_clients.fetch_sub(1, Ordering::AcqRel);
+        log::warn!("ws {peer}: refused: {clients} clients connected (--max-clients)");
+        let response = routes::text(503, "too many clients are connected; try again later")
+            .with_header(header("Retry-After", "10"));
+        let _ = write_response(&mut stream, response, head.minor, false, false);
+        return;
+    }
+    let replay_after = head.query_param("last_seq").and_then(|v| v.parse().ok());
+    if stream
+        .write_all(ws::switching_protocols(&accept).as_bytes())
+        .is_ok()
+    {
+        // From here on the connection thread blocks in poll(2), never in a timed read.
+        let _ = stream.set_read_timeout(None);
+        let _ = stream.set_write_timeout(None);
+        ws::serve(
+            stream,
+            peer,
+            leftover,
+            replay_after,
+            role,
+            &door.app.hub,
+            &door.ws,
+        );
+    }
+    door.ws_clients.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Answers what can be answered; closes either way.
+fn answer_read_error(stream: &mut TcpStream, peer: SocketAddr, err: ReadError) {
+    let (status, why) = match err {
+        ReadError::Closed | ReadError::Timeout { started: false } => return,
+        ReadError::Io(e) => {
+            log::debug!("http {peer}: read failed: {e}");
+            return;
+        }
+        ReadError::Timeout { started: true } => {
+            (408, "request head not received in time".to_string())
+        }
+        ReadError::HeadTooLarge => (431, "request head too large".to_string()),
+        ReadError::BodyTooLarge => (413, "request body too large".to_string()),
+        ReadError::Malformed(why) => (400, why),
+        ReadError::Unsupported(why) => (501, why.to_string()),
+    };
+    log::info!("http {peer}: refused request: {status} {why}");
+    let _ = write_response(stream, routes::text(status, &why), 1, false, false);
+}
+
+/// Reads one request head into `buf` under the size limit and deadline. Returns the
+/// head and its length in `buf` (bytes after it belong to the body or the next request).
+fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    settings: &HttpSettings,
+    first: bool,
+) -> Result<(Head, usize), ReadError> {
+    // A new connection gets the request timeout for its first head; an idle
+    // keep-alive connection waits longer for its next first byte, then the same.
+    let mut deadline = Instant::now()
+        + if first || !buf.is_empty() {
+            settings.request_timeout
+        } else {
+            settings.keepalive_timeout
+        };
+    let mut started = !buf.is_empty();
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(buf) {
+                Ok(httparse::Status::Complete(len)) => return Ok((to_head(&req)?, len)),
+                Ok(httparse::Status::Partial) => {}
+                Err(httparse::Error::TooManyHeaders) => return Err(ReadError::HeadTooLarge),
+                Err(e) => return Err(ReadError::Malformed(format!("malformed request: {e}"))),
+            }
+            if buf.len() >= settings.max_header {
+                return Err(ReadError::HeadTooLarge);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::Timeout { started });
+        }
+        stream.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
+        let room = settings.max_header.saturating_sub(buf.len()).max(1);
+        let mut chunk = [0u8; 4096];
+        let want = room.min(chunk.len());
+        match stream.read(&mut chunk[..want]) {
+            Ok(0) if buf.is_empty() => return Err(ReadError::Closed),
+            Ok(0) => return Err(ReadError::Malformed("connection closed mid-request".into())),
+            Ok(n) => {
+                if !started {
+                    started = true;
+                    deadline = Instant::now() + settings.request_timeout;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ReadError::Timeout { started });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+}
+
+fn to_head(req: &httparse::Request<'_, '_>) -> Result<Head, ReadError> {
+    let method = req.method.unwrap_or("").to_string();
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let minor = req.version.unwrap_or(1);
+    let headers = req
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    if !path.starts_with('/') {
+        return Err(ReadError::Malformed("request target must be a path".into()));
+    }
+    Ok(Head {
+        method,
+        path: path.to_string(),
+        query: query.to_string(),
+        minor,
+        headers,
+    })
+}
+
+/// Reads the body announced by Content-Length (leftover bytes in `buf` first), and
+/// leaves in `buf` only what follows it (a pipelined request).
+fn read_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    head_len: usize,
+    head: &Head,
+    settings: &HttpSettings,
+) -> Result<Vec<u8>, ReadError> {
+    if head.header("transfer-encoding").is_some() {
+        return Err(ReadError::Unsupported(
+            "chunked request bodies are not accepted; send Content-Length",
+        ));
+    }
+    let len = match head.header("content-length") {
+        None => 0,
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| ReadError::Malformed("bad Content-Length".into()))?,
+    };
+    // Compared as u64 before any allocation: a 30 GB Content-Length is refused, not
+    // allocated (tiny_http's own reader would abort the process here).
+    if len > settings.max_body as u64 {
+        return Err(ReadError::BodyTooLarge);
+    }
+    let len = len as usize;
+    let mut rest = buf.split_off(head_len);
+    buf.clear();
+    if rest.len() > len {
+        *buf = rest.split_off(len);
+    }
+    let deadline = Instant::now() + settings.request_timeout;
+    let mut chunk = [0u8; 4096];
+    while rest.len() < len {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::Timeout { started: true });
+        }
+        stream.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
+        let want = (len - rest.len()).min(chunk.len());
+        match stream.read(&mut chunk[..want]) {
+            Ok(0) => return Err(ReadError::Malformed("connection closed mid-body".into())),
+            Ok(n) => rest.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ReadError::Timeout { started: true });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+    Ok(rest)
+}
+
+/// Builds a header. Names and values are this program's own ASCII constants and
+/// numbers, never request data, so the only failure (non-ASCII) cannot happen.
+pub fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .expect("header names and values are ASCII")
+}
+
+/// Headers every response carries.
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'",
+    ),
+];
+
+/// Writes a response with tiny_http, adding the common headers.
+fn write_response(
+    stream: &mut TcpStream,
+    mut response: routes::Reply,
+    minor: u8,
+    is_head: bool,
+    keep_alive: bool,
+) -> io::Result<()> {
+    for (name, value) in SECURITY_HEADERS {
+        response.add_header(header(name, value));
+    }
+    response.add_header(header("Server", "homeclaude"));
+    if !keep_alive {
+        response.add_header(header("Connection", "close"));
+    }
+    let version = HTTPVersion(1, minor.min(1));
+    let mut out = io::BufWriter::with_capacity(8 << 10, &mut *stream);
+    response.raw_print(&mut out, version, &[], is_head, None)?;
+    out.flush()
+}

@@ -1,0 +1,875 @@
+//! The hub: one thread that owns the shared state and every decision about it.
+//!
+//! It owns the set of connected clients, the event sequence number, the recent
+//! history (for replay), the prompt queue and the durable [`Store`]. Other threads
+//! never touch that state: they send an [`Input`] through a [`HubHandle`]. Each
+//! broadcast is serialised and framed once, appended to the session log, then
+//! written into every client's [`Outbox`] without blocking, so a slow client costs
+//! the others nothing.
+
+use crate::auth::Role;
+use crate::meter::Meter;
+use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
+use crate::protocol::{self, ClientMsg, Command, Event, Progress, QueueItem};
+use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
+use crate::store::{self, SavedPrompt, SessionState, Store};
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+
+/// Identifies one WebSocket connection for its lifetime.
+pub type ClientId = u64;
+
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+/// How the process should end, once the hub has drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM/SIGINT: exit code 0.
+    Stop,
+    /// The `restart` command: exit code 100, for the supervisor.
+    Restart,
+}
+
+/// Figures for `/healthz` and the systemd status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub clients: usize,
+    pub queue: usize,
+    pub running: bool,
+    pub seq: u64,
+    /// False when a run has gone well past its time limit without ending: the
+    /// runner's supervisor, which enforces that limit, is not turning.
+    pub runner_ok: bool,
+}
+
+/// Everything the hub reacts to.
+pub enum Input {
+    Join {
+        id: ClientId,
+        outbox: Arc<Outbox>,
+        peer: SocketAddr,
+        replay_after: Option<u64>,
+        role: Role,
+    },
+    Leave {
+        id: ClientId,
+    },
+    Frame {
+        id: ClientId,
+        msg: ClientMsg,
+    },
+    Stats(Sender<Stats>),
+    Shutdown(Exit),
+    /// Test hook (`HOMECLAUDE_TEST_HOOKS=1`, SIGUSR1): the hub stops turning, so
+    /// the watchdog test can see the pings stop. Never sent otherwise.
+    Wedge,
+    /// Everything a run reports, in its order; `Finished` last.
+    Runner(RunnerOutput),
+    /// Fresh usage figures from the usage thread.
+    Usage(Map<String, Value>),
+}
+
+/// The sending side, cloned into every thread that talks to the hub.
+#[derive(Clone)]
+pub struct HubHandle {
+    tx: Sender<Input>,
+}
+
+impl HubHandle {
+    /// Registers a client and returns its id.
+    pub fn join(
+        &self,
+        outbox: Arc<Outbox>,
+        peer: SocketAddr,
+        replay_after: Option<u64>,
+        role: Role,
+    ) -> ClientId {
+        let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+        self.send(Input::Join {
+            id,
+            outbox,
+            peer,
+            replay_after,
+            role,
+        });
+        id
+    }
+
+    pub fn leave(&self, id: ClientId) {
+        self.send(Input::Leave { id });
+    }
+
+    pub fn frame(&self, id: ClientId, msg: ClientMsg) {
+        self.send(Input::Frame { id, msg });
+    }
+
+    pub fn shutdown(&self, exit: Exit) {
+        self.send(Input::Shutdown(exit));
+    }
+
+    /// Test hook only: see [`Input::Wedge`].
+    pub fn wedge(&self) {
+        self.send(Input::Wedge);
+    }
+
+    pub fn usage(&self, body: Map<String, Value>) {
+        self.send(Input::Usage(body));
+    }
+
+    /// Asks the hub for its figures; `None` if it does not answer in time (wedged).
+    pub fn stats(&self, wait: Duration) -> Option<Stats> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Input::Stats(tx));
+        rx.recv_timeout(wait).ok()
+    }
+
+    fn send(&self, input: Input) {
+        // The hub only stops at exit; a send after that has nobody to tell.
+        let _ = self.tx.send(input);
+    }
+}
+
+/// How far past its time limit a run may go (the stop ladder takes seconds) before
+/// the runner counts as wedged.
+const RUNNER_SLACK: Duration = Duration::from_secs(60);
+
+/// `seq` is reserved on disk this far ahead, so a crash never reuses one.
+const SEQ_BLOCK: u64 = 10_000;
+
+/// Settings the hub needs.
+#[derive(Clone)]
+pub struct HubSettings {
+    pub runner: RunnerConfig,
+    pub max_daily_usd: Option<f64>,
+    pub max_queue: usize,
+    /// Bytes of recent events kept for replay.
+    pub history_bytes: usize,
+    /// How long shutdown waits for clients to take their close frames.
+    pub drain: Duration,
+}
+
+struct Client {
+    id: ClientId,
+    outbox: Arc<Outbox>,
+    peer: SocketAddr,
+    role: Role,
+}
+
+/// The run in progress.
+struct Running {
+    prompt: SavedPrompt,
+    handle: RunHandle,
+    /// The session log this run belongs to; `clear` may have moved on since.
+    session_key: String,
+    /// Already retried once in a new session after `--resume` failed.
+    retried: bool,
+    started: Instant,
+}
+
+/// The hub's state; lives on the hub thread.
+struct Hub {
+    tx: Sender<Input>,
+    meter: Option<Meter>,
+    /// The last usage figures, sent to each client as it connects.
+    usage: Option<Bytes>,
+    /// Today's cost from the last usage figures, for `--max-daily-usd`.
+    today_usd: f64,
+    /// Recent `client_id`s of prompts: a page's outbox may send the same prompt from
+    /// two tabs after a reconnect; it is queued once.
+    recent_client_ids: VecDeque<String>,
+    running: Option<Running>,
+    /// `clear` arrived during a run: start the new session when the run has ended.
+    clear_after_run: bool,
+    settings: HubSettings,
+    clients: Vec<Client>,
+    seq: u64,
+    /// Recent events, deltas included, for replay without touching the disk.
+    history: VecDeque<(u64, Bytes)>,
+    history_len: usize,
+    queue: VecDeque<SavedPrompt>,
+    store: Store,
+    session: SessionState,
+    /// Why the log cannot be written right now, once announced.
+    store_failing: Option<String>,
+    draining: Option<(Exit, Instant)>,
+}
+
+/// Creates the hub's channel; [`run`] must then be called on the hub thread.
+pub fn channel() -> (HubHandle, Receiver<Input>) {
+    let (tx, rx) = mpsc::channel();
+    (HubHandle { tx }, rx)
+}
+
+/// Runs the hub until it has drained after a shutdown; returns how to exit.
+pub fn run(
+    handle: &HubHandle,
+    meter: Option<Meter>,
+    rx: Receiver<Input>,
+    settings: HubSettings,
+    store: Store,
+    recovered: store::Recovered,
+) -> Exit {
+    let mut hub = Hub {
+        tx: handle.tx.clone(),
+        meter,
+        usage: None,
+        today_usd: 0.0,
+        recent_client_ids: VecDeque::new(),
+        running: None,
+        clear_after_run: false,
+        settings,
+        clients: Vec::new(),
+        seq: recovered.session.seq,
+        history: VecDeque::new(),
+        history_len: 0,
+        queue: recovered.waiting.into(),
+        store,
+        session: recovered.session,
+        store_failing: None,
+        draining: None,
+    };
+    hub.reserve_seq();
+    if let Some(lost) = recovered.interrupted {
+        hub.broadcast(&Event::Progress {
+            run: lost.id,
+            progress: Progress::Error {
+                message: format!(
+                    "interrupted: the server stopped while this prompt was running \
+                     (\"{}\"); it was not run again",
+                    protocol::excerpt(&lost.text, protocol::QUEUE_EXCERPT_CHARS)
+                ),
+            },
+        });
+    }
+    hub.maybe_start();
+    hub.refresh_usage();
+    let exit = hub.serve(&rx);
+    hub.persist_on_exit();
+    exit
+}
+
+impl Hub {
+    fn serve(&mut self, rx: &Receiver<Input>) -> Exit {
+        loop {
+            let input = match self.draining {
+                None => match rx.recv() {
+                    Ok(input) => input,
+                    // Every handle is gone: nobody can reach us any more.
+                    Err(_) => return Exit::Stop,
+                },
+                Some((exit, deadline)) => {
+                    if self.clients.is_empty() && self.running.is_none() {
+                        return exit;
+                    }
+                    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(input) => input,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                            return exit;
+                        }
+                    }
+                }
+            };
+            self.handle(input);
+        }
+    }
+
+    /// Writes `seq` ahead in blocks, so a crash can make it jump but never repeat.
+    fn reserve_seq(&mut self) {
+        if self.seq + 1 >= self.session.seq {
+            let mut state = self.session.clone();
+            state.seq = self.seq + SEQ_BLOCK;
+            match self.store.save_state(&state) {
+                Ok(()) => self.session = state,
+                Err(e) => log::error!("store: cannot save state: {e}"),
+            }
+        }
+    }
+
+    /// At shutdown: the log synced, the exact `seq` and the queue saved.
+    fn persist_on_exit(&mut self) {
+        if let Err(e) = self.store.sync() {
+            log::error!("store: {e}");
+        }
+        self.session.seq = self.session.seq.max(self.seq);
+        if let Err(e) = self.store.save_state(&self.session) {
+            log::error!("store: cannot save state: {e}");
+        }
+    }
+
+    /// A write to the data dir failed: keep serving, say so once, retry later.
+    fn store_failed(&mut self, e: store::StoreError) {
+        if self.store_failing.is_none() {
+            let message = store_failing_message(&e.to_string());
+            log::error!("store: {e}");
+            self.store_failing = Some(e.to_string());
+            self.broadcast(&Event::System { message });
+        }
+    }
+
+    fn store_ok(&mut self) {
+        if self.store_failing.take().is_some() {
+            log::info!("store: writing again");
+            self.broadcast(&Event::System {
+                message: "History is being saved again.".into(),
+            });
+        }
+    }
+}
+
+impl Hub {
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Join {
+                id,
+                outbox,
+                peer,
+                replay_after,
+                role,
+            } => self.join(
+                Client {
+                    id,
+                    outbox,
+                    peer,
+                    role,
+                },
+                replay_after,
+            ),
+            Input::Leave { id } => self.clients.retain(|c| c.id != id),
+            Input::Frame { id, msg } => self.frame(id, msg),
+            Input::Stats(reply) => {
+                let _ = reply.send(Stats {
+                    clients: self.clients.len(),
+                    queue: self.queue.len(),
+                    running: self.running.is_some(),
+                    seq: self.seq,
+                    runner_ok: self.running.as_ref().is_none_or(|r| {
+                        r.started.elapsed() < self.settings.runner.timeout + RUNNER_SLACK
+                    }),
+                });
+            }
+            Input::Wedge => {
+                log::warn!("hub: wedged on purpose (test hook)");
+                loop {
+                    std::thread::park();
+                }
+            }
+            Input::Shutdown(exit) => self.shutdown(exit),
+            Input::Runner(output) => self.runner_output(output),
+            Input::Usage(body) => {
+                self.today_usd = body
+                    .get("today")
+                    .and_then(|t| t.get("totalCost"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                let event = Event::UsageStatus { body };
+                // Kept for clients that connect later; broadcast to those here now.
+                self.usage = Some(text_frame(protocol::encode_snapshot(&event)));
+                self.broadcast(&event);
+            }
+        }
+    }
+
+    fn join(&mut self, client: Client, replay_after: Option<u64>) {
+        if let Some((exit, _)) = self.draining {
+            client
+                .outbox
+                .close(close_code(exit), "server is shutting down");
+            return;
+        }
+        if let Some(after) = replay_after {
+            self.replay(&client, after);
+        }
+        // Snapshots for this client alone: not part of the shared history.
+        if let Some(usage) = &self.usage {
+            client.outbox.push(usage);
+        }
+        if let Some(why) = &self.store_failing {
+            client
+                .outbox
+                .push(&text_frame(protocol::encode_snapshot(&Event::System {
+                    message: store_failing_message(why),
+                })));
+        }
+        client.outbox.push(&text_frame(
+            serde_json::json!({
+                "type": "queue_status",
+                "count": self.queue.len(),
+                "items": self.queue_items(),
+                "running": self.running.is_some(),
+            })
+            .to_string(),
+        ));
+        log::debug!(
+            "hub: client {} ({}) joined; {} connected",
+            client.id,
+            client.peer,
+            self.clients.len() + 1
+        );
+        self.clients.push(client);
+    }
+
+    /// Sends one client the current session's events after `after`, oldest first,
+    /// each exactly once: from memory when it still holds them all, else from the
+    /// session log and then memory (which also holds the streaming deltas the log
+    /// leaves out).
+    fn replay(&self, client: &Client, after: u64) {
+        let after = after.max(self.session.first_seq.saturating_sub(1));
+        let oldest = self.history.front().map_or(self.seq + 1, |(seq, _)| *seq);
+        let mut last = after;
+        if after + 1 < oldest {
+            let read = self
+                .store
+                .read_after(&self.session.key, after, |seq, line| {
+                    client.outbox.push_replay(&text_frame(line.to_string()));
+                    last = seq;
+                });
+            if let Err(e) = read {
+                log::error!("store: replay for client {}: {e}", client.id);
+                client.outbox.push(&text_frame(protocol::encode_notice(
+                    "history_unavailable",
+                    &format!("older events could not be read: {e}"),
+                )));
+            }
+        }
+        for (_, frame) in self.history.iter().filter(|(seq, _)| *seq > last) {
+            client.outbox.push_replay(frame);
+        }
+    }
+
+    fn frame(&mut self, id: ClientId, msg: ClientMsg) {
+        if self.draining.is_some() {
+            return;
+        }
+        let viewer = self
+            .clients
+            .iter()
+            .any(|c| c.id == id && c.role == Role::Viewer);
+        if viewer && matches!(msg, ClientMsg::Message { .. } | ClientMsg::Command(_)) {
+            self.tell(
+                id,
+                "read_only",
+                "this is a read-only viewer link: it can watch, not send",
+            );
+            return;
+        }
+        match msg {
+            ClientMsg::Message {
+                username,
+                message,
+                client_id,
+            } => self.prompt(id, username, message, client_id),
+            ClientMsg::Command(cmd) => self.command(id, cmd),
+            ClientMsg::Hello { last_seq } => {
+                if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+                    self.replay(client, last_seq.unwrap_or(0));
+                }
+            }
+            ClientMsg::Ping => {}
+        }
+    }
+
+    fn prompt(
+        &mut self,
+        from: ClientId,
+        username: String,
+        message: String,
+        client_id: Option<String>,
+    ) {
+        if message.trim().is_empty() {
+            self.tell(from, "empty_prompt", "the prompt is empty");
+            return;
+        }
+        if let Some(cid) = &client_id {
+            if self.recent_client_ids.contains(cid) {
+                log::debug!("hub: prompt {cid} already queued; ignoring the repeat");
+                return;
+            }
+            if self.recent_client_ids.len() >= 256 {
+                self.recent_client_ids.pop_front();
+            }
+            self.recent_client_ids.push_back(cid.clone());
+        }
+        if let Some(limit) = self.settings.max_daily_usd
+            && self.today_usd >= limit
+        {
+            self.tell(
+                from,
+                "budget_reached",
+                &format!(
+                    "today's Claude cost (${:.2}) has reached this server's daily limit \
+                     (${limit:.2}); prompts are refused until tomorrow",
+                    self.today_usd
+                ),
+            );
+            return;
+        }
+        if self.queue.len() >= self.settings.max_queue {
+            self.tell(
+                from,
+                "queue_full",
+                &format!(
+                    "the queue is full ({} prompts wait); try again when one has run",
+                    self.queue.len()
+                ),
+            );
+            return;
+        }
+        let id = self.session.next_prompt.max(1);
+        self.session.next_prompt = id + 1;
+        self.broadcast(&Event::Message {
+            username: username.clone(),
+            message: message.clone(),
+            html: None,
+            id: Some(id),
+            client_id,
+        });
+        let prompt = SavedPrompt {
+            id,
+            username,
+            text: message,
+        };
+        if let Err(e) = self.store.queue_add(&prompt) {
+            self.store_failed(e);
+        }
+        self.queue.push_back(prompt);
+        self.queue_changed();
+    }
+
+    fn command(&mut self, from: ClientId, cmd: Command) {
+        match cmd {
+            Command::Clear => self.new_session(),
+            Command::RequestUsage => match &self.meter {
+                Some(_) => self.refresh_usage(),
+                None => self.tell(
+                    from,
+                    "usage_unavailable",
+                    "usage figures are not available on this server",
+                ),
+            },
+            Command::Restart => {
+                self.broadcast(&Event::System {
+                    message: "Server is restarting…".into(),
+                });
+                self.shutdown(Exit::Restart);
+            }
+            Command::Stop => match &self.running {
+                Some(run) => {
+                    log::info!("hub: stop requested for run {}", run.prompt.id);
+                    run.handle.stop();
+                }
+                None => self.tell(from, "not_running", "nothing is running"),
+            },
+            Command::Cancel { id } => {
+                let before = self.queue.len();
+                self.queue.retain(|q| q.id != id);
+                if self.queue.len() == before {
+                    self.tell(
+                        from,
+                        "not_queued",
+                        &format!("prompt {id} is not in the queue"),
+                    );
+                } else {
+                    if let Err(e) = self.store.queue_remove(id) {
+                        self.store_failed(e);
+                    }
+                    self.queue_changed();
+                }
+            }
+        }
+    }
+
+    fn queue_items(&self) -> Vec<QueueItem> {
+        self.queue
+            .iter()
+            .map(|q| QueueItem {
+                id: q.id,
+                sender: q.username.clone(),
+                message: protocol::excerpt(&q.text, protocol::QUEUE_EXCERPT_CHARS),
+            })
+            .collect()
+    }
+
+    fn queue_changed(&mut self) {
+        self.maybe_start();
+        self.broadcast(&Event::QueueStatus {
+            count: self.queue.len(),
+            items: self.queue_items(),
+            running: self.running.is_some(),
+        });
+    }
+
+    /// Starts the next queued prompt when nothing runs.
+    fn maybe_start(&mut self) {
+        while self.running.is_none() && self.draining.is_none() && !self.clear_after_run {
+            let Some(prompt) = self.queue.pop_front() else {
+                return;
+            };
+            if let Err(e) = self.store.queue_run(prompt.id) {
+                self.store_failed(e);
+            }
+            let session = match (&self.session.claude_id, self.session.resumable) {
+                (Some(id), true) => SessionRef::Resume(id.clone()),
+                _ => SessionRef::New(runner::new_session_id()),
+            };
+            if self.launch(prompt, session, false) {
+                return;
+            }
+        }
+    }
+
+    /// Starts one run; on failure reports it and returns false.
+    fn launch(&mut self, prompt: SavedPrompt, session: SessionRef, retried: bool) -> bool {
+        let request = RunRequest {
+            run: prompt.id,
+            prompt_id: prompt.id,
+            username: prompt.username.clone(),
+            text: prompt.text.clone(),
+            session,
+        };
+        let tx = self.tx.clone();
+        let out = Box::new(move |o| {
+            let _ = tx.send(Input::Runner(o));
+        });
+        match runner::start(&self.settings.runner, request, out) {
+            Ok(handle) => {
+                log::info!("hub: run {} started (pid {})", prompt.id, handle.pid());
+                self.running = Some(Running {
+                    prompt,
+                    handle,
+                    session_key: self.session.key.clone(),
+                    retried,
+                    started: Instant::now(),
+                });
+                true
+            }
+            Err(e) => {
+                log::error!("hub: run {} could not start: {e}", prompt.id);
+                self.broadcast(&Event::Progress {
+                    run: prompt.id,
+                    progress: Progress::Error {
+                        message: e.to_string(),
+                    },
+                });
+                self.run_done(prompt.id);
+                false
+            }
+        }
+    }
+
+    fn runner_output(&mut self, output: RunnerOutput) {
+        match output {
+            RunnerOutput::Progress { run, progress } => {
+                self.broadcast(&Event::Progress { run, progress });
+            }
+            RunnerOutput::Answer { run: _, text } => {
+                self.broadcast(&Event::Message {
+                    username: "Claude".into(),
+                    html: Some(crate::markdown::to_html(&text)),
+                    message: text,
+                    id: None,
+                    client_id: None,
+                });
+            }
+            RunnerOutput::Finished {
+                run,
+                session_id,
+                outcome,
+            } => self.run_finished(run, session_id, outcome),
+        }
+    }
+
+    fn run_finished(&mut self, run: u64, session_id: Option<String>, outcome: Outcome) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        if running.prompt.id != run {
+            self.running = Some(running);
+            return;
+        }
+        log::info!("hub: run {run} finished: {outcome:?}");
+        let same_session = running.session_key == self.session.key;
+        if outcome == Outcome::ResumeFailed && !running.retried && self.draining.is_none() {
+            self.broadcast(&Event::Progress {
+                run,
+                progress: Progress::Retry {
+                    message: "The saved Claude session could not be resumed; \
+                              running the prompt again in a new session."
+                        .into(),
+                },
+            });
+            if same_session {
+                self.session.claude_id = None;
+                self.session.resumable = false;
+            }
+            let prompt = running.prompt.clone();
+            drop(running);
+            if !self.launch(prompt, SessionRef::New(runner::new_session_id()), true) {
+                self.after_run();
+            }
+            return;
+        }
+        if outcome == Outcome::ResumeFailed {
+            // Retried already (or shutting down): say so instead of ending silently.
+            self.broadcast(&Event::Progress {
+                run,
+                progress: Progress::Error {
+                    message: "Claude Code could not start the session, even a new one; \
+                              see the server log."
+                        .into(),
+                },
+            });
+        }
+        if same_session && let Some(id) = session_id {
+            // The id the CLI reported is the truth; once it has printed `init` the
+            // session exists and can be resumed.
+            self.session.claude_id = Some(id);
+            self.session.resumable = outcome != Outcome::ResumeFailed;
+            if let Err(e) = self.store.save_state(&self.session) {
+                self.store_failed(e);
+            }
+        }
+        drop(running);
+        self.run_done(run);
+        if std::mem::take(&mut self.clear_after_run) {
+            self.new_session();
+        }
+        self.after_run();
+    }
+
+    /// Journals the end of a run and makes the log durable.
+    fn run_done(&mut self, id: u64) {
+        let waiting: Vec<SavedPrompt> = self.queue.iter().cloned().collect();
+        if let Err(e) = self.store.queue_done(id, &waiting) {
+            self.store_failed(e);
+        }
+        if let Err(e) = self.store.sync() {
+            self.store_failed(e);
+        }
+    }
+
+    fn after_run(&mut self) {
+        self.queue_changed();
+        self.refresh_usage();
+    }
+
+    fn refresh_usage(&self) {
+        if let Some(meter) = &self.meter {
+            meter.refresh();
+        }
+    }
+
+    /// `clear`: a new Claude session with its own log; the queue carries over. A run
+    /// in progress is stopped first and the new session begins when it has ended,
+    /// so its end is reported in the old session.
+    fn new_session(&mut self) {
+        if let Some(run) = &self.running {
+            run.handle.stop();
+            self.clear_after_run = true;
+            return;
+        }
+        let key = store::new_key();
+        if let Err(e) = self.store.switch_log(&key) {
+            self.store_failed(e);
+        }
+        self.session.key = key;
+        self.session.claude_id = None;
+        self.session.resumable = false;
+        self.session.first_seq = self.seq + 1;
+        if let Err(e) = self.store.save_state(&self.session) {
+            self.store_failed(e);
+        }
+        self.broadcast(&Event::System {
+            message: "New session started.".into(),
+        });
+    }
+
+    /// A notice for one client only.
+    fn tell(&self, id: ClientId, code: &str, message: &str) {
+        if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+            client
+                .outbox
+                .push(&text_frame(protocol::encode_notice(code, message)));
+        }
+    }
+
+    /// Stamps, encodes once, logs, keeps for replay, and writes to every client.
+    fn broadcast(&mut self, event: &Event) {
+        self.seq += 1;
+        self.reserve_seq();
+        let json = protocol::encode_event(self.seq, event);
+        // Streaming deltas are folded into the text that follows them; the log keeps
+        // only that, which keeps it small.
+        let durable = !matches!(
+            event,
+            Event::Progress {
+                progress: Progress::TextDelta { .. },
+                ..
+            }
+        );
+        let stored = durable.then(|| self.store.append(&json));
+        let frame = text_frame(json);
+        self.history_len += frame.len();
+        self.history.push_back((self.seq, frame.clone()));
+        while self.history_len > self.settings.history_bytes {
+            match self.history.pop_front() {
+                Some((_, old)) => self.history_len -= old.len(),
+                None => break,
+            }
+        }
+        for client in &self.clients {
+            if client.outbox.push(&frame) == Pushed::Overflowed {
+                log::warn!(
+                    "hub: client {} ({}) fell too far behind; dropping it",
+                    client.id,
+                    client.peer
+                );
+            }
+        }
+        // Announced after this event went out, so notices never overtake it.
+        match stored {
+            Some(Ok(())) => self.store_ok(),
+            Some(Err(e)) => self.store_failed(e),
+            None => {}
+        }
+    }
+
+    fn shutdown(&mut self, exit: Exit) {
+        if self.draining.is_some() {
+            return;
+        }
+        log::info!(
+            "hub: shutting down ({exit:?}); closing {} clients",
+            self.clients.len()
+        );
+        for client in &self.clients {
+            client
+                .outbox
+                .close(close_code(exit), "server is shutting down");
+        }
+        if let Some(run) = &self.running {
+            // No time for the gentle ladder: end the process group now. The run is
+            // left unfinished in the queue journal and reported as interrupted at
+            // the next start.
+            log::info!("hub: ending run {} for shutdown", run.prompt.id);
+            run.handle.kill();
+        }
+        self.draining = Some((exit, Instant::now() + self.settings.drain));
+    }
+}
+
+fn store_failing_message(why: &str) -> String {
+    format!("History is not being saved: {why}. Live events continue.")
+}
+
+fn close_code(exit: Exit) -> CloseCode {
+    match exit {
+        Exit::Stop => CloseCode::Away,
+        Exit::Restart => CloseCode::Restart,
+    }
+}

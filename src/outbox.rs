@@ -1,0 +1,354 @@
+//! One WebSocket client's outgoing bytes: written without blocking, backlog bounded.
+//!
+//! The hub writes each encoded frame straight into every client's socket with
+//! `send(MSG_DONTWAIT)`, so one slow phone can never slow the others. What the kernel
+//! does not take at once waits here, frame by frame (frames are shared `Arc`s: a
+//! backlog of the same broadcast costs one copy, not one per client). When a backlog
+//! exists the client's own thread is woken through an eventfd and drains it as the
+//! socket becomes writable. A client whose backlog passes its limit is marked for
+//! closing (1013): its queued frames are dropped, the frame already half-sent is
+//! finished so the stream stays well-formed, and a close frame follows.
+//!
+//! The socket stays in blocking mode: `O_NONBLOCK` would be shared with the reader
+//! through the open file description; per-call `MSG_DONTWAIT` is not.
+
+use rustix::event::{EventfdFlags, eventfd};
+use rustix::io::Errno;
+use rustix::net::{SendFlags, send};
+use std::collections::VecDeque;
+use std::net::TcpStream;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+
+/// An encoded WebSocket frame, shared by every client it goes to.
+pub type Bytes = Arc<[u8]>;
+
+/// Encodes a text message as one unmasked server frame.
+pub fn text_frame(text: String) -> Bytes {
+    encode(Frame::message(
+        text.into_bytes(),
+        OpCode::Data(Data::Text),
+        true,
+    ))
+}
+
+/// Encodes a close frame with a code and a short reason.
+pub fn close_frame(code: CloseCode, reason: &str) -> Bytes {
+    encode(Frame::close(Some(CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    })))
+}
+
+fn encode(frame: Frame) -> Bytes {
+    let mut out = Vec::with_capacity(frame.len());
+    // Writing into a Vec cannot fail.
+    let _ = frame.format(&mut out);
+    out.into()
+}
+
+/// What became of a frame handed to [`Outbox::push`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Written to the socket, or queued behind earlier bytes.
+    Sent,
+    /// This push took the backlog over the limit: the client is being dropped.
+    Overflowed,
+    /// The client is already closing or gone; the frame was discarded.
+    Closed,
+}
+
+#[derive(Default)]
+struct State {
+    /// Frames to write, each marked live (counted against the limit) or replay.
+    queue: VecDeque<(Bytes, bool)>,
+    /// Bytes of `queue[0]` already written.
+    offset: usize,
+    /// Bytes still to write, over the whole queue.
+    pending: usize,
+    /// Bytes of live frames queued (whole frames): what the limit applies to.
+    live: usize,
+    /// A close frame is queued; nothing else may follow it.
+    closing: bool,
+    /// The socket failed or was shut down; everything is discarded.
+    dead: bool,
+}
+
+/// The outgoing side of one client.
+pub struct Outbox {
+    sock: TcpStream,
+    wake: OwnedFd,
+    limit: usize,
+    state: Mutex<State>,
+}
+
+/// What the owner thread should do next, from [`Outbox::flush`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// All written; nothing to wait for.
+    Idle,
+    /// Bytes remain: wait for the socket to be writable.
+    Pending,
+    /// A close frame has been written (or the socket died): the connection is over.
+    Finished,
+}
+
+impl Outbox {
+    /// `sock` is a clone of the client's socket; `limit` is the backlog in bytes
+    /// beyond which the client is dropped.
+    pub fn new(sock: TcpStream, limit: usize) -> std::io::Result<Outbox> {
+        let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        Ok(Outbox {
+            sock,
+            wake,
+            limit,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// The eventfd the owner thread polls: readable when the backlog or state changed.
+    pub fn waker(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// Clears the waker after the owner thread saw it readable.
+    pub fn clear_wake(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.wake, &mut buf);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding this lock; if something ever did, the state
+        // is still consistent enough to close the connection, so do not propagate.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake(&self) {
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
+
+    /// Queues a data frame, writing at once when nothing is waiting before it.
+    pub fn push(&self, frame: &Bytes) -> Pushed {
+        let mut st = self.lock();
+        if st.closing || st.dead {
+            return Pushed::Closed;
+        }
+        if st.live + frame.len() > self.limit {
+            self.begin_close(
+                &mut st,
+                close_frame(CloseCode::Again, "client too slow"),
+                true,
+            );
+            return Pushed::Overflowed;
+        }
+        self.enqueue(&mut st, frame.clone(), true);
+        Pushed::Sent
+    }
+
+    /// Queues a frame of history being replayed to this client. Replay is sent in
+    /// one go when a client (re)connects and may be larger than the live limit, so
+    /// it does not count against it.
+    pub fn push_replay(&self, frame: &Bytes) {
+        let mut st = self.lock();
+        if st.closing || st.dead {
+            return;
+        }
+        self.enqueue(&mut st, frame.clone(), false);
+    }
+
+    /// Queues a control frame (ping, pong, close reply) outside the backlog limit:
+    /// they are tiny and the protocol needs them.
+    pub fn push_control(&self, bytes: &[u8]) {
+        let mut st = self.lock();
+        if st.closing || st.dead {
+            return;
+        }
+        self.enqueue(&mut st, bytes.into(), false);
+    }
+
+    /// Ends the stream with a close frame after everything already queued.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        let mut st = self.lock();
+        if st.closing || st.dead {
+            return;
+        }
+        self.begin_close(&mut st, close_frame(code, reason), false);
+    }
+
+    /// Whether a close frame is queued or the socket is gone.
+    pub fn is_closing(&self) -> bool {
+        let st = self.lock();
+        st.closing || st.dead
+    }
+
+    /// Queues `close` as the last frame. With `drop_backlog`, first drops every
+    /// queued frame but the one half-written (so the peer still sees whole frames).
+    fn begin_close(&self, st: &mut State, close: Bytes, drop_backlog: bool) {
+        if drop_backlog {
+            let keep = if st.offset > 0 { 1 } else { 0 };
+            st.queue.truncate(keep);
+            st.pending = st.queue.front().map_or(0, |(f, _)| f.len() - st.offset);
+            // The half-written frame left no longer counts: the limit is moot now.
+            if let Some(front) = st.queue.front_mut() {
+                front.1 = false;
+            }
+            st.live = 0;
+        }
+        st.closing = true;
+        st.pending += close.len();
+        st.queue.push_back((close, false));
+        self.wake();
+    }
+
+    fn enqueue(&self, st: &mut State, frame: Bytes, live: bool) {
+        let was_idle = st.queue.is_empty();
+        st.pending += frame.len();
+        if live {
+            st.live += frame.len();
+        }
+        st.queue.push_back((frame, live));
+        if was_idle {
+            self.write_some(st);
+            if !st.queue.is_empty() || st.dead {
+                // The owner thread is blocked in poll without POLLOUT: tell it.
+                self.wake();
+            }
+        }
+    }
+
+    /// Writes as much of the queue as the socket takes now.
+    fn write_some(&self, st: &mut State) {
+        while let Some((front, live)) = st.queue.front() {
+            let rest = &front[st.offset..];
+            let (len, live) = (front.len(), *live);
+            match send(&self.sock, rest, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+                Ok(n) => {
+                    st.pending -= n;
+                    if n == rest.len() {
+                        st.queue.pop_front();
+                        st.offset = 0;
+                        if live {
+                            st.live -= len;
+                        }
+                    } else {
+                        st.offset += n;
+                    }
+                }
+                Err(Errno::AGAIN) => return,
+                Err(Errno::INTR) => continue,
+                Err(_) => {
+                    st.dead = true;
+                    st.queue.clear();
+                    st.pending = 0;
+                    st.live = 0;
+                    st.offset = 0;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Called by the owner thread when the socket is writable or the waker fired.
+    pub fn flush(&self) -> Flushed {
+        let mut st = self.lock();
+        if st.dead {
+            return Flushed::Finished;
+        }
+        self.write_some(&mut st);
+        if st.dead {
+            Flushed::Finished
+        } else if !st.queue.is_empty() {
+            Flushed::Pending
+        } else if st.closing {
+            Flushed::Finished
+        } else {
+            Flushed::Idle
+        }
+    }
+
+    /// Bytes waiting to be written (for tests and status).
+    #[cfg(test)]
+    pub fn pending(&self) -> usize {
+        self.lock().pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn a_reader_gets_whole_frames_in_order() {
+        let (server, mut client) = pair();
+        let out = Outbox::new(server, 1 << 20).unwrap();
+        assert_eq!(out.push(&text_frame("one".into())), Pushed::Sent);
+        assert_eq!(out.push(&text_frame("two".into())), Pushed::Sent);
+        let mut buf = [0u8; 10];
+        client.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"\x81\x03one\x81\x03two");
+        assert_eq!(out.flush(), Flushed::Idle);
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_overflows_without_blocking_the_writer() {
+        let (server, mut client) = pair();
+        let out = Outbox::new(server, 64 << 10).unwrap();
+        let big = text_frame("x".repeat(16 << 10));
+        let mut outcome = Pushed::Sent;
+        // The kernel buffers take a few MB at most; the limit is reached long before
+        // this bound, and no push may block.
+        for _ in 0..10_000 {
+            outcome = out.push(&big);
+            if outcome != Pushed::Sent {
+                break;
+            }
+        }
+        assert_eq!(outcome, Pushed::Overflowed);
+        assert!(out.is_closing());
+        assert_eq!(out.push(&big), Pushed::Closed);
+        // What the client eventually reads ends with a 1013 close frame after whole
+        // frames only.
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match out.flush() {
+                Flushed::Finished => break,
+                _ => {
+                    let n = client.read(&mut buf).unwrap();
+                    seen.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+        client.set_nonblocking(true).unwrap();
+        while let Ok(n) = client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let close = close_frame(CloseCode::Again, "client too slow");
+        assert!(
+            seen.ends_with(&close),
+            "stream must end with the close frame"
+        );
+        let body = &seen[..seen.len() - close.len()];
+        assert_eq!(
+            body.len() % big.len(),
+            0,
+            "only whole frames precede the close"
+        );
+        assert_eq!(out.pending(), 0);
+    }
+}

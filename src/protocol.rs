@@ -1,0 +1,471 @@
+//! Browser frames: the JSON text frames on `/ws`, both ways.
+//!
+//! This is the only module that knows the browser's wire format. It parses what a
+//! browser sends into [`ClientMsg`] (with a typed [`FrameError`] for everything that
+//! is not a valid frame) and serialises [`Event`]s, stamped with their `seq`. The
+//! shapes stay compatible with the original Chat Socket server (see docs/PROTOCOL.md);
+//! fields it did not have are additions a browser can ignore.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Longest queue-item excerpt sent in `queue_status`, as the original server did.
+pub const QUEUE_EXCERPT_CHARS: usize = 50;
+
+/// One frame from a browser, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMsg {
+    /// A prompt for Claude. `client_id` is an opaque tag the page may attach so it
+    /// can recognise the echo of its own prompt (outbox delivery receipts).
+    Message {
+        username: String,
+        message: String,
+        client_id: Option<String>,
+    },
+    Command(Command),
+    /// Sent once after connecting: replay what came after `last_seq`.
+    Hello {
+        last_seq: Option<u64>,
+    },
+    /// Application-level keep-alive (the original page pings every 5 minutes to
+    /// keep an ngrok tunnel busy). Answered with nothing: the traffic is the point.
+    Ping,
+}
+
+/// A `{"type":"command"}` frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Start a new Claude session.
+    Clear,
+    /// Ask for a `usage_status` event.
+    RequestUsage,
+    /// Exit with code 100 so the supervisor starts the server again.
+    Restart,
+    /// Stop the running turn.
+    Stop,
+    /// Drop a queued prompt by its id.
+    Cancel { id: u64 },
+}
+
+/// Why a browser frame was refused. Each variant is answered with an `error` frame
+/// to that browser alone; the connection stays open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameError {
+    /// Not JSON, or not a JSON object.
+    Malformed(String),
+    /// A JSON object without a string `type`.
+    MissingType,
+    /// A `type` this server does not know.
+    UnknownType(String),
+    /// A `command` this server does not know.
+    UnknownCommand(String),
+    /// A known frame with a missing or mistyped field.
+    BadField(&'static str),
+    /// A binary frame: this protocol is text only.
+    Binary,
+}
+
+impl FrameError {
+    /// Stable machine-readable code for the `error` frame.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FrameError::Malformed(_) => "malformed_json",
+            FrameError::MissingType => "missing_type",
+            FrameError::UnknownType(_) => "unknown_type",
+            FrameError::UnknownCommand(_) => "unknown_command",
+            FrameError::BadField(_) => "bad_field",
+            FrameError::Binary => "binary_frame",
+        }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Malformed(why) => write!(f, "frame is not a JSON object: {why}"),
+            FrameError::MissingType => write!(f, "frame has no string \"type\" field"),
+            FrameError::UnknownType(t) => write!(f, "unknown frame type {t:?}"),
+            FrameError::UnknownCommand(c) => write!(f, "unknown command {c:?}"),
+            FrameError::BadField(name) => {
+                write!(f, "field {name:?} is missing or has the wrong type")
+            }
+            FrameError::Binary => write!(f, "binary frames are not supported; send JSON text"),
+        }
+    }
+}
+
+/// Parses one text frame from a browser.
+pub fn parse_client(text: &str) -> Result<ClientMsg, FrameError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(FrameError::Malformed("expected an object".into()));
+    };
+    let kind = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(FrameError::MissingType)?;
+    match kind {
+        "message" => {
+            let message = str_field(&obj, "message")?.ok_or(FrameError::BadField("message"))?;
+            let username = str_field(&obj, "username")?.unwrap_or_else(|| "User".to_string());
+            let client_id = str_field(&obj, "client_id")?;
+            Ok(ClientMsg::Message {
+                username,
+                message,
+                client_id,
+            })
+        }
+        "command" => {
+            let command = str_field(&obj, "command")?.ok_or(FrameError::BadField("command"))?;
+            let cmd = match command.as_str() {
+                "clear" => Command::Clear,
+                "request_usage" => Command::RequestUsage,
+                "restart" => Command::Restart,
+                "stop" => Command::Stop,
+                "cancel" => Command::Cancel {
+                    id: obj
+                        .get("id")
+                        .and_then(Value::as_u64)
+                        .ok_or(FrameError::BadField("id"))?,
+                },
+                _ => return Err(FrameError::UnknownCommand(command)),
+            };
+            Ok(ClientMsg::Command(cmd))
+        }
+        "hello" => {
+            let last_seq = match obj.get("last_seq") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or(FrameError::BadField("last_seq"))?),
+            };
+            Ok(ClientMsg::Hello { last_seq })
+        }
+        "ping" => Ok(ClientMsg::Ping),
+        other => Err(FrameError::UnknownType(other.to_string())),
+    }
+}
+
+/// An optional string field: absent or null is `None`, any other non-string is an error.
+fn str_field(obj: &Map<String, Value>, name: &'static str) -> Result<Option<String>, FrameError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(FrameError::BadField(name)),
+    }
+}
+
+/// One queued prompt as the queue panel shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueItem {
+    pub id: u64,
+    pub sender: String,
+    /// The first [`QUEUE_EXCERPT_CHARS`] characters of the prompt.
+    pub message: String,
+}
+
+/// A server event: broadcast to every browser and stamped with a `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Connection and session notices.
+    System { message: String },
+    /// A chat line: a user's prompt echoed to everyone, or Claude's final answer.
+    Message {
+        username: String,
+        message: String,
+        /// Server-rendered, sanitised HTML of `message` (markdown), when rendered.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
+        /// Queue id of the prompt this line is (user lines only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// Echo of the page's own tag, so it can mark an outbox entry delivered.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// What a run is doing; `run` ties the events of one run together.
+    Progress {
+        run: u64,
+        #[serde(flatten)]
+        progress: Progress,
+    },
+    QueueStatus {
+        count: usize,
+        items: Vec<QueueItem>,
+        /// Whether a run is in progress (the page shows a Stop button).
+        running: bool,
+    },
+    /// Usage figures; the body's shape is documented in docs/PROTOCOL.md.
+    UsageStatus {
+        #[serde(flatten)]
+        body: Map<String, Value>,
+    },
+}
+
+/// The `progress_type` variants of a `progress` event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "progress_type", rename_all = "snake_case")]
+pub enum Progress {
+    /// A run began.
+    Start { prompt_id: u64 },
+    /// From the CLI's `system/init` line.
+    Init { model: String, session_id: String },
+    /// The session id the run belongs to and how to continue it in a terminal.
+    Session {
+        session_id: String,
+        resume_command: String,
+    },
+    /// A text fragment as Claude generates it.
+    TextDelta { text: String },
+    /// A whole text block of an assistant message.
+    Text { text: String },
+    /// Claude's thinking (shown collapsed).
+    Thinking { text: String },
+    /// A tool call began.
+    ToolStart {
+        turn: u64,
+        tool: String,
+        detail: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        edit_info: Option<EditInfo>,
+        tool_use_id: String,
+    },
+    /// A tool call finished.
+    ToolEnd {
+        turn: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lines: Option<u64>,
+        tool_use_id: String,
+        is_error: bool,
+        /// The result's text, cut to a wire-friendly length.
+        output: String,
+        /// The result's full length in bytes, before cutting.
+        output_bytes: usize,
+    },
+    /// The turn's `result` line.
+    Complete {
+        duration_sec: f64,
+        cost_usd: f64,
+        input_tokens: u64,
+        output_tokens: u64,
+        turns: u64,
+    },
+    /// The run failed; `message` says why in words a person can act on.
+    Error { message: String },
+    /// The run was stopped on request (Stop button or timeout).
+    Stopped { message: String },
+    /// The session was invalid and the run is retried once in a new session.
+    Retry { message: String },
+}
+
+/// Details of an Edit, Write or TodoWrite call (texts cut at 500 characters).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EditInfo {
+    Edit {
+        file: String,
+        old: String,
+        new: String,
+    },
+    Write {
+        file: String,
+        content: String,
+    },
+    Todo {
+        todos: Vec<Value>,
+    },
+}
+
+#[derive(Serialize)]
+struct Stamped<'a> {
+    seq: u64,
+    /// When the server sent it, in milliseconds since the Unix epoch: replayed
+    /// events keep their time.
+    ts: u64,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+/// Serialises a broadcast event with its sequence number and send time.
+pub fn encode_event(seq: u64, event: &Event) -> String {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    // Serialising these plain data types cannot fail: no maps with non-string keys,
+    // no custom Serialize impls that error.
+    serde_json::to_string(&Stamped { seq, ts, event }).unwrap_or_default()
+}
+
+/// Serialises an event for one browser only, without `seq`: a snapshot of current
+/// state (queue, usage) sent on connect, not part of the history.
+pub fn encode_snapshot(event: &Event) -> String {
+    serde_json::to_string(event).unwrap_or_default()
+}
+
+/// Serialises the reply to one browser's bad frame. It carries no `seq`: it is not
+/// part of the shared history.
+pub fn encode_error(err: &FrameError) -> String {
+    serde_json::json!({"type": "error", "code": err.code(), "message": err.to_string()}).to_string()
+}
+
+/// Serialises a notice for one browser only (no `seq`, not part of history).
+pub fn encode_notice(code: &str, message: &str) -> String {
+    serde_json::json!({"type": "error", "code": code, "message": message}).to_string()
+}
+
+/// Cuts `text` to at most `max` characters, on a character boundary.
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => text[..cut].to_string(),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<ClientMsg, FrameError>) {
+        assert_eq!(parse_client(input), expect, "input: {input}");
+    }
+
+    #[test]
+    fn parses_the_original_frames() {
+        check(
+            r#"{"type":"message","username":"User","message":"hi"}"#,
+            Ok(ClientMsg::Message {
+                username: "User".into(),
+                message: "hi".into(),
+                client_id: None,
+            }),
+        );
+        check(
+            r#"{"type":"message","message":"hi","client_id":"a1"}"#,
+            Ok(ClientMsg::Message {
+                username: "User".into(),
+                message: "hi".into(),
+                client_id: Some("a1".into()),
+            }),
+        );
+        check(
+            r#"{"type":"command","command":"clear"}"#,
+            Ok(ClientMsg::Command(Command::Clear)),
+        );
+        check(
+            r#"{"type":"command","command":"request_usage"}"#,
+            Ok(ClientMsg::Command(Command::RequestUsage)),
+        );
+        check(
+            r#"{"type":"command","command":"restart"}"#,
+            Ok(ClientMsg::Command(Command::Restart)),
+        );
+        check(
+            r#"{"type":"command","command":"cancel","id":7}"#,
+            Ok(ClientMsg::Command(Command::Cancel { id: 7 })),
+        );
+        check(
+            r#"{"type":"hello","last_seq":12}"#,
+            Ok(ClientMsg::Hello { last_seq: Some(12) }),
+        );
+        check(
+            r#"{"type":"hello"}"#,
+            Ok(ClientMsg::Hello { last_seq: None }),
+        );
+        check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
+    }
+
+    #[test]
+    fn refuses_bad_frames_with_a_reason() {
+        assert!(matches!(
+            parse_client("{nope"),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_client("[1,2]"),
+            Err(FrameError::Malformed(_))
+        ));
+        check(r#"{"message":"x"}"#, Err(FrameError::MissingType));
+        check(r#"{"type":7}"#, Err(FrameError::MissingType));
+        check(
+            r#"{"type":"dance"}"#,
+            Err(FrameError::UnknownType("dance".into())),
+        );
+        check(
+            r#"{"type":"command","command":"fly"}"#,
+            Err(FrameError::UnknownCommand("fly".into())),
+        );
+        check(
+            r#"{"type":"message"}"#,
+            Err(FrameError::BadField("message")),
+        );
+        check(
+            r#"{"type":"message","message":3}"#,
+            Err(FrameError::BadField("message")),
+        );
+        check(
+            r#"{"type":"command","command":"cancel"}"#,
+            Err(FrameError::BadField("id")),
+        );
+        check(
+            r#"{"type":"hello","last_seq":-1}"#,
+            Err(FrameError::BadField("last_seq")),
+        );
+    }
+
+    #[test]
+    fn events_keep_the_original_shapes() {
+        let ev = Event::Message {
+            username: "Claude".into(),
+            message: "done".into(),
+            html: None,
+            id: None,
+            client_id: None,
+        };
+        let v: Value = serde_json::from_str(&encode_event(3, &ev)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"seq":3,"ts":v["ts"],"type":"message","username":"Claude","message":"done"})
+        );
+        assert!(v["ts"].as_u64().unwrap() > 1_700_000_000_000);
+        let ev = Event::Progress {
+            run: 1,
+            progress: Progress::ToolStart {
+                turn: 2,
+                tool: "Edit".into(),
+                detail: "a.txt".into(),
+                edit_info: Some(EditInfo::Edit {
+                    file: "a.txt".into(),
+                    old: "x".into(),
+                    new: "y".into(),
+                }),
+                tool_use_id: "t1".into(),
+            },
+        };
+        let v: Value = serde_json::from_str(&encode_event(4, &ev)).unwrap();
+        assert_eq!(v["type"], "progress");
+        assert_eq!(v["progress_type"], "tool_start");
+        assert_eq!(v["seq"], 4);
+        assert_eq!(v["run"], 1);
+        assert_eq!(v["edit_info"]["type"], "edit");
+        assert_eq!(v["edit_info"]["old"], "x");
+        let ev = Event::QueueStatus {
+            count: 1,
+            items: vec![QueueItem {
+                id: 9,
+                sender: "User".into(),
+                message: "m".into(),
+            }],
+            running: false,
+        };
+        let v: Value = serde_json::from_str(&encode_event(5, &ev)).unwrap();
+        assert_eq!(v["type"], "queue_status");
+        assert_eq!(v["items"][0]["sender"], "User");
+    }
+
+    #[test]
+    fn excerpt_cuts_on_characters() {
+        assert_eq!(excerpt("안녕하세요", 2), "안녕");
+        assert_eq!(excerpt("abc", 5), "abc");
+    }
+}

@@ -1,0 +1,415 @@
+//! HTTP routes: plain functions from a parsed request to a tiny_http response.
+//!
+//! No sockets here, so most of it is testable without a server. The transport
+//! (limits, keep-alive, common headers) is [`crate::http`]'s; the WebSocket itself is
+//! [`crate::ws`]'s. This module decides what each path answers and who may ask.
+
+use crate::assets::{Assets, Body};
+use crate::auth::{self, Auth, Login, Role};
+use crate::config::Access;
+use crate::http::{Head, Request, header};
+use crate::hub::HubHandle;
+use crate::pages::Pages;
+use minijinja::{Value, context};
+use std::io::{Cursor, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tiny_http::{Response, StatusCode};
+
+/// A response ready for tiny_http to write.
+pub type Reply = Response<Box<dyn Read + Send>>;
+
+/// What the routes need to answer.
+pub struct App {
+    pub hub: HubHandle,
+    pub pages: Pages,
+    pub assets: Assets,
+    pub claude: PathBuf,
+    pub started: Instant,
+    pub auth: Auth,
+    pub access: Access,
+    /// Whether the server listens on a loopback address only.
+    pub loopback: bool,
+    /// For the box status (disk free where history is kept).
+    pub data_dir: PathBuf,
+}
+
+/// Who may call a route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Anyone: the login page, health, static files.
+    Public,
+    /// A logged-in owner or viewer.
+    LoggedIn,
+}
+
+type Handler = fn(&Request, &App) -> Reply;
+
+/// Routes one request.
+pub fn handle(req: &Request, app: &App) -> Reply {
+    let head = &req.head;
+    if let Err(reply) = check_host(head, app) {
+        return reply;
+    }
+    let (allowed, access, reply): (&str, Gate, Handler) = match head.path.as_str() {
+        "/" => ("GET, HEAD", Gate::LoggedIn, index),
+        "/login" => ("GET, HEAD, POST", Gate::Public, login),
+        "/logout" => ("GET, POST", Gate::Public, logout),
+        "/healthz" => ("GET, HEAD", Gate::Public, healthz),
+        p if p.starts_with("/static/") => ("GET, HEAD", Gate::Public, asset),
+        "/sw.js" | "/manifest.webmanifest" => ("GET, HEAD", Gate::Public, root_asset),
+        _ => return text(404, "not found"),
+    };
+    if !allowed.split(", ").any(|m| m == head.method) {
+        return text(405, "method not allowed").with_header(header("Allow", allowed));
+    }
+    if head.method == "POST"
+        && let Err(reply) = check_origin(head, app)
+    {
+        return reply;
+    }
+    if access == Gate::LoggedIn && role(head, app).is_none() {
+        return if head.path == "/" {
+            redirect("/login")
+        } else {
+            text(
+                401,
+                "log in first: open /login?token=... (see the server log)",
+            )
+        };
+    }
+    reply(req, app)
+}
+
+/// The role a request's cookie or bearer token grants.
+fn role(head: &Head, app: &App) -> Option<Role> {
+    app.auth
+        .identify(head.header("authorization"), head.header("cookie"))
+}
+
+/// Checks a WebSocket upgrade before the handshake and returns the client's role.
+pub fn authorize_ws(head: &Head, app: &App) -> Result<Role, Reply> {
+    check_host(head, app)?;
+    check_origin(head, app)?;
+    role(head, app).ok_or_else(|| {
+        log::info!("ws: refused upgrade without a valid session");
+        text(401, "log in first")
+    })
+}
+
+/// A browser page from another site must not drive this server with the user's
+/// cookies (cross-site WebSocket hijacking, login CSRF): a present `Origin` must name
+/// the host the request was sent to, or be on `--allowed-origin`.
+fn check_origin(head: &Head, app: &App) -> Result<(), Reply> {
+    let Some(origin) = head.header("origin") else {
+        // Not a browser, or a same-origin GET: nothing a cross-site page can forge.
+        return Ok(());
+    };
+    let host = head.header("host").unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    let allowed = origin_host.eq_ignore_ascii_case(host)
+        || app
+            .access
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin));
+    if allowed {
+        Ok(())
+    } else {
+        log::warn!(
+            "refused cross-origin {} {} from {origin:?} to host {host:?}",
+            head.method,
+            head.path
+        );
+        Err(text(403, "cross-origin request refused"))
+    }
+}
+
+/// Without authentication, the Host header is the only defence against DNS
+/// rebinding (a web page whose name resolves to 127.0.0.1), and a request that came
+/// through a proxy or tunnel did not come from this machine: refuse both. With
+/// authentication a rebinding page has no cookie, so only `--allowed-host`, when
+/// given, restricts Host.
+fn check_host(head: &Head, app: &App) -> Result<(), Reply> {
+    let no_auth = !app.auth.enabled();
+    if no_auth
+        && [
+            "x-forwarded-for",
+            "forwarded",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+        ]
+        .iter()
+        .any(|h| head.header(h).is_some())
+    {
+        log::warn!("refused a proxied request: --no-auth serves this machine only");
+        return Err(text(
+            403,
+            "this server runs without authentication and serves local requests only",
+        ));
+    }
+    if !(no_auth && app.loopback) && app.access.allowed_hosts.is_empty() {
+        return Ok(());
+    }
+    let host = head.header("host").unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let loopback_name = name.eq_ignore_ascii_case("localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback_name
+        || app
+            .access
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+    {
+        Ok(())
+    } else {
+        log::warn!("refused Host {host:?} (not loopback, not in --allowed-host)");
+        Err(text(
+            403,
+            "unexpected Host header; add it with --allowed-host",
+        ))
+    }
+}
+
+/// `/login`: shows the form, or trades a token (query or form) for a session cookie.
+fn login(req: &Request, app: &App) -> Reply {
+    let head = &req.head;
+    let from_query = form_urlencoded::parse(head.query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    let from_form = (head.method == "POST")
+        .then(|| {
+            form_urlencoded::parse(&req.body)
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .flatten();
+    let Some(token) = from_form.or(from_query) else {
+        return login_page(app, 200, None);
+    };
+    match app.auth.login(&token, req.peer.ip()) {
+        Login::Ok(role) => {
+            let secure = head
+                .header("x-forwarded-proto")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            log::info!("login: {} logged in as {role:?}", req.peer.ip());
+            let mut reply = redirect("/");
+            if let Some(cookie) = app.auth.login_cookie(role, secure) {
+                reply.add_header(header("Set-Cookie", &cookie));
+            }
+            reply
+        }
+        Login::Wrong => login_page(app, 401, Some("That token is not valid.")),
+        Login::Limited(wait) => {
+            let secs = wait.as_secs().max(1);
+            login_page(
+                app,
+                429,
+                Some("Too many failed attempts; wait and try again."),
+            )
+            .with_header(header("Retry-After", &secs.to_string()))
+        }
+    }
+}
+
+fn login_page(app: &App, status: u16, error: Option<&str>) -> Reply {
+    let ctx = context! {
+        error => error,
+        app_css => Value::from_safe_string(app.assets.url("app.css")),
+    };
+    match app.pages.render("login.html", ctx) {
+        Ok(html) => bytes(status, "text/html; charset=utf-8", html.into_bytes())
+            .with_header(header("Cache-Control", "no-store")),
+        Err(e) => {
+            log::error!("page /login: {e}");
+            text(
+                500,
+                "the login template failed to render; see the server log",
+            )
+        }
+    }
+}
+
+fn logout(_req: &Request, _app: &App) -> Reply {
+    redirect("/login").with_header(header("Set-Cookie", &auth::logout_cookie()))
+}
+
+fn redirect(to: &str) -> Reply {
+    bytes(303, "text/plain; charset=utf-8", Vec::new())
+        .with_header(header("Location", to))
+        .with_header(header("Cache-Control", "no-store"))
+}
+
+fn index(req: &Request, app: &App) -> Reply {
+    let ctx = context! {
+        version => env!("CARGO_PKG_VERSION"),
+        lang => page_language(req.head.header("accept-language")),
+        // The page hides what a read-only viewer cannot use (the hub enforces it).
+        viewer => role(&req.head, app) == Some(Role::Viewer),
+        // Our own URLs (a fixed name and a hex hash): nothing to escape.
+        app_js => Value::from_safe_string(app.assets.url("app.js")),
+        app_css => Value::from_safe_string(app.assets.url("app.css")),
+        icon_svg => Value::from_safe_string(app.assets.url("icon.svg")),
+    };
+    match app.pages.render("index.html", ctx) {
+        Ok(html) => bytes(200, "text/html; charset=utf-8", html.into_bytes())
+            .with_header(header("Cache-Control", "no-cache")),
+        Err(e) => {
+            log::error!("page /: {e}");
+            text(
+                500,
+                "the page template failed to render; see the server log",
+            )
+        }
+    }
+}
+
+/// `ko` when the browser prefers Korean to English, else `en` (the page's two
+/// languages). Quality values are honoured; order breaks ties.
+fn page_language(accept: Option<&str>) -> &'static str {
+    let mut best = ("en", -1.0f32);
+    for part in accept.unwrap_or("").split(',') {
+        let mut fields = part.split(';');
+        let tag = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = fields
+            .find_map(|f| {
+                f.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        let lang = if tag.starts_with("ko") {
+            "ko"
+        } else if tag.starts_with("en") {
+            "en"
+        } else {
+            continue;
+        };
+        if q > best.1 {
+            best = (lang, q);
+        }
+    }
+    best.0
+}
+
+fn asset(req: &Request, app: &App) -> Reply {
+    let name = req.head.path.trim_start_matches("/static/");
+    let Some(found) = app.assets.get(name) else {
+        return text(404, "not found");
+    };
+    // Immutable only when the URL names this exact content (`?v=<hash>`); a bare
+    // name (the manifest's icons) may change with the next build.
+    let versioned = req.head.query_param("v").is_some();
+    let cache = if found.immutable && versioned {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let (reader, len): (Box<dyn Read + Send>, usize) = match found.body {
+        Body::Static(b) => (Box::new(b), b.len()),
+        Body::Owned(v) => {
+            let len = v.len();
+            (Box::new(Cursor::new(v)), len)
+        }
+    };
+    Response::new(
+        StatusCode(200),
+        vec![
+            header("Content-Type", found.content_type),
+            header("Cache-Control", cache),
+        ],
+        reader,
+        Some(len),
+        None,
+    )
+}
+
+/// The PWA's files that must live at the root: the service worker (its scope is
+/// the path it is served from) and the manifest. Always revalidated, so a new build's
+/// worker and manifest are picked up at once.
+fn root_asset(req: &Request, app: &App) -> Reply {
+    let name = req.head.path.trim_start_matches('/');
+    let Some(found) = app.assets.get(name) else {
+        return text(404, "not found");
+    };
+    let body = match found.body {
+        Body::Static(b) => b.to_vec(),
+        Body::Owned(v) => v,
+    };
+    bytes(200, found.content_type, body).with_header(header("Cache-Control", "no-cache"))
+}
+
+fn healthz(req: &Request, app: &App) -> Reply {
+    let claude_found = crate::child::find_executable(&app.claude).is_some();
+    let stats = app.hub.stats(Duration::from_secs(1));
+    let status = match stats {
+        None => "hub not responding",
+        Some(s) if !s.runner_ok => "run overdue: the runner is not turning",
+        Some(_) => "ok",
+    };
+    let body = serde_json::json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": app.started.elapsed().as_secs(),
+        "clients": stats.map(|s| s.clients),
+        "queue": stats.map(|s| s.queue),
+        "running": stats.map(|s| s.running),
+        "claude": { "path": app.claude.display().to_string(), "found": claude_found },
+    });
+    // The box's own figures (temperature, memory, disk) are for logged-in users only;
+    // the public health check says no more than it must.
+    let mut body = body;
+    if role(&req.head, app).is_some() {
+        body["box"] =
+            serde_json::to_value(crate::boxstatus::read(&app.data_dir)).unwrap_or_default();
+    }
+    let code = if status == "ok" { 200 } else { 503 };
+    bytes(code, "application/json", body.to_string().into_bytes())
+        .with_header(header("Cache-Control", "no-store"))
+}
+
+/// A plain-text response.
+pub fn text(status: u16, body: &str) -> Reply {
+    bytes(
+        status,
+        "text/plain; charset=utf-8",
+        format!("{body}\n").into_bytes(),
+    )
+    .with_header(header("Cache-Control", "no-store"))
+}
+
+fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+    let len = body.len();
+    Response::new(
+        StatusCode(status),
+        vec![header("Content-Type", content_type)],
+        Box::new(Cursor::new(body)),
+        Some(len),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_language;
+
+    #[test]
+    fn accept_language_picks_korean_or_english() {
+        for (header, want) in [
+            (None, "en"),
+            (Some("ko-KR,ko;q=0.9,en-US;q=0.8"), "ko"),
+            (Some("en-US,en;q=0.9,ko;q=0.8"), "en"),
+            (Some("fr-FR,ko;q=0.5"), "ko"),
+            (Some("de"), "en"),
+        ] {
+            assert_eq!(page_language(header), want, "{header:?}");
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The WebSocket side of one connection: handshake, then one thread that blocks in
+//! `poll(2)` on the socket and its outbox's eventfd until the peer sends or the hub
+//! has something the kernel did not take at once. No read timeouts, no sleeps: the
+//! only timer is the next keep-alive ping.
+//!
+//! Frames from the browser are parsed here (`protocol::parse_client`) and handed to
+//! the hub already typed; bad frames are answered here, to this browser alone.
+//! Everything written to the socket goes through the client's [`Outbox`], including
+//! tungstenite's own pongs and close replies, so frames never interleave.
+
+use crate::auth::Role;
+use crate::http::Head;
+use crate::hub::{ClientId, HubHandle};
+use crate::outbox::{Flushed, Outbox, text_frame};
+use crate::protocol;
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, recv};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{Role as WsRole, WebSocketConfig, WebSocketContext};
+
+/// Per-connection settings taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    pub max_message: usize,
+    pub backlog: usize,
+    pub ping_interval: Duration,
+    pub peer_timeout: Duration,
+}
+
+/// Whether a request head asks for a WebSocket upgrade.
+pub fn is_upgrade(head: &Head) -> bool {
+    head.header("upgrade")
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Checks the handshake headers; on success returns the `Sec-WebSocket-Accept` value.
+pub fn accept_key(head: &Head) -> Result<String, &'static str> {
+    if head.method != "GET" {
+        return Err("WebSocket upgrade needs GET");
+    }
+    let connection_upgrade = head.header("connection").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    });
+    if !connection_upgrade {
+        return Err("missing Connection: upgrade");
+    }
+    if head.header("sec-websocket-version") != Some("13") {
+        return Err("unsupported Sec-WebSocket-Version (13 is required)");
+    }
+    let key = head
+        .header("sec-websocket-key")
+        .ok_or("missing Sec-WebSocket-Key")?;
+    Ok(tungstenite::handshake::derive_accept_key(
+        key.trim().as_bytes(),
+    ))
+}
+
+/// The bytes of the `101 Switching Protocols` answer.
+pub fn switching_protocols(accept: &str) -> String {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+}
+
+/// Reads with `MSG_DONTWAIT` and writes into the outbox: what tungstenite sees as
+/// its stream.
+struct Io<'a> {
+    sock: &'a TcpStream,
+    out: &'a Outbox,
+}
+
+impl Read for Io<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match recv(self.sock, &mut *buf, RecvFlags::DONTWAIT) {
+                Ok((n, _)) => return Ok(n),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Write for Io<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.push_control(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why a connection ended, for the log line.
+#[derive(Debug)]
+enum End {
+    PeerClosed,
+    PeerGone(String),
+    TimedOut,
+    Closed,
+    Protocol(String),
+    TooBig,
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::PeerClosed => write!(f, "peer closed"),
+            End::PeerGone(why) => write!(f, "peer gone ({why})"),
+            End::TimedOut => write!(f, "peer silent too long"),
+            End::Closed => write!(f, "closed by server"),
+            End::Protocol(why) => write!(f, "protocol error ({why})"),
+            End::TooBig => write!(f, "message too big"),
+        }
+    }
+}
+
+/// Serves one upgraded connection until it ends. `leftover` holds bytes the client
+/// sent after its request head (a frame may follow the handshake at once).
+pub fn serve(
+    sock: TcpStream,
+    peer: SocketAddr,
+    leftover: Vec<u8>,
+    replay_after: Option<u64>,
+    role: Role,
+    hub: &HubHandle,
+    settings: &WsSettings,
+) {
+    let outbox = match sock
+        .try_clone()
+        .and_then(|s| Outbox::new(s, settings.backlog))
+    {
+        Ok(o) => Arc::new(o),
+        Err(e) => {
+            log::warn!("ws {peer}: cannot set up the connection: {e}");
+            return;
+        }
+    };
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(settings.max_message))
+        .max_frame_size(Some(settings.max_message));
+    let mut ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
+    let id = hub.join(outbox.clone(), peer, replay_after, role);
+    log::info!("ws {peer}: open (client {id}, {role:?})");
+    let end = run(&sock, &outbox, &mut ctx, id, hub, settings);
+    hub.leave(id);
+    let _ = sock.shutdown(Shutdown::Both);
+    log::info!("ws {peer}: closed (client {id}): {end}");
+}
+
+fn run(
+    sock: &TcpStream,
+    outbox: &Outbox,
+    ctx: &mut WebSocketContext,
+    id: ClientId,
+    hub: &HubHandle,
+    settings: &WsSettings,
+) -> End {
+    let mut last_heard = Instant::now();
+    let mut next_ping = last_heard + settings.ping_interval;
+    // Once closing, the peer gets a little time to read our close frame.
+    let mut close_deadline: Option<Instant> = None;
+    // Bytes may already be buffered from the handshake read.
+    let mut readable = true;
+    // After an oversized message the stream is out of step: stop reading, say why.
+    let mut reading = true;
+    loop {
+        if readable && reading {
+            match read_all(sock, outbox, ctx, id, hub, &mut last_heard) {
+                None => {}
+                Some(End::TooBig) => {
+                    outbox.close(CloseCode::Size, "message too big");
+                    reading = false;
+                }
+                Some(end) => return end,
+            }
+        }
+        let want_write = match outbox.flush() {
+            Flushed::Finished => return End::Closed,
+            Flushed::Pending => true,
+            Flushed::Idle => false,
+        };
+        if outbox.is_closing() && close_deadline.is_none() {
+            close_deadline = Some(Instant::now() + Duration::from_secs(2));
+        }
+        let now = Instant::now();
+        if let Some(deadline) = close_deadline {
+            if now >= deadline {
+                return End::Closed;
+            }
+        } else if now >= next_ping {
+            if now.duration_since(last_heard) >= settings.peer_timeout {
+                return End::TimedOut;
+            }
+            let _ = ctx.write(
+                &mut Io { sock, out: outbox },
+                Message::Ping(Vec::new().into()),
+            );
+            next_ping = now + settings.ping_interval;
+            continue;
+        }
+        let wait = close_deadline
+            .unwrap_or(next_ping)
+            .saturating_duration_since(now);
+        let mut sock_events = PollFlags::empty();
+        if reading {
+            sock_events |= PollFlags::IN;
+        }
+        if want_write {
+            sock_events |= PollFlags::OUT;
+        }
+        let mut fds = [
+            PollFd::new(sock, sock_events),
+            PollFd::from_borrowed_fd(outbox.waker(), PollFlags::IN),
+        ];
+        let timeout = Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return End::PeerGone(format!("poll: {e}")),
+        }
+        let sock_ready = fds[0].revents();
+        if fds[1].revents().contains(PollFlags::IN) {
+            outbox.clear_wake();
+        }
+        if sock_ready.intersects(PollFlags::ERR | PollFlags::NVAL) {
+            return End::PeerGone("socket error".into());
+        }
+        readable = sock_ready.intersects(PollFlags::IN | PollFlags::HUP);
+    }
+}
+
+/// Reads every whole message available now. Returns how the connection ended, if it did.
+fn read_all(
+    sock: &TcpStream,
+    outbox: &Outbox,
+    ctx: &mut WebSocketContext,
+    id: ClientId,
+    hub: &HubHandle,
+    last_heard: &mut Instant,
+) -> Option<End> {
+    loop {
+        let msg = ctx.read(&mut Io { sock, out: outbox });
+        match msg {
+            Ok(msg) => {
+                *last_heard = Instant::now();
+                match msg {
+                    Message::Text(text) => match protocol::parse_client(text.as_str()) {
+                        Ok(frame) => hub.frame(id, frame),
+                        Err(err) => {
+                            outbox.push(&text_frame(protocol::encode_error(&err)));
+                        }
+                    },
+                    Message::Binary(_) => {
+                        outbox.push(&text_frame(protocol::encode_error(
+                            &protocol::FrameError::Binary,
+                        )));
+                    }
+                    // tungstenite queued the pong itself, through `Io::write`.
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                    Message::Close(_) => {
+                        // tungstenite queued the close reply; let it be flushed.
+                        let _ = outbox.flush();
+                        return Some(End::PeerClosed);
+                    }
+                }
+            }
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                return None;
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return Some(End::PeerClosed);
+            }
+            Err(tungstenite::Error::Capacity(_)) => return Some(End::TooBig),
+            Err(tungstenite::Error::Io(e)) => return Some(End::PeerGone(e.to_string())),
+            Err(tungstenite::Error::Protocol(e)) => {
+                // A peer that closes the TCP stream without a close frame lands here.
+                return Some(End::Protocol(e.to_string()));
+            }
+            Err(e) => return Some(End::Protocol(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Durable history: replay, restarts, crashes, torn logs, a full disk.
+
+mod common;
+
+use common::*;
+use rustix::process::Signal;
+use serde_json::{Value, json};
+
+/// Every event of a replay from `?last_seq=0`, until a frame matches `last`.
+fn history_until(server: &Server, last: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut ws = server.ws("?last_seq=0");
+    let mut seen = Vec::new();
+    loop {
+        let v = ws.next_json();
+        let done = last(&v);
+        if v["seq"].is_u64() {
+            seen.push(v);
+        }
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_client_that_reconnects_gets_every_missed_event_once_in_order() {
+    let server = Server::start(&[]);
+    let mut a = server.ws("");
+    let mut b = server.ws("");
+    occupy(&mut b);
+    b.send_json(&json!({"type":"message","message":"before"}));
+    let seen = a.wait_for(|v| v["type"] == "queue_status" && v["count"] == 1);
+    let last = seen["seq"].as_u64().unwrap();
+    drop(a);
+    for i in 0..5 {
+        b.send_json(&json!({"type":"message","message":format!("missed {i}")}));
+    }
+    b.wait_for(|v| v["type"] == "queue_status" && v["count"] == 6);
+    let mut a = server.ws(&format!("?last_seq={last}"));
+    let mut seqs = Vec::new();
+    let mut texts = Vec::new();
+    while seqs.len() < 10 {
+        let v = a.next_json();
+        if let Some(seq) = v["seq"].as_u64() {
+            seqs.push(seq);
+            if v["type"] == "message" {
+                texts.push(v["message"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let expected: Vec<u64> = (last + 1..=last + 10).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(
+        texts,
+        (0..5).map(|i| format!("missed {i}")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn seq_stays_monotonic_and_the_queue_survives_kill_9() {
+    let dir = temp_dir("kill9");
+    let mut first = Server::start_in(dir.clone(), &[], &[], None);
+    first.keep_data = true;
+    let mut ws = first.ws("");
+    let running = occupy(&mut ws);
+    let mut ids = Vec::new();
+    for text in ["one", "two"] {
+        ws.send_json(&json!({"type":"message","message":text}));
+        ids.push(
+            ws.wait_for(|v| v["type"] == "message")["id"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    let last = ws.wait_for(|v| v["type"] == "queue_status" && v["count"] == 2)["seq"]
+        .as_u64()
+        .unwrap();
+    first.signal(Signal::KILL);
+    first.wait_exit();
+    drop(first);
+
+    // The run that was cut off is reported; the queued prompts are still there and
+    // the first of them runs now.
+    let mut second = Server::start_in(dir.clone(), &[], &[], None);
+    let history = history_until(&second, |v| {
+        v["progress_type"] == "start" && v["run"] == ids[0]
+    });
+    let messages: Vec<&str> = history
+        .iter()
+        .filter(|v| v["type"] == "message")
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, vec!["occupy the runner", "one", "two"]);
+    let lost = history
+        .iter()
+        .find(|v| v["progress_type"] == "error" && v["run"] == running)
+        .expect("the interrupted run is reported");
+    assert!(
+        lost["message"].as_str().unwrap().contains("interrupted"),
+        "{lost}"
+    );
+    let mut ws = second.ws("");
+    let snapshot = ws.wait_for(|v| v["type"] == "queue_status");
+    assert_eq!(snapshot["count"], 1, "the queue survived: {snapshot}");
+    assert_eq!(snapshot["items"][0]["id"], ids[1]);
+    assert_eq!(snapshot["running"], true);
+    ws.send_json(&json!({"type":"message","message":"three"}));
+    let next = ws.wait_for(|v| v["type"] == "message")["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(next > last, "seq went back: {next} <= {last}");
+    second.signal(Signal::TERM);
+    assert_eq!(second.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn a_torn_final_line_does_not_stop_the_server() {
+    let dir = temp_dir("torn");
+    let mut first = Server::start_in(dir.clone(), &[], &[], None);
+    first.keep_data = true;
+    let mut ws = first.ws("");
+    ws.send_json(&json!({"type":"message","message":"kept"}));
+    ws.wait_for(|v| v["message"] == "kept");
+    first.signal(Signal::KILL);
+    first.wait_exit();
+    drop(first);
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
+    let log = dir
+        .join("history")
+        .join(format!("{}.jsonl", state["key"].as_str().unwrap()));
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(br#"{"seq":99,"type":"mess"#);
+    std::fs::write(&log, bytes).unwrap();
+
+    let mut second = Server::start_in(dir, &[], &[], None);
+    second.wait_log("torn last line");
+    let history = history_until(&second, |v| v["message"] == "kept");
+    assert!(!history.is_empty());
+}
+
+#[test]
+fn a_full_disk_is_announced_live_events_continue_and_saving_resumes() {
+    let dir = temp_dir("full");
+    std::fs::create_dir_all(dir.join("history")).unwrap();
+    let key = "000000000000001";
+    std::fs::write(
+        dir.join("state.json"),
+        format!(r#"{{"key":"{key}","claude_id":null,"resumable":false,"seq":0}}"#),
+    )
+    .unwrap();
+    let log = dir.join("history").join(format!("{key}.jsonl"));
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    let mut server = Server::start_in(dir, &[], &[], None);
+    let mut ws = server.ws("");
+    ws.send_json(&json!({"type":"message","message":"while full"}));
+    // The notice comes live with the first failed write, or, if that happened
+    // before this client connected (the usage figures are broadcast at start-up),
+    // as a snapshot when it joins. Either way it comes, and the message is live.
+    let (mut notice, mut echoed) = (false, false);
+    while !(notice && echoed) {
+        let v = ws.next_json();
+        if v["type"] == "system" {
+            assert!(
+                v["message"].as_str().unwrap().contains("not being saved"),
+                "{v}"
+            );
+            notice = true;
+        }
+        echoed |= v["type"] == "message" && v["message"] == "while full";
+    }
+    server.wait_log("No space left on device");
+    std::fs::remove_file(&log).unwrap();
+    ws.send_json(&json!({"type":"message","message":"space again"}));
+    let back = ws.wait_for(|v| v["type"] == "system");
+    assert!(
+        back["message"].as_str().unwrap().contains("saved again"),
+        "{back}"
+    );
+    let history = history_until(&server, |v| v["message"] == "space again");
+    assert!(history.iter().any(|v| v["message"] == "space again"));
+}
+
+#[test]
+fn clear_starts_a_new_session_whose_history_starts_empty() {
+    let server = Server::start(&[]);
+    let mut ws = server.ws("");
+    let run = occupy(&mut ws);
+    ws.send_json(&json!({"type":"command","command":"clear"}));
+    // The running turn is stopped first and ends in the old session.
+    ws.wait_for(|v| v["progress_type"] == "stopped" && v["run"] == run);
+    ws.wait_for(|v| v["type"] == "system");
+    let history = history_until(&server, |v| v["type"] == "system");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(
+        history[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("New session")
+    );
+}
