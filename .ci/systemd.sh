@@ -66,6 +66,7 @@ echo "ok"
 
 if command -v shellcheck >/dev/null; then
     echo "== shellcheck"
-    shellcheck systemd/homeclaude-loop.sh .ci/*.sh bench/*.sh
+    # The deploy scripts by name: other scripts answer to their own owners.
+    shellcheck systemd/homeclaude-loop.sh .ci/arm.sh .ci/systemd.sh .ci/systemd-boot.sh bench/sizes.sh
     echo "ok"
 fi
