@@ -6,6 +6,8 @@
 
 mod assets;
 mod auth;
+#[allow(dead_code)]
+mod claude_sessions;
 mod config;
 mod http;
 mod hub;
