@@ -8,8 +8,10 @@
 //! homeclaude is a binary crate.
 //!
 //! Usage: `cargo run --release --example sessions_bench -- [--files 5000]
-//! [--size 100000] [--runs 5] [--limit 50] [--drop-cache]`. `--drop-cache` asks the
-//! kernel to drop the files' pages before the first listing, so it reads from disk.
+//! [--size 100000] [--runs 5] [--limit 50] [--drop-cache] [--dir PATH]`.
+//! `--drop-cache` asks the kernel to drop the files' pages before the first listing,
+//! so it reads from disk. `--dir` keeps the store in PATH (and reuses it when it is
+//! already there), so repeated measurements skip the generation.
 
 #[allow(dead_code)]
 #[path = "../src/claude_sessions.rs"]
@@ -28,6 +30,7 @@ struct Opts {
     runs: usize,
     limit: usize,
     drop_cache: bool,
+    dir: Option<PathBuf>,
 }
 
 fn main() {
@@ -37,6 +40,7 @@ fn main() {
         runs: 5,
         limit: 50,
         drop_cache: false,
+        dir: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -47,6 +51,7 @@ fn main() {
             "--size" => opts.size = v.parse().expect("--size BYTES"),
             "--runs" => opts.runs = v.parse().expect("--runs N"),
             "--limit" => opts.limit = v.parse().expect("--limit N"),
+            "--dir" => opts.dir = Some(PathBuf::from(v)),
             "--drop-cache" => {
                 opts.drop_cache = true;
                 i += 1;
@@ -57,17 +62,31 @@ fn main() {
         i += 2;
     }
 
-    let dir =
-        std::env::temp_dir().join(format!("homeclaude-sessions-bench-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("create the store");
-    let t = Instant::now();
-    let bytes = generate(&dir, &opts);
-    println!(
-        "generated {} files, {:.0} MB, in {:.1} s",
-        opts.files,
-        bytes as f64 / 1e6,
-        t.elapsed().as_secs_f64()
-    );
+    let keep = opts.dir.is_some();
+    let dir = opts.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("homeclaude-sessions-bench-{}", std::process::id()))
+    });
+    if keep && count_sessions(&dir) == opts.files {
+        println!("reusing {} files in {}", opts.files, dir.display());
+    } else {
+        // Never delete what a mistyped --dir points at: only an empty or new one.
+        let empty = fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none());
+        assert!(
+            empty,
+            "{} is neither empty nor a store of {} files",
+            dir.display(),
+            opts.files
+        );
+        fs::create_dir_all(&dir).expect("create the store");
+        let t = Instant::now();
+        let bytes = generate(&dir, &opts);
+        println!(
+            "generated {} files, {:.0} MB, in {:.1} s",
+            opts.files,
+            bytes as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+    }
     if opts.drop_cache {
         drop_page_cache(&dir);
     }
@@ -84,6 +103,8 @@ fn main() {
         opts.limit.min(opts.files),
         "every file is a session"
     );
+    // What a server holding one index pays.
+    let after_first = status_kib("VmRSS:");
     let what = if opts.drop_cache {
         "page cache dropped"
     } else {
@@ -130,9 +151,11 @@ fn main() {
 
     // One session appended to, as when the CLI is writing one.
     let changed = &listed[listed.len() - 1].id;
+    let changed_path = dir.join(format!("{changed}.jsonl"));
+    let original_len = fs::metadata(&changed_path).expect("stat a session").len();
     let mut f = File::options()
         .append(true)
-        .open(dir.join(format!("{changed}.jsonl")))
+        .open(&changed_path)
         .expect("open a session");
     writeln!(f, "{}", json!({"type": "assistant", "timestamp": "2027-01-01T00:00:00.000Z", "isSidechain": false, "message": {"role": "assistant", "content": [{"type": "text", "text": "more"}]}})).expect("append");
     let before = index.files_read();
@@ -147,9 +170,16 @@ fn main() {
         &after[0].id, changed,
         "the changed session is now the newest"
     );
+    // Undone, so a kept store gives the same figures next time.
+    f.set_len(original_len).expect("truncate a session");
 
     let peak = status_kib("VmHWM:");
     rows.push(("peak RSS (VmHWM) before listing".into(), mb(baseline)));
+    rows.push((
+        "RSS (VmRSS) after the first listing".into(),
+        mb(after_first),
+    ));
+    // Includes the second index alive during the "new index" runs.
     rows.push(("peak RSS (VmHWM) at the end".into(), mb(peak)));
     rows.push(("RSS (VmRSS) at the end".into(), mb(status_kib("VmRSS:"))));
 
@@ -159,9 +189,19 @@ fn main() {
         println!("| {name} | {value} |");
     }
     drop(index);
-    if let Err(e) = fs::remove_dir_all(&dir) {
+    if !keep && let Err(e) = fs::remove_dir_all(&dir) {
         eprintln!("could not remove {}: {e}", dir.display());
     }
+}
+
+/// How many `.jsonl` files `dir` holds (0 if it does not exist).
+fn count_sessions(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+            .count()
+    })
 }
 
 /// SplitMix64: small, fast, and the same sequence for the same seed.
