@@ -8,6 +8,8 @@ mod assets;
 mod auth;
 mod boxstatus;
 mod child;
+#[allow(dead_code)] // wired into the hub's session commands next
+mod claude_sessions;
 mod config;
 mod http;
 mod hub;
