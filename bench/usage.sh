@@ -7,7 +7,9 @@
 # Cold: no cache. Warm: after one more run is appended to the newest
 # session, with the cache of the previous invocation (ccusage has no cache,
 # so its runs are all cold). Each figure is the median of 3 runs; wall time
-# in ms from a bare run, peak RSS from a run under `/usr/bin/time -v`.
+# in ms from a bare run, CPU time and peak RSS from a run under
+# `/usr/bin/time -v` (CPU from `perf stat` task-clock when perf is there:
+# GNU time reports it in 10 ms steps).
 # Needs: cargo, node + npm (registry access for the two ccusage versions),
 # GNU time, taskset. Run it on an otherwise idle machine: it prints the load
 # average before and after so a busy run can be recognised.
@@ -41,7 +43,7 @@ TREE_MB=$(du -sm "$TREE/projects" | cut -f1)
 FILES=$(find "$TREE/projects" -name '*.jsonl' | wc -l)
 
 # median of three numbers on stdin
-median() { sort -n | sed -n 2p; }
+median() { sort -g | sed -n 2p; }
 
 # wall ms of one bare run
 wall_ms() {
@@ -52,23 +54,37 @@ wall_ms() {
   echo $(( (t1 - t0) / 1000000 ))
 }
 
-# peak RSS in MB of one run
-rss_mb() {
-  /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {printf "%.1f\n", $2/1024}'
+# "peak-RSS-MB cpu-ms" of one run under GNU time (CPU = user + system; it
+# is less disturbed than wall time when other work shares the cores)
+rss_cpu() {
+  /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '
+    /Maximum resident/ {rss = $2 / 1024}
+    /User time/ {cpu += $2}
+    /System time/ {cpu += $2}
+    END {printf "%.1f %d\n", rss, cpu * 1000}'
 }
 
 # measure LABEL PREP CMD... : PREP is run (not timed) before each of 3 runs
 measure() {
   local label=$1 prep=$2; shift 2
-  local walls=() rsss=()
+  local walls=() rsss=() cpus=() out
   for _ in 1 2 3; do
     eval "$prep"
     walls+=("$(wall_ms "$@")")
     eval "$prep"
-    rsss+=("$(rss_mb "$@")")
+    out=$(rss_cpu "$@")
+    rsss+=("${out% *}")
+    if command -v perf >/dev/null; then
+      # perf's task-clock has sub-millisecond resolution, GNU time's 10 ms.
+      eval "$prep"
+      cpus+=("$(perf stat -x, -e task-clock -- "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ {printf "%.1f\n", $1}')")
+    else
+      cpus+=("${out#* }")
+    fi
   done
-  printf '| %s | %s ms | %s MB | `%s` |\n' "$label" \
+  printf '| %s | %s ms | %s ms | %s MB | `%s` |\n' "$label" \
     "$(printf '%s\n' "${walls[@]}" | median)" \
+    "$(printf '%s\n' "${cpus[@]}" | median)" \
     "$(printf '%s\n' "${rsss[@]}" | median)" "$*"
 }
 
@@ -76,8 +92,8 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "Tree: $TREE_MB MB, $FILES files, 400 sessions (seed 42). $(nproc) cores; load before: $LOAD_BEFORE"
 echo
-echo '| what | wall (median of 3) | peak RSS | command |'
-echo '|---|---|---|---|'
+echo '| what | wall | CPU (user+sys) | peak RSS | command |'
+echo '|---|---|---|---|---|'
 cold_prep="rm -rf '$DATA'"
 measure "homeclaude cold" "$cold_prep" "$HC" usage --json --data-dir "$DATA"
 measure "homeclaude cold, one core" "$cold_prep" taskset -c 0 "$HC" usage --json --data-dir "$DATA"

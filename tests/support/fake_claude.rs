@@ -20,6 +20,8 @@
 //! - `--fake-delay-ms N` / `FAKE_CLAUDE_DELAY_MS`: a pause after every line.
 //!
 //! Runs sharing a record file append to it: each run starts with its argv line.
+//! `{now_us}` anywhere in a transcript line is replaced by the time it is written
+//! (microseconds since the epoch), for latency benchmarks.
 //!
 //! Transcript lines starting with `@` are directives, not output:
 //! `@sleep MS`, `@stderr TEXT`, `@exit CODE` (at once, without waiting for stdin to
@@ -149,6 +151,15 @@ impl Fake {
             && let Some(id) = v["session_id"].as_str()
         {
             self.session_id = id.to_string();
+        }
+        // `{now_us}` in a line becomes the wall-clock time of writing it, so a
+        // benchmark can measure line-to-browser latency on the same machine.
+        if line.contains("{now_us}") {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            print_bytes(line.replace("{now_us}", &now.to_string()).as_bytes());
+            return;
         }
         print_bytes(line.as_bytes());
     }
