@@ -112,9 +112,14 @@ fn start(bin: &str, cpu: Option<&str>) -> (Srv, Duration) {
             "--max-connections",
             "2100",
         ])
-        .args(["--claude", "/bin/cat"])
+        // A stand-in CLI that runs until stopped: the first prompt occupies the
+        // runner, so every measured prompt waits in the queue and is cancelled.
+        .arg("--claude")
+        .arg(std::path::Path::new(bin).with_file_name("fake-claude"))
+        .env("FAKE_CLAUDE_TRANSCRIPT", hang_transcript())
         .env("RUST_LOG", "warn")
         .env("HOMECLAUDE_TOKEN", TOKEN)
+        .env("CLAUDE_CONFIG_DIR", data.join("claude"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -130,6 +135,12 @@ fn start(bin: &str, cpu: Option<&str>) -> (Srv, Duration) {
     }
     let up = t.elapsed();
     (Srv { child, addr }, up)
+}
+
+fn hang_transcript() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join("homeclaude-bench-hang.jsonl");
+    std::fs::write(&path, "@sleep 3600000\n").expect("write the hang transcript");
+    path
 }
 
 fn free_port() -> u16 {
@@ -179,8 +190,15 @@ impl Clients {
             req.headers_mut()
                 .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
             let (mut ws, _) = tungstenite::client::client(req, s).expect("handshake");
-            // The per-client snapshot arrives first; read it while still blocking.
-            let _ = ws.read();
+            // Per-client snapshots (usage, then the queue) come first; read them
+            // while still blocking.
+            while let Ok(m) = ws.read() {
+                if m.to_text()
+                    .is_ok_and(|t| t.contains(r#""type":"queue_status""#))
+                {
+                    break;
+                }
+            }
             ws.get_mut().set_nonblocking(true).unwrap();
             self.socks.push(ws);
         }
@@ -352,6 +370,11 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
     let mut clients = Clients { socks: Vec::new() };
     let mut next_id = 1u64;
     clients.connect(srv.addr, 100);
+    // Occupy the runner (prompt 1) and wait until every client saw its run start.
+    clients.send(r#"{"type":"message","message":"occupy"}"#.to_string());
+    let n = clients.socks.len();
+    clients.pump(n, |_, t| t.contains(r#""progress_type":"start""#));
+    next_id += 1;
     eprintln!("  latency, 100 clients");
     let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds, &mut next_id);
     out.push(("fan-out p50, 100 clients, every delivery (ms)".into(), a50));

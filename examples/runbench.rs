@@ -18,7 +18,9 @@ const INIT: &str = r#"{"type":"system","subtype":"init","session_id":"11111111-2
 const RESULT: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"11111111-2222-3333-4444-555555555555","total_cost_usd":0.0,"duration_ms":1,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":1}}"#;
 
 fn now_us() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -70,7 +72,11 @@ fn main() {
         alone.push(t.elapsed().as_secs_f64() * 1e3);
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut server = Command::new("taskset")
         .args(["-c", "0"])
@@ -92,10 +98,13 @@ fn main() {
         assert!(t.elapsed() < Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(1));
     }
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws")).unwrap();
-    req.headers_mut().insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws"))
+            .unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
     let (mut ws, _) = tungstenite::client::client(req, TcpStream::connect(addr).unwrap()).unwrap();
-    let mut next = |ws: &mut tungstenite::WebSocket<TcpStream>| loop {
+    let next = |ws: &mut tungstenite::WebSocket<TcpStream>| loop {
         if let Ok(Message::Text(t)) = ws.read() {
             return t.to_string();
         }
@@ -104,7 +113,10 @@ fn main() {
     let mut per_run = Vec::new();
     for i in 0..runs {
         let t = Instant::now();
-        ws.send(Message::text(format!(r#"{{"type":"message","message":"run {i}"}}"#))).unwrap();
+        ws.send(Message::text(format!(
+            r#"{{"type":"message","message":"run {i}"}}"#
+        )))
+        .unwrap();
         loop {
             let f = next(&mut ws);
             if f.contains(r#""username":"Claude""#) {
@@ -114,7 +126,10 @@ fn main() {
         per_run.push(t.elapsed().as_secs_f64() * 1e3);
     }
 
-    ws.send(Message::text(r#"{"type":"message","message":"@stamped go"}"#)).unwrap();
+    ws.send(Message::text(
+        r#"{"type":"message","message":"@stamped go"}"#,
+    ))
+    .unwrap();
     let mut lat = Vec::new();
     loop {
         let f = next(&mut ws);
@@ -141,10 +156,19 @@ fn main() {
     println!("| prompt -> final message, p50 (ms) | {run_p50:.3} |");
     println!("| prompt -> final message, p99 (ms) | {run_p99:.3} |");
     println!("| fake CLI alone, exec -> exit, p50 (ms) | {alone_p50:.3} |");
-    println!("| server overhead per run, p50 (ms) | {:.3} |", run_p50 - alone_p50);
+    println!(
+        "| server overhead per run, p50 (ms) | {:.3} |",
+        run_p50 - alone_p50
+    );
     println!("| CLI line -> browser frame, lines | {} |", lat.len());
-    println!("| CLI line -> browser frame, p50 (ms) | {:.3} |", pct(&mut lat, 0.5));
-    println!("| CLI line -> browser frame, p99 (ms) | {:.3} |", pct(&mut lat, 0.99));
+    println!(
+        "| CLI line -> browser frame, p50 (ms) | {:.3} |",
+        pct(&mut lat, 0.5)
+    );
+    println!(
+        "| CLI line -> browser frame, p99 (ms) | {:.3} |",
+        pct(&mut lat, 0.99)
+    );
 }
 
 use std::path::Path;
