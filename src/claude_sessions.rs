@@ -170,6 +170,9 @@ impl SessionIndex {
         Self::new(dir)
     }
 
+    // Used by the tests and examples/sessions_bench.rs; the server validates ids
+    // with `protocol::is_session_id` and lets the CLI refuse an unknown one.
+    #[allow(dead_code)]
     /// The directory this index reads.
     pub fn store_dir(&self) -> &Path {
         &self.store_dir
@@ -188,6 +191,9 @@ impl SessionIndex {
         infos.into_iter().take(limit).cloned().collect()
     }
 
+    // Used by the tests and examples/sessions_bench.rs; the server validates ids
+    // with `protocol::is_session_id` and lets the CLI refuse an unknown one.
+    #[allow(dead_code)]
     /// Whether `id` names a session in this store that can be continued: a valid
     /// id, a regular file, not a sub-agent's. Reads the file only if it changed.
     pub fn exists(&mut self, id: &str) -> bool {
@@ -211,11 +217,17 @@ impl SessionIndex {
         self.cache.get(id).is_some_and(|c| c.info.is_some())
     }
 
+    // Used by the tests and examples/sessions_bench.rs; the server validates ids
+    // with `protocol::is_session_id` and lets the CLI refuse an unknown one.
+    #[allow(dead_code)]
     /// How many files this index has opened and parsed so far (cache misses).
     pub fn files_read(&self) -> u64 {
         self.files_read
     }
 
+    // Used by the tests and examples/sessions_bench.rs; the server validates ids
+    // with `protocol::is_session_id` and lets the CLI refuse an unknown one.
+    #[allow(dead_code)]
     /// How many bytes of session files this index has read so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read

@@ -71,8 +71,13 @@ pub enum Input {
     Wedge,
     /// Everything a run reports, in its order; `Finished` last.
     Runner(RunnerOutput),
-    /// Fresh usage figures from the usage thread.
+    /// Fresh usage figures from the reader thread.
     Usage(Map<String, Value>),
+    /// The CLI's session list, for the client that asked.
+    Sessions {
+        client: ClientId,
+        items: Value,
+    },
 }
 
 /// The sending side, cloned into every thread that talks to the hub.
@@ -116,6 +121,10 @@ impl HubHandle {
     /// Test hook only: see [`Input::Wedge`].
     pub fn wedge(&self) {
         self.send(Input::Wedge);
+    }
+
+    pub fn sessions(&self, client: ClientId, items: Value) {
+        self.send(Input::Sessions { client, items });
     }
 
     pub fn usage(&self, body: Map<String, Value>) {
@@ -361,6 +370,16 @@ impl Hub {
             }
             Input::Shutdown(exit) => self.shutdown(exit),
             Input::Runner(output) => self.runner_output(output),
+            Input::Sessions { client, items } => {
+                let reply = serde_json::json!({
+                    "type": "sessions",
+                    "current": self.session.claude_id,
+                    "items": items,
+                });
+                if let Some(c) = self.clients.iter().find(|c| c.id == client) {
+                    c.outbox.push(&text_frame(reply.to_string()));
+                }
+            }
             Input::Usage(body) => {
                 self.today_usd = body
                     .get("today")
@@ -565,6 +584,15 @@ impl Hub {
                 }
                 None => self.tell(from, "not_running", "nothing is running"),
             },
+            Command::Sessions => match &self.meter {
+                Some(meter) => meter.sessions(from),
+                None => self.tell(
+                    from,
+                    "sessions_unavailable",
+                    "the session list is not available",
+                ),
+            },
+            Command::Resume { session } => self.resume_session(from, session),
             Command::Cancel { id } => {
                 let before = self.queue.len();
                 self.queue.retain(|q| q.id != id);
@@ -764,6 +792,40 @@ impl Hub {
         }
     }
 
+    /// `resume`: continue an earlier Claude session (one made by this server or by
+    /// `claude` in a terminal) from the next prompt on, in a new log. Refused while a
+    /// run is in progress: stop it or let it finish first.
+    fn resume_session(&mut self, from: ClientId, id: String) {
+        if self.running.is_some() || self.clear_after_run {
+            self.tell(
+                from,
+                "busy",
+                "a prompt is running; stop it or wait for it before switching sessions",
+            );
+            return;
+        }
+        let key = store::new_key();
+        if let Err(e) = self.store.switch_log(&key) {
+            self.store_failed(e);
+        }
+        self.session.key = key;
+        self.session.claude_id = Some(id.clone());
+        // If the CLI does not know it after all, the run is retried once in a new
+        // session and says so.
+        self.session.resumable = true;
+        self.session.first_seq = self.seq + 1;
+        if let Err(e) = self.store.save_state(&self.session) {
+            self.store_failed(e);
+        }
+        // The recent events belong to the session left behind.
+        self.history.clear();
+        self.history_len = 0;
+        log::info!("hub: continuing Claude session {id}");
+        self.broadcast(&Event::System {
+            message: format!("Continuing Claude session {id}."),
+        });
+    }
+
     /// `clear`: a new Claude session with its own log; the queue carries over. A run
     /// in progress is stopped first and the new session begins when it has ended,
     /// so its end is reported in the old session.
@@ -784,6 +846,8 @@ impl Hub {
         if let Err(e) = self.store.save_state(&self.session) {
             self.store_failed(e);
         }
+        self.history.clear();
+        self.history_len = 0;
         self.broadcast(&Event::System {
             message: "New session started.".into(),
         });

@@ -8,7 +8,6 @@ mod assets;
 mod auth;
 mod boxstatus;
 mod child;
-#[allow(dead_code)] // wired into the hub's session commands next
 mod claude_sessions;
 mod config;
 mod http;
@@ -187,7 +186,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     for warning in &recovered.warnings {
         log::warn!("store: {warning}");
     }
-    let meter = match meter::spawn(&config.data_dir, hub_handle.clone()) {
+    let meter = match meter::spawn(&config.data_dir, &workdir, hub_handle.clone()) {
         Ok(m) => Some(m),
         Err(e) => {
             log::warn!("usage: cannot start the usage thread: {e}; usage figures are off");

@@ -1,32 +1,50 @@
-//! The usage thread: keeps the [`UsageTracker`] off the hub thread.
+//! The reader thread: reads the CLI's files (usage transcripts, the session store)
+//! off the hub thread.
 //!
-//! Reading transcripts can take a while on an SD card (the first refresh reads all
-//! of them; later ones only what was appended), so the hub never does it. It asks
-//! with [`Meter::refresh`]; this thread refreshes and hands the figures back as
-//! `Input::Usage`. Requests that pile up while a refresh runs are served by one.
+//! Both can take a while on an SD card (the first usage refresh reads every
+//! transcript, the first session listing every file's head and tail; later ones only
+//! what changed), so the hub never does either. It asks with [`Meter::refresh`] or
+//! [`Meter::sessions`]; this thread answers with `Input::Usage` or
+//! `Input::Sessions`. Usage requests that pile up while a refresh runs are served by
+//! one.
 
-use crate::hub::HubHandle;
+use crate::claude_sessions::SessionIndex;
+use crate::hub::{ClientId, HubHandle};
 use crate::usage::{self, UsageTracker};
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::time::SystemTime;
 
-/// Asks the usage thread for fresh figures.
+/// Most sessions one listing returns (newest first).
+const SESSION_LIST_LIMIT: usize = 200;
+
+enum Request {
+    Usage,
+    Sessions(ClientId),
+}
+
+/// Asks the reader thread for fresh figures or a session listing.
 #[derive(Clone)]
 pub struct Meter {
-    tx: Sender<()>,
+    tx: Sender<Request>,
 }
 
 impl Meter {
-    /// Requests a refresh; the result reaches the hub as `Input::Usage`.
+    /// Requests a usage refresh; the result reaches the hub as `Input::Usage`.
     pub fn refresh(&self) {
-        let _ = self.tx.send(());
+        let _ = self.tx.send(Request::Usage);
+    }
+
+    /// Requests the CLI's session list for the workdir, for one client; the result
+    /// reaches the hub as `Input::Sessions`.
+    pub fn sessions(&self, client: ClientId) {
+        let _ = self.tx.send(Request::Sessions(client));
     }
 }
 
-/// Starts the usage thread; its cache lives in the data dir.
-pub fn spawn(data_dir: &Path, hub: HubHandle) -> std::io::Result<Meter> {
+/// Starts the reader thread; the usage cache lives in the data dir.
+pub fn spawn(data_dir: &Path, workdir: &Path, hub: HubHandle) -> std::io::Result<Meter> {
     let prices = match usage::load_prices(data_dir) {
         Ok(p) => p,
         Err(e) => {
@@ -36,22 +54,45 @@ pub fn spawn(data_dir: &Path, hub: HubHandle) -> std::io::Result<Meter> {
     };
     let mut tracker = UsageTracker::new(usage::default_roots(), prices)
         .with_cache(data_dir.join("usage-cache.json"));
-    let (tx, rx) = mpsc::channel::<()>();
+    let mut index = SessionIndex::for_workdir(workdir);
+    let (tx, rx) = mpsc::channel::<Request>();
     std::thread::Builder::new()
-        .name("usage".into())
+        .name("reader".into())
         .stack_size(256 << 10)
         .spawn(move || {
-            while rx.recv().is_ok() {
-                // Fold requests that arrived meanwhile into this refresh.
-                while rx.try_recv().is_ok() {}
-                if let Err(e) = tracker.refresh() {
-                    log::warn!("usage: {e}");
+            while let Ok(request) = rx.recv() {
+                match request {
+                    Request::Sessions(client) => {
+                        let items = index.list(SESSION_LIST_LIMIT);
+                        let items = serde_json::to_value(items).unwrap_or(Value::Null);
+                        hub.sessions(client, items);
+                    }
+                    Request::Usage => {
+                        // Fold usage requests that arrived meanwhile into this one;
+                        // session requests among them are answered too.
+                        let mut pending = Vec::new();
+                        while let Ok(more) = rx.try_recv() {
+                            if let Request::Sessions(client) = more {
+                                pending.push(client);
+                            }
+                        }
+                        if let Err(e) = tracker.refresh() {
+                            log::warn!("usage: {e}");
+                        }
+                        let body = match serde_json::to_value(tracker.status(SystemTime::now())) {
+                            Ok(Value::Object(map)) => map,
+                            _ => Map::new(),
+                        };
+                        hub.usage(body);
+                        for client in pending {
+                            let items = index.list(SESSION_LIST_LIMIT);
+                            hub.sessions(
+                                client,
+                                serde_json::to_value(items).unwrap_or(Value::Null),
+                            );
+                        }
+                    }
                 }
-                let body = match serde_json::to_value(tracker.status(SystemTime::now())) {
-                    Ok(Value::Object(map)) => map,
-                    _ => Map::new(),
-                };
-                hub.usage(body);
             }
         })?;
     Ok(Meter { tx })

@@ -46,6 +46,10 @@ pub enum Command {
     Stop,
     /// Drop a queued prompt by its id.
     Cancel { id: u64 },
+    /// List the Claude sessions of the workdir (a `sessions` reply to this client).
+    Sessions,
+    /// Continue an earlier Claude session (from `sessions`) from the next prompt on.
+    Resume { session: String },
 }
 
 /// Why a browser frame was refused. Each variant is answered with an `error` frame
@@ -130,6 +134,12 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, FrameError> {
                         .and_then(Value::as_u64)
                         .ok_or(FrameError::BadField("id"))?,
                 },
+                "sessions" => Command::Sessions,
+                "resume" => Command::Resume {
+                    session: str_field(&obj, "session")?
+                        .filter(|s| is_session_id(s))
+                        .ok_or(FrameError::BadField("session"))?,
+                },
                 _ => return Err(FrameError::UnknownCommand(command)),
             };
             Ok(ClientMsg::Command(cmd))
@@ -144,6 +154,15 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, FrameError> {
         "ping" => Ok(ClientMsg::Ping),
         other => Err(FrameError::UnknownType(other.to_string())),
     }
+}
+
+/// A Claude session id as `--resume` takes it: letters, digits, `-` and `_` only
+/// (it becomes a command-line argument and a file name).
+pub fn is_session_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An optional string field: absent or null is `None`, any other non-string is an error.
@@ -373,6 +392,20 @@ mod tests {
             Ok(ClientMsg::Hello { last_seq: None }),
         );
         check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
+        check(
+            r#"{"type":"command","command":"sessions"}"#,
+            Ok(ClientMsg::Command(Command::Sessions)),
+        );
+        check(
+            r#"{"type":"command","command":"resume","session":"ab-12"}"#,
+            Ok(ClientMsg::Command(Command::Resume {
+                session: "ab-12".into(),
+            })),
+        );
+        check(
+            r#"{"type":"command","command":"resume","session":"../x y"}"#,
+            Err(FrameError::BadField("session")),
+        );
     }
 
     #[test]

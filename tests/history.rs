@@ -199,3 +199,74 @@ fn clear_starts_a_new_session_whose_history_starts_empty() {
             .contains("New session")
     );
 }
+
+#[test]
+fn a_session_made_by_claude_in_the_workdir_is_listed_and_resumed() {
+    let dir = temp_dir("sessions");
+    let workdir = std::fs::canonicalize(temp_dir("workdir")).unwrap();
+    let encoded: String = workdir
+        .to_str()
+        .unwrap()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let store = dir.join("claude-config/projects").join(encoded);
+    std::fs::create_dir_all(&store).unwrap();
+    let id = "0f1e2d3c-4b5a-4968-8776-655443322110";
+    // A session file as `claude` writes it in a terminal (shape of the fixtures).
+    let line = format!(
+        r#"{{"parentUuid":null,"isSidechain":false,"type":"user","message":{{"role":"user","content":"refactor the parser please"}},"uuid":"u1","timestamp":"2026-11-20T10:00:00.000Z","cwd":"{}","sessionId":"{id}","version":"2.1.330"}}"#,
+        workdir.display()
+    );
+    std::fs::write(store.join(format!("{id}.jsonl")), format!("{line}\n")).unwrap();
+    let record = dir.join("record.jsonl");
+    let server = Server::start_in(
+        dir.clone(),
+        &["--workdir", workdir.to_str().unwrap()],
+        &[("FAKE_CLAUDE_RECORD", record.to_str().unwrap())],
+        None,
+    );
+    let mut ws = server.ws("");
+    ws.send_json(&json!({"type":"command","command":"sessions"}));
+    let list = ws.wait_for(|v| v["type"] == "sessions");
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("session not listed: {list}"));
+    assert!(
+        item["title"]
+            .as_str()
+            .unwrap()
+            .contains("refactor the parser"),
+        "{item}"
+    );
+    ws.send_json(&json!({"type":"command","command":"resume","session":id}));
+    let notice = ws.wait_for(|v| v["type"] == "system");
+    assert!(notice["message"].as_str().unwrap().contains(id), "{notice}");
+    // The next prompt continues that session.
+    ws.send_json(
+        &json!({"type":"message","message":"@local_v2.1.330_resume_same_id and add tests"}),
+    );
+    let init = ws.wait_for(|v| v["progress_type"] == "init");
+    ws.wait_for(|v| v["type"] == "message" && v["username"] == "Claude");
+    let argv: Vec<String> = serde_json::from_str(
+        std::fs::read_to_string(&record)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let pos = argv.iter().position(|a| a == "--resume").expect("--resume");
+    assert_eq!(argv[pos + 1], id);
+    // A listing says which session is current: the one the CLI reported (the
+    // replayed fixture reports its own id).
+    ws.wait_for(|v| v["type"] == "queue_status" && v["running"] == false && v["seq"].is_u64());
+    ws.send_json(&json!({"type":"command","command":"sessions"}));
+    assert_eq!(
+        ws.wait_for(|v| v["type"] == "sessions")["current"],
+        init["session_id"]
+    );
+}
