@@ -29,6 +29,10 @@
       settings: "Settings",
       close: "Close",
       newSession: "New session",
+      sessions: "Earlier sessions",
+      sessionsEmpty: "No Claude sessions in this project yet.",
+      sessionContinue: "Continue",
+      sessionCurrent: "current",
       jump: "Scroll to the latest",
       you: "You",
       claude: "Claude",
@@ -96,6 +100,10 @@
       settings: "설정",
       close: "닫기",
       newSession: "새 세션",
+      sessions: "이전 세션",
+      sessionsEmpty: "이 프로젝트에는 아직 Claude 세션이 없습니다.",
+      sessionContinue: "이어서 하기",
+      sessionCurrent: "현재",
       jump: "최신 메시지로",
       you: "나",
       claude: "Claude",
@@ -1261,6 +1269,9 @@
       case "usage_status":
         onUsage(ev);
         break;
+      case "sessions":
+        onSessions(ev);
+        break;
       case "error":
         if (ev.code === "read_only") setViewer(true);
         if (ev.code === "history_gap") addSystem(t("historyGap"), true);
@@ -1316,6 +1327,40 @@
   $("stop").addEventListener("click", () => command("stop"));
 
   // ---------------------------------------------------------------- header and settings
+  // Earlier Claude sessions of this project (the CLI's own store, so sessions
+  // started in a terminal too): listed on request, one tap continues one.
+  function onSessions(ev) {
+    const list = $("session-list");
+    list.textContent = "";
+    list.hidden = false;
+    const items = Array.isArray(ev.items) ? ev.items : [];
+    if (!items.length) {
+      list.appendChild(el("li", "session-empty", t("sessionsEmpty")));
+      return;
+    }
+    items.slice(0, 50).forEach((item) => {
+      const li = el("li", "session-item");
+      const text = el("div", "session-text");
+      text.appendChild(el("span", "session-title", item.title || item.id));
+      const when = item.updated ? new Date(item.updated) : null;
+      const meta = [when && !isNaN(when) ? when.toLocaleString() : ""];
+      if (typeof item.cost_usd === "number") meta.push("$" + item.cost_usd.toFixed(2));
+      if (item.id === ev.current) meta.push(t("sessionCurrent"));
+      text.appendChild(el("small", "session-meta", meta.filter(Boolean).join(" · ")));
+      li.appendChild(text);
+      if (item.id !== ev.current && !document.body.classList.contains("viewer")) {
+        const go = el("button", "btn", t("sessionContinue"));
+        go.type = "button";
+        go.addEventListener("click", () => {
+          if (command("resume", { session: item.id })) $("menu").close();
+        });
+        li.appendChild(go);
+      }
+      list.appendChild(li);
+    });
+  }
+  $("act-sessions").addEventListener("click", () => command("sessions"));
+
   function newSession() {
     if (window.confirm(t("clearConfirm"))) command("clear");
   }

@@ -134,3 +134,33 @@ test("the New conversation shortcut starts a new session once; settings and lang
     await server.stop();
   }
 });
+
+test("earlier sessions, even one started in a terminal, are listed and one tap continues it", { timeout: 60000 }, async () => {
+  const server = await startServer();
+  try {
+    // A session file as `claude` writes it in a terminal, in the CLI's store for
+    // this workdir (every character that is not a letter or digit becomes "-").
+    const { realpathSync, mkdirSync, writeFileSync } = await import("node:fs");
+    const workdir = realpathSync(server.dir);
+    const store = `${server.dir}/claude/projects/${workdir.replace(/[^A-Za-z0-9]/g, "-")}`;
+    mkdirSync(store, { recursive: true });
+    const id = "0f1e2d3c-4b5a-4968-8776-655443322110";
+    const line = {
+      parentUuid: null, isSidechain: false, type: "user",
+      message: { role: "user", content: "tidy up the parser" },
+      uuid: "u1", timestamp: "2026-11-20T10:00:00.000Z", cwd: workdir, sessionId: id, version: "2.1.330",
+    };
+    writeFileSync(`${store}/${id}.jsonl`, JSON.stringify(line) + "\n");
+    const { page, context, problems } = await openPage(browser, server.url + "/");
+    await page.locator("#menu-btn").click();
+    await page.locator("#act-sessions").click();
+    const item = page.locator(".session-item", { hasText: "tidy up the parser" });
+    await item.waitFor();
+    await item.locator("button").click();
+    await page.locator(".msg.system", { hasText: "Continuing Claude session " + id }).first().waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
