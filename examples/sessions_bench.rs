@@ -17,6 +17,10 @@
 #[path = "../src/claude_sessions.rs"]
 mod claude_sessions;
 
+// claude_sessions.rs takes its calendar arithmetic from here.
+#[path = "../src/calendar.rs"]
+mod calendar;
+
 use claude_sessions::SessionIndex;
 use serde_json::json;
 use std::fs::{self, File};

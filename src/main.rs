@@ -7,6 +7,7 @@
 mod assets;
 mod auth;
 mod boxstatus;
+mod calendar;
 mod child;
 mod claude_sessions;
 mod config;
