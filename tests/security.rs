@@ -4,25 +4,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::net::TcpStream;
-
-/// Tries a WebSocket handshake with these headers; returns the refusal text or Ok.
-fn try_ws(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, String> {
-    let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(wait())).unwrap();
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{}/ws",
-        server.addr
-    ))
-    .unwrap();
-    for (k, v) in headers {
-        let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
-        req.headers_mut().insert(name, v.parse().unwrap());
-    }
-    tungstenite::client::client(req, stream)
-        .map(|(socket, _)| Ws { socket })
-        .map_err(|e| e.to_string())
-}
 
 /// Logs in with a token through `/login?token=`; returns the cookie pair.
 fn login(server: &Server, token: &str, extra: &[(&str, &str)]) -> (u16, String, Option<String>) {

@@ -295,19 +295,17 @@ fn commands_are_accepted() {
 #[test]
 fn cross_origin_websocket_is_refused() {
     let server = Server::start(&[]);
-    let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(wait())).unwrap();
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{}/ws",
-        server.addr
-    ))
-    .unwrap();
-    req.headers_mut()
-        .insert("Origin", "http://evil.example".parse().unwrap());
-    req.headers_mut()
-        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
-    let err = tungstenite::client::client(req, stream).unwrap_err();
-    assert!(err.to_string().contains("403"), "{err}");
+    let bearer = format!("Bearer {TOKEN}");
+    let err = try_ws(
+        &server,
+        &[
+            ("Origin", "http://evil.example"),
+            ("Authorization", &bearer),
+        ],
+    )
+    .err()
+    .expect("must be refused");
+    assert!(err.contains("403"), "{err}");
     // Same origin is fine.
     let _ok = ws_connect(
         server.addr,
@@ -425,17 +423,11 @@ fn too_many_websocket_clients_are_refused_with_503() {
     let mut b = server.ws("");
     a.wait_for(|v| v["type"] == "queue_status");
     b.wait_for(|v| v["type"] == "queue_status");
-    let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(wait())).unwrap();
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{}/ws",
-        server.addr
-    ))
-    .unwrap();
-    req.headers_mut()
-        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
-    let err = tungstenite::client::client(req, stream).unwrap_err();
-    assert!(err.to_string().contains("503"), "{err}");
+    let bearer = format!("Bearer {TOKEN}");
+    let err = try_ws(&server, &[("Authorization", &bearer)])
+        .err()
+        .expect("must be refused");
+    assert!(err.contains("503"), "{err}");
 }
 
 #[test]

@@ -319,6 +319,24 @@ impl Ws {
     }
 }
 
+/// Tries a WebSocket handshake with these headers; returns the refusal text or Ok.
+pub fn try_ws(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, String> {
+    let stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}/ws",
+        server.addr
+    ))
+    .unwrap();
+    for (k, v) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+        req.headers_mut().insert(name, v.parse().unwrap());
+    }
+    tungstenite::client::client(req, stream)
+        .map(|(socket, _)| Ws { socket })
+        .map_err(|e| e.to_string())
+}
+
 /// A raw HTTP/1.1 exchange: sends `request` bytes and reads the response until the
 /// server closes or the Content-Length is complete. Returns (status, headers+body).
 pub fn http_raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
