@@ -40,6 +40,16 @@ pub struct Config {
     pub ws: WsTiming,
     pub runner: RunnerSettings,
     pub access: Access,
+    /// `--tls-cert`/`--tls-key`: serve https and wss directly.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files TLS is served with. They are read at start-up and again whenever
+/// they change on disk, so a renewed certificate needs no restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Who may connect.
@@ -131,6 +141,7 @@ impl Default for Config {
                 run_timeout: Duration::from_secs(30 * 60),
             },
             access: Access::default(),
+            tls: None,
         }
     }
 }
@@ -163,6 +174,10 @@ pub enum ConfigError {
     Unexpected(String),
     /// `--no-auth` on an address other machines can reach.
     UnsafeNoAuth(SocketAddr),
+    /// Only one of `--tls-cert` and `--tls-key`.
+    TlsHalf(&'static str),
+    /// TLS asked of a build without the `tls` feature.
+    TlsNotBuilt,
 }
 
 impl fmt::Display for ConfigError {
@@ -183,6 +198,17 @@ impl fmt::Display for ConfigError {
                 "refusing to serve {addr} without authentication: anyone who reaches it could \
                  run commands on this machine (drop --no-auth, listen on 127.0.0.1, or add \
                  --i-know-this-is-unsafe)"
+            ),
+            ConfigError::TlsHalf(missing) => {
+                write!(
+                    f,
+                    "TLS needs both --tls-cert and --tls-key; {missing} is missing"
+                )
+            }
+            ConfigError::TlsNotBuilt => write!(
+                f,
+                "this homeclaude was built without TLS; rebuild it with `--features tls`, \
+                 or serve it behind a tunnel or proxy that does https (docs/SECURITY.md)"
             ),
         }
     }
@@ -305,6 +331,30 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_CLIENT_BACKLOG",
         value: "BYTES",
         help: "a WebSocket client this far behind is dropped [1048576]",
+    },
+    Setting {
+        flag: "allowed-host",
+        env: "HOMECLAUDE_ALLOWED_HOSTS",
+        value: "HOSTS",
+        help: "extra Host names accepted where Host is checked, comma-separated",
+    },
+    Setting {
+        flag: "allowed-origin",
+        env: "HOMECLAUDE_ALLOWED_ORIGINS",
+        value: "ORIGINS",
+        help: "extra origins for WebSocket and POST (reverse proxies), comma-separated",
+    },
+    Setting {
+        flag: "tls-cert",
+        env: "HOMECLAUDE_TLS_CERT",
+        value: "PEM",
+        help: "serve https and wss with this certificate chain (needs --tls-key; builds with the tls feature)",
+    },
+    Setting {
+        flag: "tls-key",
+        env: "HOMECLAUDE_TLS_KEY",
+        value: "PEM",
+        help: "the private key for --tls-cert",
     },
     Setting {
         flag: "ping-interval",
@@ -459,6 +509,7 @@ impl Config {
     /// Validates raw values; a later value for the same flag wins.
     fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
         let mut c = Config::default();
+        let (mut tls_cert, mut tls_key) = (None, None);
         for (flag, value) in raw {
             let bad = |why: &str| ConfigError::BadValue {
                 name: format!("--{flag}"),
@@ -534,6 +585,8 @@ impl Config {
                 "i-know-this-is-unsafe" => c.access.unsafe_no_auth = true,
                 "allowed-host" => c.access.allowed_hosts = list(value),
                 "allowed-origin" => c.access.allowed_origins = list(value),
+                "tls-cert" => tls_cert = Some(path()?),
+                "tls-key" => tls_key = Some(path()?),
                 "ping-interval" => c.ws.ping_interval = secs()?,
                 "peer-timeout" => c.ws.peer_timeout = secs()?,
                 other => unreachable!("flag {other} is in SETTINGS but not validated"),
@@ -542,6 +595,13 @@ impl Config {
         if c.access.no_auth && !c.listen.ip().is_loopback() && !c.access.unsafe_no_auth {
             return Err(ConfigError::UnsafeNoAuth(c.listen));
         }
+        c.tls = match (tls_cert, tls_key) {
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError::TlsHalf("--tls-key")),
+            (None, Some(_)) => return Err(ConfigError::TlsHalf("--tls-cert")),
+            (Some(_), Some(_)) if !cfg!(feature = "tls") => return Err(ConfigError::TlsNotBuilt),
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        };
         if c.limits.max_connections < c.limits.max_clients {
             c.limits.max_connections = c.limits.max_clients + 16;
         }
@@ -644,6 +704,44 @@ mod tests {
             &[("HOMECLAUDE_NO_AUTH", "1")],
         );
         assert!(c.access.no_auth && c.access.unsafe_no_auth);
+    }
+
+    #[test]
+    fn allow_lists_come_from_flags_or_environment() {
+        let c = serve(
+            &["--allowed-origin", "https://box.example"],
+            &[("HOMECLAUDE_ALLOWED_HOSTS", "box.lan, pi.tail.ts.net,")],
+        );
+        assert_eq!(c.access.allowed_hosts, vec!["box.lan", "pi.tail.ts.net"]);
+        assert_eq!(c.access.allowed_origins, vec!["https://box.example"]);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_the_feature() {
+        assert_eq!(
+            run(&["--tls-cert", "c.pem"], &[]).err(),
+            Some(ConfigError::TlsHalf("--tls-key"))
+        );
+        assert_eq!(
+            run(&[], &[("HOMECLAUDE_TLS_KEY", "k.pem")]).err(),
+            Some(ConfigError::TlsHalf("--tls-cert"))
+        );
+        let both = run(&["--tls-cert", "c.pem", "--tls-key", "k.pem"], &[]);
+        if cfg!(feature = "tls") {
+            let files = both.ok().and_then(|i| match i {
+                Invocation::Serve(c) => c.tls,
+                _ => None,
+            });
+            assert_eq!(
+                files,
+                Some(TlsFiles {
+                    cert: "c.pem".into(),
+                    key: "k.pem".into()
+                })
+            );
+        } else {
+            assert_eq!(both.err(), Some(ConfigError::TlsNotBuilt));
+        }
     }
 
     #[test]

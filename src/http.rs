@@ -8,9 +8,12 @@
 //! socket; every other request goes to [`crate::routes`], a plain function from
 //! request to tiny_http `Response`, which tiny_http then writes (`raw_print`). What
 //! this module decides is transport only: limits, deadlines, keep-alive, headers
-//! common to every response.
+//! common to every response. With `--tls-cert` each connection first gets its TLS
+//! handshake, on its own thread and under the same deadline as a request head
+//! ([`crate::transport`]); plain HTTP arriving at a TLS port is redirected to https.
 
 use crate::routes::{self, App};
+use crate::transport::{Accepted, Acceptor, Stream};
 use crate::ws;
 use rustix::io::Errno;
 use std::io::{self, Read, Write};
@@ -75,6 +78,8 @@ pub struct Request {
     pub head: Head,
     pub body: Vec<u8>,
     pub peer: SocketAddr,
+    /// Whether it came over TLS.
+    pub tls: bool,
 }
 
 /// Why reading a request failed. Each maps to an answer (or a silent close).
@@ -112,6 +117,8 @@ pub struct Door {
     pub app: Arc<App>,
     pub settings: HttpSettings,
     pub ws: ws::WsSettings,
+    /// Plain, or TLS.
+    pub acceptor: Acceptor,
     /// Open TCP connections.
     pub connections: AtomicUsize,
     /// Open WebSocket clients.
@@ -193,17 +200,38 @@ fn refuse_busy(stream: TcpStream) {
 }
 
 /// Serves one TCP connection: requests in turn (keep-alive), or one upgrade.
-fn connection(mut stream: TcpStream, peer: SocketAddr, door: &Door) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(door.settings.request_timeout));
+fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door) {
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_write_timeout(Some(door.settings.request_timeout));
+    let deadline = Instant::now() + door.settings.request_timeout;
+    let mut stream = match door.acceptor.accept(tcp, deadline) {
+        Ok(Accepted::Ready(stream)) => stream,
+        Ok(Accepted::PlainOnTlsPort(tcp)) => {
+            plain_on_tls_port(Stream::Plain(tcp), peer, door);
+            return;
+        }
+        Err(e) => {
+            log::info!("http {peer}: TLS handshake failed: {e}");
+            return;
+        }
+    };
+    match serve_requests(&mut stream, peer, door) {
+        Some((head, leftover)) => upgrade(stream, peer, head, leftover, door),
+        None => stream.close_notify(),
+    }
+}
+
+/// Requests in turn on one connection, until it closes, or asks for a WebSocket
+/// upgrade: then its head and the bytes that followed it are returned.
+fn serve_requests(stream: &mut Stream, peer: SocketAddr, door: &Door) -> Option<(Head, Vec<u8>)> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first = true;
     loop {
-        let head = match read_head(&mut stream, &mut buf, &door.settings, first) {
+        let head = match read_head(stream, &mut buf, &door.settings, first) {
             Ok(head) => head,
             Err(err) => {
-                answer_read_error(&mut stream, peer, err);
-                return;
+                answer_read_error(stream, peer, err);
+                return None;
             }
         };
         first = false;
@@ -211,20 +239,24 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, door: &Door) {
         let head = head.0;
         if head.path == "/ws" && ws::is_upgrade(&head) {
             let leftover = buf.split_off(head_len);
-            upgrade(stream, peer, head, leftover, door);
-            return;
+            return Some((head, leftover));
         }
-        let body = match read_body(&mut stream, &mut buf, head_len, &head, &door.settings) {
+        let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
             Err(err) => {
-                answer_read_error(&mut stream, peer, err);
-                return;
+                answer_read_error(stream, peer, err);
+                return None;
             }
         };
         let keep_alive = head.keep_alive() && !door.closing.load(Ordering::Relaxed);
         let is_head = head.method == "HEAD";
         let minor = head.minor;
-        let request = Request { head, body, peer };
+        let request = Request {
+            head,
+            body,
+            peer,
+            tls: stream.is_tls(),
+        };
         let response = routes::handle(&request, &door.app);
         let status = response.status_code().0;
         if status >= 400 {
@@ -240,18 +272,58 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, door: &Door) {
                 request.head.path
             );
         }
-        if let Err(e) = write_response(&mut stream, response, minor, is_head, keep_alive) {
+        if let Err(e) = write_response(stream, response, minor, is_head, keep_alive) {
             log::debug!("http {peer}: write failed: {e}");
-            return;
+            return None;
         }
         if !keep_alive {
-            return;
+            return None;
         }
     }
 }
 
+/// Answers one plain-HTTP request that reached the TLS port, then closes. A browser
+/// is sent to the https address; `/healthz` is answered (its public form: no
+/// credentials are read off an unencrypted request), so the watchdog's self-probe and
+/// plain monitoring keep working.
+fn plain_on_tls_port(mut stream: Stream, peer: SocketAddr, door: &Door) {
+    let mut buf = Vec::with_capacity(1024);
+    let (mut head, _) = match read_head(&mut stream, &mut buf, &door.settings, true) {
+        Ok(head) => head,
+        Err(err) => {
+            answer_read_error(&mut stream, peer, err);
+            return;
+        }
+    };
+    let is_head = head.method == "HEAD";
+    let minor = head.minor;
+    let response = if head.path == "/healthz" {
+        head.headers
+            .retain(|(name, _)| name != "authorization" && name != "cookie");
+        let request = Request {
+            head,
+            body: Vec::new(),
+            peer,
+            tls: false,
+        };
+        routes::handle(&request, &door.app)
+    } else {
+        let host = head.header("host").unwrap_or("");
+        let query = if head.query.is_empty() { "" } else { "?" };
+        let location = format!("https://{host}{}{query}{}", head.path, head.query);
+        let safe = !host.is_empty() && location.bytes().all(|b| b.is_ascii_graphic());
+        log::info!("http {peer}: plain HTTP on the TLS port; pointed at https");
+        if safe && (head.method == "GET" || is_head) {
+            routes::text(308, "this server speaks https").with_header(header("Location", &location))
+        } else {
+            routes::text(400, "this server speaks https; use an https:// address")
+        }
+    };
+    let _ = write_response(&mut stream, response, minor, is_head, false);
+}
+
 /// Handles the `/ws` upgrade: limits, handshake, then the WebSocket loop.
-fn upgrade(mut stream: TcpStream, peer: SocketAddr, head: Head, leftover: Vec<u8>, door: &Door) {
+fn upgrade(mut stream: Stream, peer: SocketAddr, head: Head, leftover: Vec<u8>, door: &Door) {
     let role = match routes::authorize_ws(&head, &door.app) {
         Ok(role) => role,
         Err(response) => {
@@ -283,13 +355,13 @@ fn upgrade(mut stream: TcpStream, peer: SocketAddr, head: Head, leftover: Vec<u8
         return;
     }
     let replay_after = head.query_param("last_seq").and_then(|v| v.parse().ok());
-    if stream
+    let switched = stream
         .write_all(ws::switching_protocols(&accept).as_bytes())
-        .is_ok()
-    {
+        .and_then(|()| stream.flush());
+    if switched.is_ok() {
         // From here on the connection thread blocks in poll(2), never in a timed read.
-        let _ = stream.set_read_timeout(None);
-        let _ = stream.set_write_timeout(None);
+        let _ = stream.tcp().set_read_timeout(None);
+        let _ = stream.tcp().set_write_timeout(None);
         ws::serve(
             stream,
             peer,
@@ -304,7 +376,7 @@ fn upgrade(mut stream: TcpStream, peer: SocketAddr, head: Head, leftover: Vec<u8
 }
 
 /// Answers what can be answered; closes either way.
-fn answer_read_error(stream: &mut TcpStream, peer: SocketAddr, err: ReadError) {
+fn answer_read_error(stream: &mut Stream, peer: SocketAddr, err: ReadError) {
     let (status, why) = match err {
         ReadError::Closed | ReadError::Timeout { started: false } => return,
         ReadError::Io(e) => {
@@ -326,7 +398,7 @@ fn answer_read_error(stream: &mut TcpStream, peer: SocketAddr, err: ReadError) {
 /// Reads one request head into `buf` under the size limit and deadline. Returns the
 /// head and its length in `buf` (bytes after it belong to the body or the next request).
 fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     settings: &HttpSettings,
     first: bool,
@@ -358,7 +430,10 @@ fn read_head(
         if left.is_zero() {
             return Err(ReadError::Timeout { started });
         }
-        stream.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
+        stream
+            .tcp()
+            .set_read_timeout(Some(left))
+            .map_err(ReadError::Io)?;
         let room = settings.max_header.saturating_sub(buf.len()).max(1);
         let mut chunk = [0u8; 4096];
         let want = room.min(chunk.len());
@@ -416,7 +491,7 @@ fn to_head(req: &httparse::Request<'_, '_>) -> Result<Head, ReadError> {
 /// Reads the body announced by Content-Length (leftover bytes in `buf` first), and
 /// leaves in `buf` only what follows it (a pipelined request).
 fn read_body(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     head_len: usize,
     head: &Head,
@@ -452,7 +527,10 @@ fn read_body(
         if left.is_zero() {
             return Err(ReadError::Timeout { started: true });
         }
-        stream.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
+        stream
+            .tcp()
+            .set_read_timeout(Some(left))
+            .map_err(ReadError::Io)?;
         let want = (len - rest.len()).min(chunk.len());
         match stream.read(&mut chunk[..want]) {
             Ok(0) => return Err(ReadError::Malformed("connection closed mid-body".into())),
@@ -494,7 +572,7 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 
 /// Writes a response with tiny_http, adding the common headers.
 fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     mut response: routes::Reply,
     minor: u8,
     is_head: bool,

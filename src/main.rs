@@ -23,7 +23,10 @@ mod runner;
 mod signals;
 mod store;
 mod stream_json;
+#[cfg(feature = "tls")]
+mod tls;
 mod translate;
+mod transport;
 mod usage;
 mod watchdog;
 mod ws;
@@ -85,6 +88,8 @@ enum StartError {
     Auth(auth::AuthError),
     Workdir(std::path::PathBuf, std::io::Error),
     Thread(&'static str, std::io::Error),
+    #[cfg(feature = "tls")]
+    Tls(tls::TlsError),
 }
 
 impl fmt::Display for StartError {
@@ -95,8 +100,22 @@ impl fmt::Display for StartError {
             StartError::Auth(e) => write!(f, "cannot set up login: {e}"),
             StartError::Workdir(dir, e) => write!(f, "workdir {}: {e}", dir.display()),
             StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
+            #[cfg(feature = "tls")]
+            StartError::Tls(e) => write!(f, "cannot set up TLS: {e}"),
         }
     }
+}
+
+/// Plain HTTP, or TLS with the configured certificate.
+fn acceptor(config: &Config) -> Result<transport::Acceptor, StartError> {
+    #[cfg(feature = "tls")]
+    if let Some(files) = &config.tls {
+        let server = tls::server_config(files).map_err(StartError::Tls)?;
+        return Ok(transport::Acceptor::tls(server));
+    }
+    // Without the feature, config refuses --tls-cert before this point.
+    let _ = config;
+    Ok(transport::Acceptor::plain())
 }
 
 fn serve(config: Config) -> Result<hub::Exit, StartError> {
@@ -111,6 +130,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     // Absolute, so the `claude --resume` command shown to users works from anywhere.
     let workdir = std::fs::canonicalize(&config.workdir)
         .map_err(|e| StartError::Workdir(config.workdir.clone(), e))?;
+    let acceptor = acceptor(&config)?;
+    let scheme = if acceptor.is_tls() { "https" } else { "http" };
     let listener =
         TcpListener::bind(config.listen).map_err(|e| StartError::Bind(config.listen, e))?;
     let local = listener
@@ -124,7 +145,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         let store = auth::TokenStore::new(&config.data_dir, config.access.token.clone());
         let token = store.owner().map_err(StartError::Auth)?;
         log::info!(
-            "log in at http://{}/login?token={token}",
+            "log in at {scheme}://{}/login?token={token}",
             display_host(local)
         );
         auth::Auth::new(auth::Mode::Tokens(store))
@@ -153,6 +174,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             request_timeout: config.limits.request_timeout,
             keepalive_timeout: config.limits.keepalive_timeout,
         },
+        acceptor,
         ws: ws::WsSettings {
             max_message: config.limits.max_frame,
             backlog: config.limits.client_backlog,
@@ -175,7 +197,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .spawn(move || http::accept_loop(listener, accept_door))
         .map_err(|e| StartError::Thread("accept", e))?;
     log::info!(
-        "homeclaude {} listening on http://{local} (workdir {}, data {})",
+        "homeclaude {} listening on {scheme}://{local} (workdir {}, data {})",
         env!("CARGO_PKG_VERSION"),
         workdir.display(),
         config.data_dir.display()

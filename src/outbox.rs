@@ -11,10 +11,14 @@
 //!
 //! The socket stays in blocking mode: `O_NONBLOCK` would be shared with the reader
 //! through the open file description; per-call `MSG_DONTWAIT` is not.
+//!
+//! Over TLS there is no direct path: frames must be encrypted by the connection's one
+//! TLS session, which its own thread owns. The hub then only queues and wakes that
+//! thread, which writes through its [`Wire`] in [`Outbox::flush`]. Same queue, same
+//! limit, same close; one wake-up per idle-to-busy change instead of a `send`.
 
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
-use rustix::net::{SendFlags, send};
 use std::collections::VecDeque;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -50,6 +54,18 @@ fn encode(frame: Frame) -> Bytes {
     out.into()
 }
 
+/// Where an outbox's bytes go: a socket written without blocking, or a TLS session
+/// over one ([`crate::transport`]).
+pub trait Wire {
+    /// Takes some of `bytes` now, without blocking; `Err(AGAIN)` when it can take none.
+    fn send_now(&mut self, bytes: &[u8]) -> Result<usize, Errno>;
+    /// Writes out bytes buffered below the outbox (TLS records); `Ok(true)` while
+    /// some remain, waiting for the socket.
+    fn drain_now(&mut self) -> Result<bool, Errno> {
+        Ok(false)
+    }
+}
+
 /// What became of a frame handed to [`Outbox::push`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -79,7 +95,9 @@ struct State {
 
 /// The outgoing side of one client.
 pub struct Outbox {
-    sock: TcpStream,
+    /// The socket the hub writes to directly; `None` when only the owner thread
+    /// can write (TLS).
+    direct: Option<TcpStream>,
     wake: OwnedFd,
     limit: usize,
     state: Mutex<State>,
@@ -97,12 +115,13 @@ pub enum Flushed {
 }
 
 impl Outbox {
-    /// `sock` is a clone of the client's socket; `limit` is the backlog in bytes
+    /// `direct` is a clone of the client's socket for writing from any thread, or
+    /// `None` if only the owner thread may write; `limit` is the backlog in bytes
     /// beyond which the client is dropped.
-    pub fn new(sock: TcpStream, limit: usize) -> std::io::Result<Outbox> {
+    pub fn new(direct: Option<TcpStream>, limit: usize) -> std::io::Result<Outbox> {
         let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         Ok(Outbox {
-            sock,
+            direct,
             wake,
             limit,
             state: Mutex::new(State::default()),
@@ -211,7 +230,9 @@ impl Outbox {
         }
         st.queue.push_back((frame, live));
         if was_idle {
-            self.write_some(st);
+            if let Some(mut sock) = self.direct.as_ref() {
+                Self::write_some(st, &mut sock);
+            }
             if !st.queue.is_empty() || st.dead {
                 // The owner thread is blocked in poll without POLLOUT: tell it.
                 self.wake();
@@ -219,12 +240,12 @@ impl Outbox {
         }
     }
 
-    /// Writes as much of the queue as the socket takes now.
-    fn write_some(&self, st: &mut State) {
+    /// Writes as much of the queue as the wire takes now.
+    fn write_some(st: &mut State, wire: &mut dyn Wire) {
         while let Some((front, live)) = st.queue.front() {
             let rest = &front[st.offset..];
             let (len, live) = (front.len(), *live);
-            match send(&self.sock, rest, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+            match wire.send_now(rest) {
                 Ok(n) => {
                     st.pending -= n;
                     if n == rest.len() {
@@ -251,16 +272,24 @@ impl Outbox {
         }
     }
 
-    /// Called by the owner thread when the socket is writable or the waker fired.
-    pub fn flush(&self) -> Flushed {
+    /// Called by the owner thread, with its connection's wire, when the socket is
+    /// writable or the waker fired.
+    pub fn flush(&self, wire: &mut dyn Wire) -> Flushed {
         let mut st = self.lock();
         if st.dead {
             return Flushed::Finished;
         }
-        self.write_some(&mut st);
+        Self::write_some(&mut st, wire);
+        let below = match wire.drain_now() {
+            Ok(below) => below,
+            Err(_) => {
+                st.dead = true;
+                false
+            }
+        };
         if st.dead {
             Flushed::Finished
-        } else if !st.queue.is_empty() {
+        } else if !st.queue.is_empty() || below {
             Flushed::Pending
         } else if st.closing {
             Flushed::Finished
@@ -292,19 +321,34 @@ mod tests {
     #[test]
     fn a_reader_gets_whole_frames_in_order() {
         let (server, mut client) = pair();
-        let out = Outbox::new(server, 1 << 20).unwrap();
+        let out = Outbox::new(Some(server.try_clone().unwrap()), 1 << 20).unwrap();
         assert_eq!(out.push(&text_frame("one".into())), Pushed::Sent);
         assert_eq!(out.push(&text_frame("two".into())), Pushed::Sent);
         let mut buf = [0u8; 10];
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"\x81\x03one\x81\x03two");
-        assert_eq!(out.flush(), Flushed::Idle);
+        assert_eq!(out.flush(&mut &server), Flushed::Idle);
+    }
+
+    #[test]
+    fn without_a_direct_socket_only_the_owner_writes_through_its_wire() {
+        let (server, mut client) = pair();
+        let out = Outbox::new(None, 1 << 20).unwrap();
+        assert_eq!(out.push(&text_frame("one".into())), Pushed::Sent);
+        // Nothing was written by the pushing thread; the owner was woken instead.
+        assert_eq!(out.pending(), 5);
+        let mut counter = [0u8; 8];
+        assert_eq!(rustix::io::read(&out.wake, &mut counter), Ok(8));
+        assert_eq!(out.flush(&mut &server), Flushed::Idle);
+        let mut buf = [0u8; 5];
+        client.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"\x81\x03one");
     }
 
     #[test]
     fn a_client_that_stops_reading_overflows_without_blocking_the_writer() {
         let (server, mut client) = pair();
-        let out = Outbox::new(server, 64 << 10).unwrap();
+        let out = Outbox::new(Some(server.try_clone().unwrap()), 64 << 10).unwrap();
         let big = text_frame("x".repeat(16 << 10));
         let mut outcome = Pushed::Sent;
         // The kernel buffers take a few MB at most; the limit is reached long before
@@ -323,7 +367,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            match out.flush() {
+            match out.flush(&mut &server) {
                 Flushed::Finished => break,
                 _ => {
                     let n = client.read(&mut buf).unwrap();

@@ -196,9 +196,10 @@ fn login(req: &Request, app: &App) -> Reply {
     };
     match app.auth.login(&token, req.peer.ip()) {
         Login::Ok(role) => {
-            let secure = head
-                .header("x-forwarded-proto")
-                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            let secure = req.tls
+                || head
+                    .header("x-forwarded-proto")
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https"));
             log::info!("login: {} logged in as {role:?}", req.peer.ip());
             let mut reply = redirect("/");
             if let Some(cookie) = app.auth.login_cookie(role, secure) {

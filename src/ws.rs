@@ -6,18 +6,19 @@
 //! Frames from the browser are parsed here (`protocol::parse_client`) and handed to
 //! the hub already typed; bad frames are answered here, to this browser alone.
 //! Everything written to the socket goes through the client's [`Outbox`], including
-//! tungstenite's own pongs and close replies, so frames never interleave.
+//! tungstenite's own pongs and close replies, so frames never interleave. The stream
+//! may be TLS ([`crate::transport`]); then this thread also encrypts every frame.
 
 use crate::auth::Role;
 use crate::http::Head;
 use crate::hub::{ClientId, HubHandle};
 use crate::outbox::{Flushed, Outbox, text_frame};
 use crate::protocol;
+use crate::transport::Stream;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
-use rustix::net::{RecvFlags, recv};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::Message;
@@ -70,22 +71,16 @@ pub fn switching_protocols(accept: &str) -> String {
     )
 }
 
-/// Reads with `MSG_DONTWAIT` and writes into the outbox: what tungstenite sees as
-/// its stream.
+/// Reads without blocking and writes into the outbox: what tungstenite sees as its
+/// stream.
 struct Io<'a> {
-    sock: &'a TcpStream,
+    stream: &'a mut Stream,
     out: &'a Outbox,
 }
 
 impl Read for Io<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match recv(self.sock, &mut *buf, RecvFlags::DONTWAIT) {
-                Ok((n, _)) => return Ok(n),
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.stream.read_now(buf)
     }
 }
 
@@ -126,7 +121,7 @@ impl std::fmt::Display for End {
 /// Serves one upgraded connection until it ends. `leftover` holds bytes the client
 /// sent after its request head (a frame may follow the handshake at once).
 pub fn serve(
-    sock: TcpStream,
+    mut stream: Stream,
     peer: SocketAddr,
     leftover: Vec<u8>,
     replay_after: Option<u64>,
@@ -134,9 +129,9 @@ pub fn serve(
     hub: &HubHandle,
     settings: &WsSettings,
 ) {
-    let outbox = match sock
-        .try_clone()
-        .and_then(|s| Outbox::new(s, settings.backlog))
+    let outbox = match stream
+        .direct()
+        .and_then(|direct| Outbox::new(direct, settings.backlog))
     {
         Ok(o) => Arc::new(o),
         Err(e) => {
@@ -152,14 +147,15 @@ pub fn serve(
     let mut ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
     let id = hub.join(outbox.clone(), peer, replay_after, role);
     log::info!("ws {peer}: open (client {id}, {role:?})");
-    let end = run(&sock, &outbox, &mut ctx, id, hub, settings);
+    let end = run(&mut stream, &outbox, &mut ctx, id, hub, settings);
     hub.leave(id);
-    let _ = sock.shutdown(Shutdown::Both);
+    stream.close_notify();
+    let _ = stream.tcp().shutdown(Shutdown::Both);
     log::info!("ws {peer}: closed (client {id}): {end}");
 }
 
 fn run(
-    sock: &TcpStream,
+    stream: &mut Stream,
     outbox: &Outbox,
     ctx: &mut WebSocketContext,
     id: ClientId,
@@ -176,7 +172,7 @@ fn run(
     let mut reading = true;
     loop {
         if readable && reading {
-            match read_all(sock, outbox, ctx, id, hub, &mut last_heard) {
+            match read_all(stream, outbox, ctx, id, hub, &mut last_heard) {
                 None => {}
                 Some(End::TooBig) => {
                     outbox.close(CloseCode::Size, "message too big");
@@ -185,7 +181,7 @@ fn run(
                 Some(end) => return end,
             }
         }
-        let want_write = match outbox.flush() {
+        let want_write = match outbox.flush(stream) {
             Flushed::Finished => return End::Closed,
             Flushed::Pending => true,
             Flushed::Idle => false,
@@ -203,7 +199,10 @@ fn run(
                 return End::TimedOut;
             }
             let _ = ctx.write(
-                &mut Io { sock, out: outbox },
+                &mut Io {
+                    stream: &mut *stream,
+                    out: outbox,
+                },
                 Message::Ping(Vec::new().into()),
             );
             next_ping = now + settings.ping_interval;
@@ -220,7 +219,7 @@ fn run(
             sock_events |= PollFlags::OUT;
         }
         let mut fds = [
-            PollFd::new(sock, sock_events),
+            PollFd::new(stream.tcp(), sock_events),
             PollFd::from_borrowed_fd(outbox.waker(), PollFlags::IN),
         ];
         let timeout = Timespec {
@@ -244,7 +243,7 @@ fn run(
 
 /// Reads every whole message available now. Returns how the connection ended, if it did.
 fn read_all(
-    sock: &TcpStream,
+    stream: &mut Stream,
     outbox: &Outbox,
     ctx: &mut WebSocketContext,
     id: ClientId,
@@ -252,7 +251,10 @@ fn read_all(
     last_heard: &mut Instant,
 ) -> Option<End> {
     loop {
-        let msg = ctx.read(&mut Io { sock, out: outbox });
+        let msg = ctx.read(&mut Io {
+            stream: &mut *stream,
+            out: outbox,
+        });
         match msg {
             Ok(msg) => {
                 *last_heard = Instant::now();
@@ -272,7 +274,7 @@ fn read_all(
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                     Message::Close(_) => {
                         // tungstenite queued the close reply; let it be flushed.
-                        let _ = outbox.flush();
+                        let _ = outbox.flush(stream);
                         return Some(End::PeerClosed);
                     }
                 }

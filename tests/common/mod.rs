@@ -144,9 +144,9 @@ impl Server {
             log,
             log_rx,
         };
-        let line = server.wait_log("listening on http://");
+        let line = server.wait_log("listening on http");
         let addr = line
-            .split("listening on http://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .expect("address in the log line");
@@ -347,7 +347,7 @@ pub fn http_raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
 }
 
 /// Reads one response off a stream.
-pub fn read_response(s: &mut TcpStream) -> (u16, String) {
+pub fn read_response(s: &mut impl Read) -> (u16, String) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
