@@ -8,9 +8,11 @@
 #      started by a test (env!("CARGO_BIN_EXE_homeclaude")) runs too;
 #   4. runs the whole test suite for aarch64-unknown-linux-gnu under qemu
 #      (through the `runner` in .cargo/config.toml);
-#   5. builds the armv7 release binary (and runs the armv7 tests unless
+#   5. runs the TLS tests for aarch64 (ring's assembly under qemu) and builds the
+#      aarch64 release binary with TLS, to print what TLS costs;
+#   6. builds the armv7 release binary, with and without TLS (and runs the armv7 tests unless
 #      ARM_TEST_ARMV7=0);
-#   6. prints the stripped release binary sizes and fails if aarch64 is over
+#   7. prints the stripped release binary sizes and fails if aarch64 is over
 #      HOMECLAUDE_MAX_AARCH64_BYTES (default 2 MiB, the size budget of issue 6).
 #
 # Idempotent: safe to run again; a warm run only rebuilds what changed.
@@ -87,8 +89,19 @@ ensure_binfmt
 step "cargo test --target $AARCH64 (under qemu-aarch64)"
 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64"
 
+step "cargo test --features tls --test tls --target $AARCH64 (under qemu-aarch64)"
+QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64" --features tls --test tls
+
+step "cargo build --release --features tls --target $AARCH64"
+cargo build --release --features tls --target "$AARCH64"
+TLS_BYTES=$(size_of "$AARCH64")
+
 step "cargo build --release --target $AARCH64"
 cargo build --release --target "$AARCH64"
+
+step "cargo build --release --features tls --target $ARMV7"
+cargo build --release --features tls --target "$ARMV7"
+TLS_ARMV7_BYTES=$(size_of "$ARMV7")
 
 step "cargo build --release --target $ARMV7"
 cargo build --release --target "$ARMV7"
@@ -100,7 +113,8 @@ fi
 
 step "stripped release binary sizes (bytes)"
 file "$(release_bin "$AARCH64")" "$(release_bin "$ARMV7")"
-printf '%-34s %9s\n' "$AARCH64" "$(size_of "$AARCH64")" "$ARMV7" "$(size_of "$ARMV7")"
+printf '%-44s %9s\n' "$AARCH64" "$(size_of "$AARCH64")" "$AARCH64 --features tls" "$TLS_BYTES" \
+    "$ARMV7" "$(size_of "$ARMV7")" "$ARMV7 --features tls" "$TLS_ARMV7_BYTES"
 if [ "$(size_of "$AARCH64")" -gt "$MAX_AARCH64_BYTES" ]; then
     echo "FAIL: aarch64 binary is over $MAX_AARCH64_BYTES bytes" >&2
     exit 1
