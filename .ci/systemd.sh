@@ -59,7 +59,7 @@ if [ -n "$bad" ]; then
 fi
 for var in HOMECLAUDE_LISTEN HOMECLAUDE_WORKDIR HOMECLAUDE_DATA_DIR HOMECLAUDE_CLAUDE \
            HOMECLAUDE_MODEL HOMECLAUDE_PERMISSION_MODE HOMECLAUDE_CLAUDE_ARGS \
-           HOMECLAUDE_TOKEN RUST_LOG; do
+           HOMECLAUDE_TOKEN HOMECLAUDE_PASSWORD_HASH RUST_LOG; do
     grep -qE "^#?$var=" "$env_file" || { echo "FAIL: $env_file does not mention $var" >&2; exit 1; }
 done
 echo "ok"

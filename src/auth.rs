@@ -7,7 +7,12 @@
 //! in and rotating the token logs everyone out. Token files are re-read when their
 //! mtime changes, so `homeclaude token --rotate` takes effect without a restart.
 //! Scripts may send `Authorization: Bearer <token>` instead of a cookie.
+//!
+//! With `HOMECLAUDE_PASSWORD_HASH` the login form also takes the owner's password
+//! (argon2, checked in [`crate::password`]); tokens keep working beside it. Every
+//! login attempt, token or password, goes through one per-address back-off.
 
+use crate::password::{self, PasswordHash};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -263,7 +268,13 @@ pub enum Mode {
 /// The authentication state shared by every connection thread.
 pub struct Auth {
     pub mode: Mode,
+    /// `HOMECLAUDE_PASSWORD_HASH`: the owner may log in with a password too.
+    password: Option<PasswordHash>,
     limiter: Mutex<HashMap<IpAddr, Failures>>,
+    /// Held for the whole of each password check. Argon2 with the default
+    /// parameters takes 19 MiB and 0.1-0.5 s on a Pi: parallel attempts wait here
+    /// one by one instead of adding up their memory. Tokens never take it.
+    kdf: Mutex<()>,
 }
 
 struct Failures {
@@ -281,15 +292,24 @@ pub enum Login {
 }
 
 impl Auth {
-    pub fn new(mode: Mode) -> Auth {
+    /// `password` is ignored when authentication is disabled (config refuses that
+    /// combination).
+    pub fn new(mode: Mode, password: Option<PasswordHash>) -> Auth {
         Auth {
             mode,
+            password,
             limiter: Mutex::new(HashMap::new()),
+            kdf: Mutex::new(()),
         }
     }
 
     pub fn enabled(&self) -> bool {
         matches!(self.mode, Mode::Tokens(_))
+    }
+
+    /// Whether the login form offers a password field.
+    pub fn password_login(&self) -> bool {
+        self.enabled() && self.password.is_some()
     }
 
     /// The role of a request, from its bearer token or session cookie.
@@ -314,42 +334,48 @@ impl Auth {
         let Mode::Tokens(store) = &self.mode else {
             return Login::Ok(Role::Owner);
         };
-        let now = Instant::now();
+        // A token check is cheap: the back-off lock is held throughout, so parallel
+        // guesses from one address cannot slip past a back-off being set.
         let mut limiter = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(f) = limiter.get(&from)
-            && f.blocked_until > now
-        {
-            return Login::Limited(f.blocked_until - now);
+        if let Some(wait) = blocked(&limiter, from) {
+            return Login::Limited(wait);
         }
-        match store.role_of(token.trim()) {
-            Some(role) => {
-                limiter.remove(&from);
-                Login::Ok(role)
-            }
-            None => {
-                if limiter.len() > 10_000 {
-                    limiter.retain(|_, f| f.blocked_until > now);
-                }
-                let f = limiter.entry(from).or_insert(Failures {
-                    count: 0,
-                    blocked_until: now,
-                });
-                f.count += 1;
-                if f.count >= FREE_FAILURES {
-                    let exp = (f.count - FREE_FAILURES).min(20);
-                    let wait = Duration::from_secs(1u64 << exp).min(MAX_BACKOFF);
-                    f.blocked_until = now + wait;
-                    log::warn!(
-                        "login: {} failed attempts from {from}; next attempt allowed in {}s",
-                        f.count,
-                        wait.as_secs()
-                    );
-                } else {
-                    log::info!("login: wrong token from {from} ({} failures)", f.count);
-                }
-                Login::Wrong
-            }
+        record(&mut limiter, from, store.role_of(token.trim()), "token")
+    }
+
+    /// Checks the owner's password under the same back-off as tokens. A wrong
+    /// password counts as a failed login, the right one clears the address's
+    /// failures. The password itself is never logged.
+    pub fn login_password(&self, password: &str, from: IpAddr) -> Login {
+        if !self.enabled() {
+            return Login::Ok(Role::Owner);
         }
+        // Refused before any KDF work and before queueing for it: an address in
+        // back-off costs a hash-map lookup.
+        if let Some(wait) = blocked(&self.lock_limiter(), from) {
+            return Login::Limited(wait);
+        }
+        let _one_at_a_time = self.kdf.lock().unwrap_or_else(|e| e.into_inner());
+        // Again: a failure from the same address may have set a back-off while this
+        // attempt waited for its turn. The back-off lock is not held while hashing,
+        // so token logins and other addresses' checks never wait for the KDF.
+        if let Some(wait) = blocked(&self.lock_limiter(), from) {
+            return Login::Limited(wait);
+        }
+        let right = self
+            .password
+            .as_ref()
+            .is_some_and(|hash| password::verify(hash, password));
+        record(
+            &mut self.lock_limiter(),
+            from,
+            right.then_some(Role::Owner),
+            "password",
+        )
+    }
+
+    fn lock_limiter(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The `Set-Cookie` value that logs `role` in.
@@ -364,6 +390,52 @@ impl Auth {
             if secure { "; Secure" } else { "" }
         ))
     }
+}
+
+/// How long `from` must still wait before its next login attempt, if at all.
+fn blocked(limiter: &HashMap<IpAddr, Failures>, from: IpAddr) -> Option<Duration> {
+    let now = Instant::now();
+    limiter
+        .get(&from)
+        .filter(|f| f.blocked_until > now)
+        .map(|f| f.blocked_until - now)
+}
+
+/// Books the outcome of a login attempt (`what` was presented: "token" or
+/// "password"): success clears the address, failure counts towards its back-off.
+fn record(
+    limiter: &mut HashMap<IpAddr, Failures>,
+    from: IpAddr,
+    outcome: Option<Role>,
+    what: &str,
+) -> Login {
+    if let Some(role) = outcome {
+        limiter.remove(&from);
+        return Login::Ok(role);
+    }
+    let now = Instant::now();
+    if limiter.len() > 10_000 {
+        limiter.retain(|_, f| f.blocked_until > now);
+    }
+    let f = limiter.entry(from).or_insert(Failures {
+        count: 0,
+        blocked_until: now,
+    });
+    f.count += 1;
+    if f.count >= FREE_FAILURES {
+        let exp = (f.count - FREE_FAILURES).min(20);
+        let wait = Duration::from_secs(1u64 << exp).min(MAX_BACKOFF);
+        f.blocked_until = now + wait;
+        log::warn!(
+            "login: {} failed attempts from {from} (the last a wrong {what}); next attempt \
+             allowed in {}s",
+            f.count,
+            wait.as_secs()
+        );
+    } else {
+        log::info!("login: wrong {what} from {from} ({} failures)", f.count);
+    }
+    Login::Wrong
 }
 
 /// The `Set-Cookie` value that logs out.
@@ -404,7 +476,7 @@ mod tests {
     #[test]
     fn sessions_verify_and_rotation_logs_everyone_out() {
         let (s, dir) = store();
-        let auth = Auth::new(Mode::Tokens(s));
+        let auth = Auth::new(Mode::Tokens(s), None);
         let Mode::Tokens(s) = &auth.mode else {
             unreachable!()
         };
@@ -437,11 +509,126 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// Token and password auth; returns it with the owner token.
+    fn with_password(password: &str) -> (Auth, String, PathBuf) {
+        let (s, dir) = store();
+        let owner = s.owner().unwrap();
+        let hash = PasswordHash::parse(&password::cheap_hash(password)).unwrap();
+        (Auth::new(Mode::Tokens(s), Some(hash)), owner, dir)
+    }
+
+    #[test]
+    fn the_password_logs_the_owner_in() {
+        let (auth, owner, dir) = with_password("correct horse");
+        let a = ip("10.0.0.1");
+        assert!(auth.password_login());
+        for (password, want) in [
+            ("correct horse", Login::Ok(Role::Owner)),
+            ("correct horse ", Login::Wrong),
+            ("Correct horse", Login::Wrong),
+            ("", Login::Wrong),
+            // The token is not the password, and the password is not a token.
+            (owner.as_str(), Login::Wrong),
+        ] {
+            assert_eq!(auth.login_password(password, a), want, "{password:?}");
+        }
+        let b = ip("10.0.0.2");
+        assert_eq!(auth.login("correct horse", b), Login::Wrong);
+        assert_eq!(auth.login(&owner, b), Login::Ok(Role::Owner));
+        // Without a hash a posted password is one more failed login.
+        let (s, dir2) = store();
+        let tokens_only = Auth::new(Mode::Tokens(s), None);
+        assert!(!tokens_only.password_login());
+        assert_eq!(tokens_only.login_password("correct horse", a), Login::Wrong);
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(dir2).unwrap();
+    }
+
+    #[test]
+    fn passwords_and_tokens_share_one_back_off() {
+        let (auth, owner, dir) = with_password("pw");
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        // Four failures of either kind, then the right password clears them...
+        for _ in 0..2 {
+            assert_eq!(auth.login("wrong", a), Login::Wrong);
+            assert_eq!(auth.login_password("wrong", a), Login::Wrong);
+        }
+        assert_eq!(auth.login_password("pw", a), Login::Ok(Role::Owner));
+        // ...so four more are free again, and the fifth starts the back-off.
+        for _ in 0..FREE_FAILURES - 1 {
+            assert_eq!(auth.login_password("wrong", a), Login::Wrong);
+        }
+        assert_eq!(auth.login("wrong", a), Login::Wrong);
+        // Now both kinds wait, even with the right secret; another address does not.
+        assert!(matches!(auth.login_password("pw", a), Login::Limited(_)));
+        assert!(matches!(auth.login(&owner, a), Login::Limited(_)));
+        assert_eq!(auth.login_password("pw", b), Login::Ok(Role::Owner));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_limited_address_does_not_queue_for_the_kdf() {
+        let (auth, _, dir) = with_password("pw");
+        let auth = std::sync::Arc::new(auth);
+        let a = ip("10.0.0.1");
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(auth.login("wrong", a), Login::Wrong);
+        }
+        // While another check holds the KDF, a limited address is answered at once:
+        // the back-off is checked before queueing (and so before hashing).
+        let busy = auth.kdf.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let auth2 = auth.clone();
+        std::thread::spawn(move || tx.send(auth2.login_password("pw", a)));
+        let got = rx.recv_timeout(Duration::from_secs(10));
+        drop(busy);
+        assert!(matches!(got, Ok(Login::Limited(_))), "{got:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn password_checks_wait_for_each_other_and_recheck_the_back_off() {
+        let (auth, owner, dir) = with_password("pw");
+        let auth = std::sync::Arc::new(auth);
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        for _ in 0..FREE_FAILURES - 1 {
+            assert_eq!(auth.login("wrong", a), Login::Wrong);
+        }
+        let busy = auth.kdf.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for from in [a, b] {
+            let (auth, tx) = (auth.clone(), tx.clone());
+            std::thread::spawn(move || tx.send((from, auth.login_password("pw", from))));
+        }
+        // Both passed the first back-off check and now queue behind the busy KDF.
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a password check ran while another held the KDF"
+        );
+        // Token logins never wait for it.
+        assert_eq!(auth.login(&owner, b), Login::Ok(Role::Owner));
+        // A fifth failure from `a` while its attempt waits puts `a` in back-off,
+        // which the waiting attempt must see once it gets its turn.
+        assert_eq!(auth.login("wrong", a), Login::Wrong);
+        drop(busy);
+        let mut got: Vec<_> = (0..2)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        got.sort_by_key(|(from, _)| *from);
+        assert!(matches!(got[0], (_, Login::Limited(_))), "{got:?}");
+        assert_eq!(got[1], (b, Login::Ok(Role::Owner)));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn repeated_failures_back_off_per_address() {
         let (s, dir) = store();
         let owner = s.owner().unwrap();
-        let auth = Auth::new(Mode::Tokens(s));
+        let auth = Auth::new(Mode::Tokens(s), None);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..FREE_FAILURES {

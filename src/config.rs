@@ -5,6 +5,7 @@
 //! a [`Config`] whose defaults are written once, in [`Config::default`]. Nothing here
 //! opens sockets or files; `main` does that with the result.
 
+use crate::password::PasswordHash;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
@@ -22,6 +23,8 @@ pub enum Invocation {
     Version,
     /// `homeclaude token [--rotate]`: print (or replace) the login token.
     Token { rotate: bool, data_dir: PathBuf },
+    /// `homeclaude hash-password`: read a password, print its argon2 hash.
+    HashPassword,
 }
 
 /// The validated configuration of a server run.
@@ -65,6 +68,8 @@ pub struct Access {
     pub allowed_origins: Vec<String>,
     /// `HOMECLAUDE_TOKEN`: the owner token, instead of the one in the data dir.
     pub token: Option<String>,
+    /// `HOMECLAUDE_PASSWORD_HASH`: owner login by password too (besides tokens).
+    pub password_hash: Option<PasswordHash>,
 }
 
 /// Resource limits; every one is a flag.
@@ -178,6 +183,13 @@ pub enum ConfigError {
     TlsHalf(&'static str),
     /// TLS asked of a build without the `tls` feature.
     TlsNotBuilt,
+    /// `HOMECLAUDE_PASSWORD_HASH` is not an argon2 PHC string; says why. The value
+    /// itself is never repeated: it may be a password set by mistake.
+    BadPasswordHash(String),
+    /// A password hash with `--no-auth`: there would be no login to use it.
+    PasswordWithoutAuth,
+    /// `homeclaude hash-password SOMETHING`: passwords are not taken as arguments.
+    PasswordArgument,
 }
 
 impl fmt::Display for ConfigError {
@@ -209,6 +221,19 @@ impl fmt::Display for ConfigError {
                 f,
                 "this homeclaude was built without TLS; rebuild it with `--features tls`, \
                  or serve it behind a tunnel or proxy that does https (docs/SECURITY.md)"
+            ),
+            ConfigError::BadPasswordHash(why) => write!(
+                f,
+                "HOMECLAUDE_PASSWORD_HASH is not a hash from `homeclaude hash-password`: {why}"
+            ),
+            ConfigError::PasswordWithoutAuth => write!(
+                f,
+                "HOMECLAUDE_PASSWORD_HASH is set but --no-auth turns login off: drop one of them"
+            ),
+            ConfigError::PasswordArgument => write!(
+                f,
+                "hash-password takes no argument: type the password at its prompt or pipe it \
+                 in (an argument stays in the shell history and shows in the process list)"
             ),
         }
     }
@@ -398,8 +423,16 @@ pub fn help() -> String {
         out.push_str(&format!("{left:<34}{}\n{:<34}env {}\n", s.help, "", s.env));
     }
     out.push_str(
+        "\nOnly in the environment (secrets stay out of the process list):\n\
+         \x20 HOMECLAUDE_TOKEN                the owner token, instead of the data dir's\n\
+         \x20 HOMECLAUDE_PASSWORD_HASH        log in with a password too (an argon2 hash\n\
+         \x20                                 from `homeclaude hash-password`)\n",
+    );
+    out.push_str(
         "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
-         \x20                                 logging every session out)\n\n",
+         \x20                                 logging every session out)\n\
+         \x20 homeclaude hash-password        read a password (typed twice, or one line\n\
+         \x20                                 from stdin) and print its argon2id hash\n\n",
     );
     out.push_str("  -h, --help                      print this help\n");
     out.push_str("  -V, --version                   print the version\n");
@@ -432,6 +465,10 @@ pub fn parse(
     if args.peek().is_some_and(|a| a == "token") {
         args.next();
         return parse_token(args, &env);
+    }
+    if args.peek().is_some_and(|a| a == "hash-password") {
+        args.next();
+        return parse_hash_password(args);
     }
     let mut parser = lexopt::Parser::from_args(args);
     loop {
@@ -468,7 +505,34 @@ pub fn parse(
     }
     let mut config = Config::from_raw(&raw)?;
     config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
+    // Environment only, like the token: a flag would show the hash to every local
+    // user in the process list (and so to an offline guesser), and a shell would
+    // take its $ signs for variables.
+    if let Some(value) = env("HOMECLAUDE_PASSWORD_HASH").filter(|v| !v.trim().is_empty()) {
+        if config.access.no_auth {
+            return Err(ConfigError::PasswordWithoutAuth);
+        }
+        let hash = PasswordHash::parse(value.trim()).map_err(ConfigError::BadPasswordHash)?;
+        config.access.password_hash = Some(hash);
+    }
     Ok(Invocation::Serve(Box::new(config)))
+}
+
+/// `homeclaude hash-password`: no flags (the password comes from the terminal or
+/// standard input, never from an argument, which the process list would show).
+fn parse_hash_password(args: impl Iterator<Item = OsString>) -> Result<Invocation, ConfigError> {
+    let mut parser = lexopt::Parser::from_args(args);
+    match parser
+        .next()
+        .map_err(|e| ConfigError::UnknownFlag(e.to_string()))?
+    {
+        None => Ok(Invocation::HashPassword),
+        Some(lexopt::Arg::Short('h') | lexopt::Arg::Long("help")) => Ok(Invocation::Help),
+        Some(lexopt::Arg::Long(other)) => Err(ConfigError::UnknownFlag(format!("--{other}"))),
+        Some(lexopt::Arg::Short(c)) => Err(ConfigError::UnknownFlag(format!("-{c}"))),
+        // Not echoed: it is probably the password.
+        Some(lexopt::Arg::Value(_)) => Err(ConfigError::PasswordArgument),
+    }
 }
 
 /// `homeclaude token [--rotate] [--data-dir DIR]`.
@@ -756,11 +820,68 @@ mod tests {
     }
 
     #[test]
+    fn a_password_hash_comes_from_the_environment_and_is_checked() {
+        let good = crate::password::cheap_hash("pw");
+        let c = serve(&[], &[("HOMECLAUDE_PASSWORD_HASH", &format!(" {good}\n"))]);
+        assert!(c.access.password_hash.is_some());
+        assert!(
+            serve(&[], &[("HOMECLAUDE_PASSWORD_HASH", "")])
+                .access
+                .password_hash
+                .is_none()
+        );
+        assert!(serve(&[], &[]).access.password_hash.is_none());
+        let err = |value: &str, args: &[&str]| {
+            run(args, &[("HOMECLAUDE_PASSWORD_HASH", value)])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        // A plaintext password where the hash belongs: refused, and not echoed.
+        let text = err("my secret password", &[]);
+        assert!(
+            text.starts_with("HOMECLAUDE_PASSWORD_HASH is not a hash"),
+            "{text}"
+        );
+        assert!(!text.contains("my secret password"), "{text}");
+        assert!(err("$argon2id$v=19$m=19456,t=2,p=1$%%%", &[]).contains("not a PHC string"));
+        // With --no-auth there is no login to use it.
+        let text = err(&good, &["--no-auth"]);
+        assert!(text.contains("--no-auth turns login off"), "{text}");
+    }
+
+    #[test]
+    fn hash_password_subcommand_takes_no_password_argument() {
+        assert!(matches!(
+            run(&["hash-password"], &[]),
+            Ok(Invocation::HashPassword)
+        ));
+        assert!(matches!(
+            run(&["hash-password", "--help"], &[]),
+            Ok(Invocation::Help)
+        ));
+        let err = run(&["hash-password", "hunter2"], &[]).unwrap_err();
+        assert_eq!(err, ConfigError::PasswordArgument);
+        assert!(!err.to_string().contains("hunter2"));
+        assert!(matches!(
+            run(&["hash-password", "--cost", "9"], &[]),
+            Err(ConfigError::UnknownFlag(_))
+        ));
+    }
+
+    #[test]
     fn help_names_every_flag_and_its_environment_twin() {
         let text = help();
         for s in SETTINGS.iter().chain(SWITCHES) {
             assert!(text.contains(&format!("--{}", s.flag)), "{}", s.flag);
             assert!(text.contains(s.env), "{}", s.env);
+        }
+        for env_only in [
+            "HOMECLAUDE_TOKEN",
+            "HOMECLAUDE_PASSWORD_HASH",
+            "hash-password",
+        ] {
+            assert!(text.contains(env_only), "{env_only}");
         }
     }
 }

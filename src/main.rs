@@ -17,6 +17,7 @@ mod markdown;
 mod meter;
 mod outbox;
 mod pages;
+mod password;
 mod protocol;
 mod routes;
 mod runner;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_OK);
         }
         Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
+        Ok(Invocation::HashPassword) => return hash_password_command(),
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -140,7 +142,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
 
     let auth = if config.access.no_auth {
         log::warn!("authentication is OFF (--no-auth): anyone who reaches {local} can run claude");
-        auth::Auth::new(auth::Mode::Disabled)
+        auth::Auth::new(auth::Mode::Disabled, None)
     } else {
         let store = auth::TokenStore::new(&config.data_dir, config.access.token.clone());
         let token = store.owner().map_err(StartError::Auth)?;
@@ -148,7 +150,19 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             "log in at {scheme}://{}/login?token={token}",
             display_host(local)
         );
-        auth::Auth::new(auth::Mode::Tokens(store))
+        if let Some(hash) = &config.access.password_hash {
+            log::info!("password login is on ({})", hash.describe());
+            if hash.weaker_than_default() {
+                log::warn!(
+                    "the password hash is cheaper than `homeclaude hash-password` makes \
+                     (argon2id m=19456 t=2 p=1): a stolen hash is quicker to guess"
+                );
+            }
+        }
+        auth::Auth::new(
+            auth::Mode::Tokens(store),
+            config.access.password_hash.clone(),
+        )
     };
 
     let (hub_handle, hub_rx) = hub::channel();
@@ -276,6 +290,22 @@ fn token_command(rotate: bool, data_dir: &std::path::Path) -> ExitCode {
             }
             println!("{owner}");
             eprintln!("viewer (read-only) token: {viewer}");
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
+}
+
+/// `homeclaude hash-password`: the hash alone on stdout (for scripts), how to use
+/// it on stderr.
+fn hash_password_command() -> ExitCode {
+    match password::read_new_password().and_then(|p| password::hash(&p)) {
+        Ok(hash) => {
+            println!("{hash}");
+            eprint!("{}", password::setting_hint(&hash));
             ExitCode::from(EXIT_OK)
         }
         Err(e) => {

@@ -178,23 +178,44 @@ fn check_host(head: &Head, app: &App) -> Result<(), Reply> {
     }
 }
 
-/// `/login`: shows the form, or trades a token (query or form) for a session cookie.
+/// `/login`: shows the form, or trades a token (query or form) or the password
+/// (form only: a query string ends up in histories and logs) for a session cookie.
 fn login(req: &Request, app: &App) -> Reply {
     let head = &req.head;
+    let form_field = |name: &str| {
+        (head.method == "POST")
+            .then(|| {
+                form_urlencoded::parse(&req.body)
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            })
+            .flatten()
+    };
+    if let Some(password) = form_field("password") {
+        let outcome = app.auth.login_password(&password, req.peer.ip());
+        return login_outcome(req, app, outcome, Tried::Password);
+    }
     let from_query = form_urlencoded::parse(head.query.as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
-    let from_form = (head.method == "POST")
-        .then(|| {
-            form_urlencoded::parse(&req.body)
-                .find(|(k, _)| k == "token")
-                .map(|(_, v)| v.into_owned())
-        })
-        .flatten();
-    let Some(token) = from_form.or(from_query) else {
-        return login_page(app, 200, None);
+    let Some(token) = form_field("token").or(from_query) else {
+        return login_page(app, 200, None, None);
     };
-    match app.auth.login(&token, req.peer.ip()) {
+    let outcome = app.auth.login(&token, req.peer.ip());
+    login_outcome(req, app, outcome, Tried::Token)
+}
+
+/// What a login attempt presented, for the answer's wording.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tried {
+    Token,
+    Password,
+}
+
+/// The cookie and a redirect home, or the form again with why not.
+fn login_outcome(req: &Request, app: &App, outcome: Login, tried: Tried) -> Reply {
+    let head = &req.head;
+    match outcome {
         Login::Ok(role) => {
             let secure = req.tls
                 || head
@@ -207,22 +228,33 @@ fn login(req: &Request, app: &App) -> Reply {
             }
             reply
         }
-        Login::Wrong => login_page(app, 401, Some("That token is not valid.")),
+        Login::Wrong => {
+            let error = match tried {
+                Tried::Token => "That token is not valid.",
+                Tried::Password => "That password is not right.",
+            };
+            login_page(app, 401, Some(error), Some(tried))
+        }
         Login::Limited(wait) => {
             let secs = wait.as_secs().max(1);
             login_page(
                 app,
                 429,
                 Some("Too many failed attempts; wait and try again."),
+                Some(tried),
             )
             .with_header(header("Retry-After", &secs.to_string()))
         }
     }
 }
 
-fn login_page(app: &App, status: u16, error: Option<&str>) -> Reply {
+/// The login form; `tried` is what the failed attempt presented, so a failed
+/// token attempt shows the token field open again.
+fn login_page(app: &App, status: u16, error: Option<&str>, tried: Option<Tried>) -> Reply {
     let ctx = context! {
         error => error,
+        password => app.auth.password_login(),
+        token_tried => tried == Some(Tried::Token),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
     };
     match app.pages.render("login.html", ctx) {

@@ -29,7 +29,11 @@ fn nothing_is_served_without_a_session() {
         .unwrap();
     assert!(err.contains("401"), "{err}");
     // The login page, health and static files stay public.
-    assert_eq!(get_with(server.addr, "/login", &[]).0, 200);
+    let (status, page) = get_with(server.addr, "/login", &[]);
+    assert_eq!(status, 200);
+    // Without HOMECLAUDE_PASSWORD_HASH the form asks for the token alone.
+    assert!(page.contains(r#"name="token""#), "{page}");
+    assert!(!page.contains(r#"name="password""#), "{page}");
     assert_eq!(get_with(server.addr, "/healthz", &[]).0, 200);
 }
 
@@ -247,4 +251,195 @@ fn every_page_carries_the_security_headers() {
             Some("no-referrer")
         );
     }
+}
+
+/// An argon2id hash with tiny parameters, so a debug build checks it in
+/// milliseconds (the server takes the parameters from the string).
+fn cheap_hash(password: &str) -> String {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+    let params = Params::new(64, 1, 1, None).unwrap();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_with_salt(password.as_bytes(), b"a test salt, 16+")
+        .unwrap()
+        .to_string()
+}
+
+/// POSTs the login form as the page would; returns (status, response).
+fn post_login(server: &Server, fields: &[(&str, &str)]) -> (u16, String) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    http_raw(
+        server.addr,
+        format!(
+            "POST /login HTTP/1.1\r\nHost: {0}\r\nOrigin: http://{0}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {1}\r\nConnection: close\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+const PASSWORD: &str = "correct horse & battery staple";
+
+#[test]
+fn the_password_logs_in_and_the_token_still_works() {
+    let hash = cheap_hash(PASSWORD);
+    let mut server = Server::start_with(&[], &[("HOMECLAUDE_PASSWORD_HASH", &hash)], None);
+    server.wait_log("password login is on (argon2id m=64 t=1 p=1)");
+    server.wait_log("cheaper than `homeclaude hash-password` makes");
+    let (status, page) = get_with(server.addr, "/login", &[]);
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"name="password""#), "{page}");
+    assert!(page.contains("or paste the token"), "{page}");
+    assert!(page.contains(r#"name="token""#), "{page}");
+    let (status, resp) = post_login(
+        &server,
+        &[("username", "homeclaude"), ("password", PASSWORD)],
+    );
+    assert_eq!(status, 303, "{resp}");
+    assert_eq!(header_value(&resp, "location").as_deref(), Some("/"));
+    let cookie = header_value(&resp, "set-cookie").expect("Set-Cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let pair = cookie_pair(&cookie);
+    assert_eq!(get_with(server.addr, "/", &[("Cookie", &pair)]).0, 200);
+    let mut ws = try_ws(&server, &[("Cookie", &pair)]).expect("ws with the password's cookie");
+    ws.wait_for(|v| v["type"] == "queue_status");
+    // Links, the token form and bearer scripts work as before.
+    assert_eq!(login(&server, TOKEN, &[]).0, 303);
+    assert_eq!(post_login(&server, &[("token", TOKEN)]).0, 303);
+    assert_eq!(get(server.addr, "/").0, 200);
+    // The password is no token, and never travels in a query string.
+    let (status, _) = get_with(
+        server.addr,
+        "/",
+        &[("Authorization", &format!("Bearer {PASSWORD}"))],
+    );
+    assert_eq!(status, 303);
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("password", PASSWORD)
+        .finish();
+    let (status, resp) = get_with(server.addr, &format!("/login?{query}"), &[]);
+    assert_eq!(status, 200, "a password in the URL must not log in");
+    assert!(header_value(&resp, "set-cookie").is_none());
+    assert!(
+        !server.log_text().contains("battery"),
+        "the password was logged"
+    );
+}
+
+#[test]
+fn wrong_passwords_are_refused_then_rate_limited() {
+    let hash = cheap_hash(PASSWORD);
+    let mut server = Server::start_with(&[], &[("HOMECLAUDE_PASSWORD_HASH", &hash)], None);
+    let statuses: Vec<u16> = (0..5)
+        .map(|i| {
+            let (status, resp) = post_login(&server, &[("password", &format!("guess number {i}"))]);
+            assert!(header_value(&resp, "set-cookie").is_none());
+            if status == 401 {
+                assert!(resp.contains("That password is not right."), "{resp}");
+            }
+            status
+        })
+        .collect();
+    assert_eq!(statuses, [401; 5]);
+    server.wait_log("wrong password from 127.0.0.1");
+    server.wait_log("failed attempts from 127.0.0.1 (the last a wrong password)");
+    // Now even the right password waits, and so does a token from that address.
+    let (status, resp) = post_login(&server, &[("password", PASSWORD)]);
+    assert_eq!(status, 429, "{resp}");
+    let wait: u64 = header_value(&resp, "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("a numeric Retry-After");
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert_eq!(post_login(&server, &[("token", TOKEN)]).0, 429);
+    assert!(
+        !server.log_text().contains("guess number"),
+        "a password was logged"
+    );
+}
+
+#[test]
+fn hash_password_from_a_pipe_makes_a_hash_the_server_accepts() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_homeclaude"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\nignored second line\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let hash = stdout.trim_end_matches('\n');
+    assert!(!hash.contains('\n'), "one line on stdout: {stdout:?}");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(
+        stderr.contains(&format!("HOMECLAUDE_PASSWORD_HASH='{hash}'")),
+        "{stderr}"
+    );
+    let server = Server::start_with(&[], &[("HOMECLAUDE_PASSWORD_HASH", hash)], None);
+    assert_eq!(
+        post_login(&server, &[("password", "ignored second line")]).0,
+        401
+    );
+    let (status, resp) = post_login(&server, &[("password", PASSWORD)]);
+    assert_eq!(status, 303, "{resp}");
+    // An empty pipe is refused rather than hashing the empty password.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_homeclaude"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the password is empty"));
+}
+
+#[test]
+fn a_malformed_password_hash_stops_the_server_with_exit_2() {
+    let data = temp_dir("bad-hash");
+    let start = |hash: &str, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_homeclaude"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(extra)
+            .env("HOMECLAUDE_PASSWORD_HASH", hash)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // A plaintext password where the hash belongs, and a hash whose $ signs a shell
+    // expanded: refused without echoing the value.
+    for value in ["my plain password", "=19=19456,t=2,p=1"] {
+        let out = start(value, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr
+                .contains("HOMECLAUDE_PASSWORD_HASH is not a hash from `homeclaude hash-password`"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("single quotes"), "{stderr}");
+        assert!(!stderr.contains(value), "{stderr}");
+    }
+    let out = start("$argon2id$v=19$m=19456,t=2,p=1$%%%%$%%%%", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a PHC string"));
+    // Password login and --no-auth contradict each other.
+    let out = start(&cheap_hash(PASSWORD), &["--no-auth"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-auth turns login off"));
+    let _ = std::fs::remove_dir_all(data);
 }
