@@ -10,11 +10,15 @@ if ! command -v chromium >/dev/null; then
   apt-get update
   apt-get install -y chromium
 fi
+# openssl makes the TLS test's throwaway certificate.
+command -v openssl >/dev/null || { apt-get update || true; apt-get install -y openssl; }
 command -v node >/dev/null || { echo "e2e: node is not installed" >&2; exit 1; }
 (cd tests/e2e && npm ci --no-audit --no-fund)
 
 # Both binaries the tests start: the server and the fake CLI.
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo build --bins
+# With TLS built in, so tls.test.mjs can serve https; the other tests serve plain
+# http from the same binary.
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo build --bins --features tls
 
 args=()
 for name in "$@"; do args+=("tests/e2e/${name%.test.mjs}.test.mjs"); done

@@ -256,6 +256,7 @@ fn login_page(app: &App, status: u16, error: Option<&str>, tried: Option<Tried>)
         password => app.auth.password_login(),
         token_tried => tried == Some(Tried::Token),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
+        icon_svg => Value::from_safe_string(app.assets.url("icon.svg")),
     };
     match app.pages.render("login.html", ctx) {
         Ok(html) => bytes(status, "text/html; charset=utf-8", html.into_bytes())

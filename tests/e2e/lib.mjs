@@ -30,12 +30,15 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-/** Starts Chromium with a fresh profile (playwright makes a new --user-data-dir). */
-export async function launchBrowser() {
+/**
+ * Starts Chromium with a fresh profile (playwright makes a new --user-data-dir);
+ * `extraArgs` are added to its flags.
+ */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 
@@ -134,18 +137,18 @@ export async function startServer(opts = {}) {
     });
   }
 
-  const line = await waitForLine(/listening on http:\/\/\S+/);
-  const addr = line.match(/listening on http:\/\/(\S+)/)[1];
+  const line = await waitForLine(/listening on https?:\/\/\S+/);
+  const [, scheme, addr] = line.match(/listening on (https?):\/\/(\S+)/);
   const [host, port] = [addr.slice(0, addr.lastIndexOf(":")), Number(addr.slice(addr.lastIndexOf(":") + 1))];
   const loginLine = lines.find((l) => /login\?token=/.test(l));
   return {
-    url: `http://${addr}`,
+    url: `${scheme}://${addr}`,
     host,
     port,
     dir,
     lines,
     waitForLine,
-    loginUrl: loginLine ? loginLine.match(/(http:\/\/\S+login\?token=\S+)/)[1] : null,
+    loginUrl: loginLine ? loginLine.match(/(https?:\/\/\S+login\?token=\S+)/)[1] : null,
     tokens,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
