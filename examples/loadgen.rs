@@ -9,11 +9,17 @@
 //! A broadcast is triggered the way a browser would: a `message` frame (a prompt),
 //! echoed to everyone as a `message` event. The prompt is then cancelled, so the
 //! queue stays short and every round costs the same.
+//!
+//! With `--tls` the server (built with `--features tls`) serves a throwaway
+//! certificate and every client speaks wss: the same figures, over TLS
+//! (`bench/tls.sh` runs both in one go).
 
 use rustix::event::{PollFd, PollFlags, poll};
-use std::io::ErrorKind;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
@@ -21,6 +27,8 @@ use tungstenite::{Message, WebSocket};
 const TOKEN: &str = "bench0bench0bench0bench0bench0bench0bench0bench0bench0bench0abcd";
 
 struct Opts {
+    /// Serve and connect over TLS.
+    tls: Option<Tls>,
     bin: String,
     runs: usize,
     rounds: usize,
@@ -30,6 +38,7 @@ struct Opts {
 
 fn main() {
     let mut opts = Opts {
+        tls: None,
         bin: "target/release/homeclaude".into(),
         runs: 3,
         rounds: 200,
@@ -40,6 +49,11 @@ fn main() {
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_default();
+        if args[i] == "--tls" {
+            opts.tls = Some(Tls::new());
+            i += 1;
+            continue;
+        }
         match args[i].as_str() {
             "--bin" => opts.bin = v,
             "--runs" => opts.runs = v.parse().expect("--runs N"),
@@ -87,8 +101,135 @@ impl Drop for Srv {
     }
 }
 
+/// A throwaway certificate for localhost, its files, and a client configuration
+/// that trusts it.
+struct Tls {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    client: Arc<rustls::ClientConfig>,
+}
+
+impl Tls {
+    fn new() -> Tls {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = std::env::temp_dir();
+        let (cert, key) = (
+            dir.join("homeclaude-bench.crt"),
+            dir.join("homeclaude-bench.key"),
+        );
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(made.cert.der().to_vec()))
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Tls {
+            cert,
+            key,
+            client: Arc::new(client),
+        }
+    }
+}
+
+/// A client's connection: plain TCP or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    /// Connects, and finishes the TLS handshake (blocking) when `tls` is given.
+    fn open(addr: SocketAddr, tls: Option<&Tls>) -> Conn {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).unwrap();
+        match tls {
+            None => Conn::Plain(s),
+            Some(tls) => {
+                let name = ServerName::try_from("localhost").unwrap();
+                let conn = rustls::ClientConnection::new(tls.client.clone(), name).unwrap();
+                let mut stream = rustls::StreamOwned::new(conn, s);
+                while stream.conn.is_handshaking() {
+                    stream
+                        .conn
+                        .complete_io(&mut stream.sock)
+                        .expect("TLS handshake");
+                }
+                Conn::Tls(Box::new(stream))
+            }
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(t) => &t.sock,
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Median time to open a new connection (TLS handshake included) and get
+/// `/healthz` back, in ms.
+fn new_connection_ms(addr: SocketAddr, tls: Option<&Tls>, n: usize) -> f64 {
+    let mut times: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let mut c = Conn::open(addr, tls);
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            c.flush().unwrap();
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            // Read until the end of the body (`}` of the JSON), not the close:
+            // a TLS close_notify may or may not follow.
+            while !got.ends_with(b"}") {
+                let n = c.read(&mut buf).expect("read /healthz");
+                assert!(n > 0, "closed early");
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert!(
+                got.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&got)
+            );
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    percentile(&times, 0.5)
+}
+
 /// Starts the server, pinned to `cpu` through taskset when given.
-fn start(bin: &str, cpu: Option<&str>) -> (Srv, Duration) {
+fn start(bin: &str, cpu: Option<&str>, tls: Option<&Tls>) -> (Srv, Duration) {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let data = std::env::temp_dir().join(format!("homeclaude-bench-{port}"));
@@ -114,6 +255,14 @@ fn start(bin: &str, cpu: Option<&str>) -> (Srv, Duration) {
         ])
         // A stand-in CLI that runs until stopped: the first prompt occupies the
         // runner, so every measured prompt waits in the queue and is cancelled.
+        .args(tls.map_or(Vec::new(), |t| {
+            vec![
+                "--tls-cert".into(),
+                t.cert.clone().into_os_string(),
+                "--tls-key".into(),
+                t.key.clone().into_os_string(),
+            ]
+        }))
         .arg("--claude")
         .arg(std::path::Path::new(bin).with_file_name("fake-claude"))
         .env("FAKE_CLAUDE_TRANSCRIPT", hang_transcript())
@@ -175,16 +324,17 @@ fn cpu_ns(pid: u32) -> f64 {
 }
 
 struct Clients {
-    socks: Vec<WebSocket<TcpStream>>,
+    socks: Vec<WebSocket<Conn>>,
 }
 
 impl Clients {
-    fn connect(&mut self, addr: SocketAddr, n: usize) {
+    fn connect(&mut self, addr: SocketAddr, n: usize, tls: Option<&Tls>) {
         for _ in 0..n {
-            let s = TcpStream::connect(addr).expect("connect");
-            s.set_nodelay(true).unwrap();
+            let s = Conn::open(addr, tls);
+            let scheme = if tls.is_some() { "wss" } else { "ws" };
             let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
-                "ws://{addr}/ws"
+                "{scheme}://localhost:{}/ws",
+                addr.port()
             ))
             .unwrap();
             req.headers_mut()
@@ -199,7 +349,7 @@ impl Clients {
                     break;
                 }
             }
-            ws.get_mut().set_nonblocking(true).unwrap();
+            ws.get_mut().tcp().set_nonblocking(true).unwrap();
             self.socks.push(ws);
         }
     }
@@ -234,7 +384,7 @@ impl Clients {
             let mut fds: Vec<PollFd> = self
                 .socks
                 .iter()
-                .map(|ws| PollFd::new(ws.get_ref(), PollFlags::IN))
+                .map(|ws| PollFd::new(ws.get_ref().tcp(), PollFlags::IN))
                 .collect();
             poll(&mut fds, None).expect("poll");
             let ready: Vec<usize> = fds
@@ -354,22 +504,27 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     // Start-up, unpinned, fresh process.
     {
-        let (srv, up) = start(&opts.bin, None);
+        let (srv, up) = start(&opts.bin, None, opts.tls.as_ref());
         out.push((
             "start-up to first accepted connection (ms)".into(),
             up.as_secs_f64() * 1e3,
         ));
         drop(srv);
     }
-    let (srv, _) = start(&opts.bin, Some("0"));
+    let tls = opts.tls.as_ref();
+    let (srv, _) = start(&opts.bin, Some("0"), tls);
     let pid = srv.child.id();
     std::thread::sleep(Duration::from_millis(300));
     let (rss, _) = rss_threads(pid);
     out.push(("idle RSS (MB)".into(), rss / 1024.0));
+    out.push((
+        "new connection: connect, handshake, GET /healthz, p50 of 100 (ms)".into(),
+        new_connection_ms(srv.addr, tls, 100),
+    ));
 
     let mut clients = Clients { socks: Vec::new() };
     let mut next_id = 1u64;
-    clients.connect(srv.addr, 100);
+    clients.connect(srv.addr, 100, tls);
     // Occupy the runner (prompt 1) and wait until every client saw its run start.
     clients.send(r#"{"type":"message","message":"occupy"}"#.to_string());
     let n = clients.socks.len();
@@ -387,7 +542,7 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
     out.push(("burst server CPU per delivery (µs)".into(), cpu));
 
     eprintln!("  1000 idle clients");
-    clients.connect(srv.addr, 900);
+    clients.connect(srv.addr, 900, tls);
     std::thread::sleep(Duration::from_millis(500));
     let cpu0 = cpu_ns(pid);
     let t0 = Instant::now();
