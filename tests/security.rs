@@ -67,17 +67,9 @@ fn login_sets_a_strict_http_only_cookie_and_redirects_without_the_token() {
 #[test]
 fn the_login_form_posts_the_token() {
     let server = Server::start(&[]);
-    let body = format!("token={TOKEN}");
-    let (status, resp) = http_raw(
-        server.addr,
-        format!(
-            "POST /login HTTP/1.1\r\nHost: {0}\r\nOrigin: http://{0}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {1}\r\nConnection: close\r\n\r\n{body}",
-            server.addr,
-            body.len()
-        )
-        .as_bytes(),
-    );
+    let (status, resp) = post_login(&server, &[("token", TOKEN)]);
     assert_eq!(status, 303);
+    let body = format!("token={TOKEN}");
     assert!(header_value(&resp, "set-cookie").is_some());
     // The same form from another site is refused (login CSRF).
     let (status, _) = http_raw(
