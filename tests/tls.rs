@@ -336,3 +336,38 @@ fn unusable_certificate_files_stop_the_start_with_a_clear_error() {
         );
     }
 }
+
+#[test]
+fn the_watchdog_self_probe_passes_on_a_tls_port() {
+    // The watchdog sends WATCHDOG=1 only after a real plain-HTTP /healthz round trip
+    // to the server's own port; on a TLS port that must still answer 200.
+    let dir = temp_dir("tls-watchdog");
+    let (_, cert, key) = certificate(&dir, "a");
+    let path = dir.join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let _server = Server::start_with(
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "300000"),
+        ],
+        None,
+    );
+    let deadline = Instant::now() + wait();
+    let mut pings = 0;
+    let mut buf = [0u8; 4096];
+    while pings < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the watchdog did not ping twice over TLS");
+        notify.set_read_timeout(Some(left)).unwrap();
+        let n = notify.recv(&mut buf).unwrap_or(0);
+        if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
+            pings += 1;
+        }
+    }
+}
