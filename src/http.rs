@@ -560,7 +560,10 @@ pub fn header(name: &str, value: &str) -> Header {
 /// Headers every response carries.
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    // Not `no-referrer`: under it browsers send `Origin: null` with a form POST,
+    // which the origin check must refuse, and the login form could never log in.
+    // `same-origin` still sends nothing to other sites.
+    ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
     (
         "Content-Security-Policy",

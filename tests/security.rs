@@ -240,7 +240,7 @@ fn every_page_carries_the_security_headers() {
         );
         assert_eq!(
             header_value(&resp, "referrer-policy").as_deref(),
-            Some("no-referrer")
+            Some("same-origin")
         );
     }
 }

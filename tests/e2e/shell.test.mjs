@@ -2,7 +2,8 @@
 // (manifest, service worker, offline start), settings, language.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, startServer, startProxy, openPage, until, watchPage } from "./lib.mjs";
+import { spawnSync } from "node:child_process";
+import { launchBrowser, startServer, startProxy, openPage, until, watchPage, binary } from "./lib.mjs";
 
 let browser;
 before(async () => {
@@ -38,6 +39,41 @@ test("with login on: the page needs a session, and says so when it ends", { time
     await context.close();
   } finally {
     await proxy.close();
+    await server.stop();
+  }
+});
+
+test("the login forms log in: password (wrong, then right) and a pasted token", { timeout: 60000 }, async () => {
+  const made = spawnSync(binary, ["hash-password"], { input: "correct horse battery staple\n", encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  const server = await startServer({ auth: true, env: { HOMECLAUDE_PASSWORD_HASH: made.stdout.trim() } });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems = watchPage(page);
+    // Typed and submitted as a person would: a real form POST, with whatever
+    // Origin and Referer the browser chooses to send under the page's policy.
+    await page.goto(server.url + "/login");
+    await page.locator("input[name=password]").fill("wrong horse");
+    await page.locator("input[name=password]").press("Enter");
+    await page.locator(".error").waitFor();
+    assert.match(await page.locator(".error").textContent(), /password is not right/);
+    await page.locator("input[name=password]").fill("correct horse battery staple");
+    await page.locator("input[name=password]").press("Enter");
+    await page.waitForURL((url) => url.pathname === "/");
+    await until(page, () => window.homeclaude && window.homeclaude.connected);
+
+    // Logged out, the token form (behind "or paste the token") works too.
+    await context.clearCookies();
+    await page.goto(server.url + "/login");
+    await page.locator("details summary").click();
+    await page.locator("input[name=token]").fill(server.tokens.owner);
+    await page.locator("input[name=token]").press("Enter");
+    await page.waitForURL((url) => url.pathname === "/");
+    await until(page, () => window.homeclaude && window.homeclaude.connected);
+    assert.deepEqual(problems.filter((p) => !/401|Unauthorized/.test(p)), []);
+    await context.close();
+  } finally {
     await server.stop();
   }
 });
