@@ -261,15 +261,20 @@ impl Outbox {
                 Err(Errno::AGAIN) => return,
                 Err(Errno::INTR) => continue,
                 Err(_) => {
-                    st.dead = true;
-                    st.queue.clear();
-                    st.pending = 0;
-                    st.live = 0;
-                    st.offset = 0;
+                    Self::die(st);
                     return;
                 }
             }
         }
+    }
+
+    /// The wire failed: everything queued is discarded and nothing more is taken.
+    fn die(st: &mut State) {
+        st.dead = true;
+        st.queue.clear();
+        st.pending = 0;
+        st.live = 0;
+        st.offset = 0;
     }
 
     /// Called by the owner thread, with its connection's wire, when the socket is
@@ -280,13 +285,10 @@ impl Outbox {
             return Flushed::Finished;
         }
         Self::write_some(&mut st, wire);
-        let below = match wire.drain_now() {
-            Ok(below) => below,
-            Err(_) => {
-                st.dead = true;
-                false
-            }
-        };
+        let below = wire.drain_now().unwrap_or_else(|_| {
+            Self::die(&mut st);
+            false
+        });
         if st.dead {
             Flushed::Finished
         } else if !st.queue.is_empty() || below {

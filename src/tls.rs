@@ -105,8 +105,10 @@ impl Reloading {
 
 impl ResolvesServerCert for Reloading {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        // The stats run before the lock, so handshakes never queue behind a slow
+        // disk; only a reload (files changed) reads them under it, once.
         let stamp = mtimes(&self.files);
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if stamp != current.1 {
             // Noted even when loading fails, so a broken file is reported once, not
             // at every handshake; the next change is tried again.
