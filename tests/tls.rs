@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
-use tungstenite::{Message, WebSocket};
 
 type Tls = StreamOwned<ClientConnection, TcpStream>;
 
@@ -86,32 +85,15 @@ fn https_get(
     read_response(&mut tls)
 }
 
-fn wss(addr: SocketAddr, trusted: &CertificateDer<'static>) -> WebSocket<Tls> {
+fn wss(addr: SocketAddr, trusted: &CertificateDer<'static>) -> Ws<Tls> {
     let tls = connect(addr, trusted);
     let mut req = format!("wss://localhost:{}/ws", addr.port())
         .into_client_request()
         .unwrap();
     req.headers_mut()
         .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
-    tungstenite::client::client(req, tls)
-        .expect("wss handshake")
-        .0
-}
-
-fn next_json(ws: &mut WebSocket<Tls>, pred: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if pred(&v) {
-                    return v;
-                }
-            }
-            Ok(Message::Close(c)) => panic!("closed by server: {c:?}"),
-            Ok(_) => {}
-            Err(e) => panic!("read failed: {e}"),
-        }
-    }
+    let (socket, _) = tungstenite::client::client(req, tls).expect("wss handshake");
+    Ws { socket }
 }
 
 /// The certificate the server presented on this connection.
@@ -142,14 +124,11 @@ fn https_and_wss_work_with_a_test_certificate() {
     // Two wss clients see the same broadcasts in order.
     let mut a = wss(server.addr, &der);
     let mut b = wss(server.addr, &der);
-    next_json(&mut a, |v| v["type"] == "queue_status");
-    next_json(&mut b, |v| v["type"] == "queue_status");
-    a.send(Message::text(
-        json!({"type":"message","message":"over tls"}).to_string(),
-    ))
-    .unwrap();
+    a.wait_for(|v| v["type"] == "queue_status");
+    b.wait_for(|v| v["type"] == "queue_status");
+    a.send_json(&json!({"type":"message","message":"over tls"}));
     for ws in [&mut a, &mut b] {
-        let echo = next_json(ws, |v| v["type"] == "message");
+        let echo = ws.wait_for(|v| v["type"] == "message");
         assert_eq!(echo["message"], "over tls");
     }
 }
@@ -172,24 +151,18 @@ fn frames_larger_than_a_tls_record_buffer_arrive_whole_and_slow_clients_are_drop
     );
     let mut live = wss(server.addr, &der);
     let mut stuck = wss(server.addr, &der);
-    next_json(&mut live, |v| v["type"] == "queue_status");
+    live.wait_for(|v| v["type"] == "queue_status");
     // The first prompt starts a run that never ends, so later ones wait in the queue
     // and each is echoed to everyone.
-    live.send(Message::text(
-        json!({"type":"message","message":"hang"}).to_string(),
-    ))
-    .unwrap();
-    next_json(&mut live, |v| v["type"] == "message");
+    live.send_json(&json!({"type":"message","message":"hang"}));
+    live.wait_for(|v| v["type"] == "message");
     // 200 kB frames: bigger than rustls' 64 KiB output buffer, so every one is
     // encrypted and written in pieces as the socket drains.
     let big = "x".repeat(200_000);
     let mut dropped = false;
     for i in 0..400 {
-        live.send(Message::text(
-            json!({"type":"message","message":format!("{i}{big}")}).to_string(),
-        ))
-        .unwrap();
-        let echo = next_json(&mut live, |v| v["type"] == "message");
+        live.send_json(&json!({"type":"message","message":format!("{i}{big}")}));
+        let echo = live.wait_for(|v| v["type"] == "message");
         assert_eq!(
             echo["message"].as_str().unwrap().len(),
             big.len() + i.to_string().len()
@@ -205,27 +178,15 @@ fn frames_larger_than_a_tls_record_buffer_arrive_whole_and_slow_clients_are_drop
     );
     // The live client is still served promptly.
     let t = Instant::now();
-    live.send(Message::text(
-        json!({"type":"message","message":"ping"}).to_string(),
-    ))
-    .unwrap();
-    next_json(&mut live, |v| v["message"] == "ping");
+    live.send_json(&json!({"type":"message","message":"ping"}));
+    live.wait_for(|v| v["message"] == "ping");
     assert!(
         t.elapsed() < bound(Duration::from_millis(200)),
         "{:?}",
         t.elapsed()
     );
     // The stuck client, reading at last, sees whole frames, then close 1013.
-    loop {
-        match stuck.read() {
-            Ok(Message::Close(c)) => {
-                assert_eq!(c.map(|c| u16::from(c.code)), Some(1013));
-                break;
-            }
-            Ok(_) => {}
-            Err(e) => panic!("stuck client read failed before the close frame: {e}"),
-        }
-    }
+    assert_eq!(stuck.wait_close(), Some(1013));
 }
 
 #[test]
@@ -343,8 +304,7 @@ fn the_watchdog_self_probe_passes_on_a_tls_port() {
     // to the server's own port; on a TLS port that must still answer 200.
     let dir = temp_dir("tls-watchdog");
     let (_, cert, key) = certificate(&dir, "a");
-    let path = dir.join("notify.sock");
-    let notify = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let notify = Notify::new();
     let _server = Server::start_with(
         &[
             "--tls-cert",
@@ -353,21 +313,11 @@ fn the_watchdog_self_probe_passes_on_a_tls_port() {
             key.to_str().unwrap(),
         ],
         &[
-            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("NOTIFY_SOCKET", notify.path.to_str().unwrap()),
             ("WATCHDOG_USEC", "300000"),
         ],
         None,
     );
-    let deadline = Instant::now() + wait();
-    let mut pings = 0;
-    let mut buf = [0u8; 4096];
-    while pings < 2 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "the watchdog did not ping twice over TLS");
-        notify.set_read_timeout(Some(left)).unwrap();
-        let n = notify.recv(&mut buf).unwrap_or(0);
-        if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
-            pings += 1;
-        }
-    }
+    notify.wait_for("WATCHDOG=1");
+    notify.wait_for("WATCHDOG=1");
 }

@@ -5,61 +5,23 @@ mod common;
 
 use common::*;
 use rustix::process::Signal;
-use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 const PERIOD: Duration = Duration::from_millis(300);
 
-struct Notify {
-    sock: UnixDatagram,
-    path: std::path::PathBuf,
-}
-
-impl Notify {
-    fn new() -> Notify {
-        let path = temp_dir("notify").join("notify.sock");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        Notify { sock, path }
-    }
-
-    /// The next datagram, or None when nothing came within `within`.
-    fn next(&self, within: Duration) -> Option<String> {
-        self.sock.set_read_timeout(Some(within)).unwrap();
-        let mut buf = [0u8; 4096];
-        match self.sock.recv(&mut buf) {
-            Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).to_string()),
-            Err(_) => None,
+/// After a wedge: pings already under way may still land within a period; after
+/// that, none may come for three periods.
+fn assert_pings_stop(notify: &Notify) {
+    let settle = Instant::now() + bound(PERIOD);
+    while let Some(left) = settle.checked_duration_since(Instant::now()) {
+        if notify.next(left).is_none() {
+            break;
         }
     }
-
-    /// Waits for a datagram containing `needle`.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + wait();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no {needle:?} from the server");
-            if let Some(msg) = self.next(left)
-                && msg.contains(needle)
-            {
-                return msg;
-            }
-        }
-    }
-
-    /// After a wedge: pings already under way may still land within a period;
-    /// after that, none may come for three periods.
-    fn assert_pings_stop(&self) {
-        let settle = Instant::now() + bound(PERIOD);
-        while let Some(left) = settle.checked_duration_since(Instant::now()) {
-            if self.next(left).is_none() {
-                break;
-            }
-        }
-        let quiet = Instant::now() + bound(PERIOD * 3);
-        while let Some(left) = quiet.checked_duration_since(Instant::now()) {
-            if let Some(msg) = self.next(left) {
-                assert!(!msg.contains("WATCHDOG=1"), "still pinging: {msg}");
-            }
+    let quiet = Instant::now() + bound(PERIOD * 3);
+    while let Some(left) = quiet.checked_duration_since(Instant::now()) {
+        if let Some(msg) = notify.next(left) {
+            assert!(!msg.contains("WATCHDOG=1"), "still pinging: {msg}");
         }
     }
 }
@@ -87,7 +49,7 @@ fn ready_then_pings_which_stop_when_the_hub_is_wedged() {
         assert!(ping.contains("STATUS="), "{ping}");
     }
     server.signal(Signal::USR1);
-    notify.assert_pings_stop();
+    assert_pings_stop(&notify);
 }
 
 #[test]
@@ -97,7 +59,7 @@ fn pings_stop_when_the_accept_loop_is_wedged_and_stopping_is_sent() {
     notify.wait_for("READY=1");
     notify.wait_for("WATCHDOG=1");
     server.signal(Signal::USR2);
-    notify.assert_pings_stop();
+    assert_pings_stop(&notify);
     // The hub still works: SIGTERM is reported as STOPPING=1 and exits 0.
     server.signal(Signal::TERM);
     notify.wait_for("STOPPING=1");

@@ -249,9 +249,9 @@ pub fn occupy(ws: &mut Ws) -> u64 {
     id
 }
 
-/// A WebSocket test client.
-pub struct Ws {
-    pub socket: WebSocket<TcpStream>,
+/// A WebSocket test client, over plain TCP unless given another stream (TLS).
+pub struct Ws<S = TcpStream> {
+    pub socket: WebSocket<S>,
 }
 
 pub fn ws_connect(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Ws {
@@ -267,7 +267,7 @@ pub fn ws_connect(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Ws 
     Ws { socket }
 }
 
-impl Ws {
+impl<S: Read + Write> Ws<S> {
     pub fn send_json(&mut self, v: &Value) {
         self.socket.send(Message::text(v.to_string())).unwrap();
     }
@@ -452,4 +452,43 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures")
         .join(rel)
+}
+
+/// A stand-in for systemd's notify socket (`NOTIFY_SOCKET`): the datagrams the
+/// server sends (READY=1, WATCHDOG=1, STATUS=..., STOPPING=1).
+pub struct Notify {
+    sock: std::os::unix::net::UnixDatagram,
+    pub path: PathBuf,
+}
+
+impl Notify {
+    pub fn new() -> Notify {
+        let path = temp_dir("notify").join("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        Notify { sock, path }
+    }
+
+    /// The next datagram, or None when nothing came within `within`.
+    pub fn next(&self, within: Duration) -> Option<String> {
+        self.sock.set_read_timeout(Some(within)).unwrap();
+        let mut buf = [0u8; 4096];
+        match self.sock.recv(&mut buf) {
+            Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).to_string()),
+            Err(_) => None,
+        }
+    }
+
+    /// Waits for a datagram containing `needle`.
+    pub fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + wait();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {needle:?} from the server");
+            if let Some(msg) = self.next(left)
+                && msg.contains(needle)
+            {
+                return msg;
+            }
+        }
+    }
 }
