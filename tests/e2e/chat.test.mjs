@@ -1,22 +1,13 @@
 // A prompt from the page to the fake claude and back: streamed text, the run card
 // (tool rows, Edit diff, TodoWrite list, stats, resume command) and the answer.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, startServer, openPage, sendPrompt, until } from "./lib.mjs";
+import { withBrowserAndServer, openPage, sendPrompt, until } from "./lib.mjs";
 
-let browser;
-let server;
-before(async () => {
-  browser = await launchBrowser();
-  server = await startServer();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = withBrowserAndServer();
 
 test("a prompt streams text, shows a tool card with a diff and a to-do list, and ends with stats", { timeout: 60000 }, async () => {
-  const { page, problems, context } = await openPage(browser, server.url);
+  const { page, problems, context } = await openPage(env.browser, env.server.url);
   // Record every text the streaming bubble shows, so the test sees the stream
   // itself and not only where it ended.
   await page.evaluate(() => {
@@ -120,7 +111,7 @@ test("a prompt streams text, shows a tool card with a diff and a to-do list, and
 });
 
 test("a phone: Enter makes a new line, the button sends, nothing scrolls sideways at 360 px", { timeout: 60000 }, async () => {
-  const { page, problems, context } = await openPage(browser, server.url, {
+  const { page, problems, context } = await openPage(env.browser, env.server.url, {
     viewport: { width: 360, height: 740 },
     isMobile: true,
     hasTouch: true,

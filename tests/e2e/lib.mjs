@@ -4,6 +4,7 @@
 // wait is on a condition (a log line, a page state), with a deadline.
 
 import { spawn, spawnSync } from "node:child_process";
+import { before, after } from "node:test";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
@@ -40,6 +41,24 @@ export async function launchBrowser(extraArgs = []) {
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });
+}
+
+/**
+ * Registers the hooks most test files need: Chromium and one server (`opts` as for
+ * startServer) for the whole file, started before its first test and stopped after
+ * its last. Returns the object whose `browser` and `server` the hooks fill in.
+ */
+export function withBrowserAndServer(opts = {}) {
+  const env = { browser: null, server: null };
+  before(async () => {
+    env.browser = await launchBrowser();
+    env.server = await startServer(opts);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 // Servers still running; a test process that dies (a failed hook, a timeout,

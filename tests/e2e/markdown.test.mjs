@@ -1,21 +1,12 @@
 // Claude's answer is markdown rendered on the server: HTML in it is text.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, startServer, openPage, sendPrompt } from "./lib.mjs";
+import { withBrowserAndServer, openPage, sendPrompt } from "./lib.mjs";
 
-let browser;
-let server;
-before(async () => {
-  browser = await launchBrowser();
-  server = await startServer();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = withBrowserAndServer();
 
 test("markdown with <script> in it is shown as text and never runs", { timeout: 60000 }, async () => {
-  const { page, problems, context } = await openPage(browser, server.url);
+  const { page, problems, context } = await openPage(env.browser, env.server.url);
   await sendPrompt(page, "@markdown show me the snippet");
   const answer = page.locator(".msg.claude:not(.streaming) .bubble.md");
   await answer.waitFor({ timeout: 30000 });

@@ -1,21 +1,12 @@
 // The queue panel and the Stop button.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, startServer, openPage, sendPrompt, until } from "./lib.mjs";
+import { withBrowserAndServer, openPage, sendPrompt, until } from "./lib.mjs";
 
-let browser;
-let server;
-before(async () => {
-  browser = await launchBrowser();
-  server = await startServer();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = withBrowserAndServer();
 
 test("two prompts wait behind a running one; one is cancelled and never runs", { timeout: 90000 }, async () => {
-  const { page, problems, context } = await openPage(browser, server.url);
+  const { page, problems, context } = await openPage(env.browser, env.server.url);
   await sendPrompt(page, "@slow a long job");
   await page.locator(".run.running").waitFor();
   await page.locator("#stop").waitFor();
@@ -54,7 +45,7 @@ test("two prompts wait behind a running one; one is cancelled and never runs", {
 });
 
 test("Stop ends the running prompt and says so", { timeout: 60000 }, async () => {
-  const { page, problems, context } = await openPage(browser, server.url);
+  const { page, problems, context } = await openPage(env.browser, env.server.url);
   const runsBefore = await page.locator(".run").count();
   await sendPrompt(page, "@slow stop me");
   await until(page, (n) => document.querySelectorAll(".run").length > n, runsBefore);
