@@ -1,18 +1,30 @@
 //! The hub: one thread that owns the shared state and every decision about it.
 //!
 //! It owns the set of connected clients, the event sequence number, the recent
-//! history (for replay), the prompt queue and the durable [`Store`]. Other threads
-//! never touch that state: they send an [`Input`] through a [`HubHandle`]. Each
-//! broadcast is serialised and framed once, appended to the session log, then
-//! written into every client's [`Outbox`] without blocking, so a slow client costs
-//! the others nothing.
+//! history (for replay) and the prompt queue. Other threads never touch that
+//! state: they send an [`Input`] through a [`HubHandle`]. Each broadcast is
+//! serialised and framed once, written into every client's [`Outbox`] without
+//! blocking, so a slow client costs the others nothing, and handed to the store
+//! thread for the session log.
+//!
+//! The hub never blocks on the disk or on a child: durable writes and fsyncs are
+//! the store thread's ([`crate::store::writer`]), a run's process and threads are
+//! started by the launcher thread ([`crate::launcher`]), and replays of older
+//! history are read and paced by each client's own connection thread
+//! ([`crate::replay`]).
 
 use crate::auth::Role;
+use crate::launcher::Launcher;
 use crate::meter::Meter;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
-use crate::protocol::{self, ClientMsg, Command, Event, Progress, QueueItem};
+use crate::protocol::{
+    self, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply, Request, RequestId,
+    SessionItem,
+};
+use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
-use crate::store::{self, SavedPrompt, SessionState, Store};
+use crate::store::writer::{StoreHandle, StoreOp};
+use crate::store::{self, SavedPrompt, SessionState};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -62,7 +74,7 @@ pub enum Input {
     },
     Frame {
         id: ClientId,
-        msg: ClientMsg,
+        request: Request,
     },
     Stats(Sender<Stats>),
     Shutdown(Exit),
@@ -73,10 +85,24 @@ pub enum Input {
     Runner(RunnerOutput),
     /// Fresh usage figures from the reader thread.
     Usage(Map<String, Value>),
+    /// The store thread's writes started failing (`Err`) or work again (`Ok`).
+    Store(Result<(), String>),
+    /// The launcher thread started a run (or could not).
+    Launched {
+        run: u64,
+        result: Result<RunHandle, String>,
+    },
+    /// A client's connection thread finished sending the replay it was given; it
+    /// has sent every event up to `last`.
+    ReplayDone {
+        id: ClientId,
+        last: u64,
+    },
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
-        items: Value,
+        req: Option<RequestId>,
+        items: Vec<SessionItem>,
     },
 }
 
@@ -110,8 +136,8 @@ impl HubHandle {
         self.send(Input::Leave { id });
     }
 
-    pub fn frame(&self, id: ClientId, msg: ClientMsg) {
-        self.send(Input::Frame { id, msg });
+    pub fn frame(&self, id: ClientId, request: Request) {
+        self.send(Input::Frame { id, request });
     }
 
     pub fn shutdown(&self, exit: Exit) {
@@ -123,8 +149,18 @@ impl HubHandle {
         self.send(Input::Wedge);
     }
 
-    pub fn sessions(&self, client: ClientId, items: Value) {
-        self.send(Input::Sessions { client, items });
+    pub fn sessions(&self, client: ClientId, req: Option<RequestId>, items: Vec<SessionItem>) {
+        self.send(Input::Sessions { client, req, items });
+    }
+
+    /// The store thread's report (see [`crate::store::writer::Report`]).
+    pub fn store_report(&self, result: Result<(), String>) {
+        self.send(Input::Store(result));
+    }
+
+    /// A client's thread finished its replay job (see [`crate::replay`]).
+    pub fn replay_done(&self, id: ClientId, last: u64) {
+        self.send(Input::ReplayDone { id, last });
     }
 
     pub fn usage(&self, body: Map<String, Value>) {
@@ -149,7 +185,7 @@ impl HubHandle {
 const RUNNER_SLACK: Duration = Duration::from_secs(60);
 
 /// `seq` is reserved on disk this far ahead, so a crash never reuses one.
-const SEQ_BLOCK: u64 = 10_000;
+pub const SEQ_BLOCK: u64 = 10_000;
 
 /// Settings the hub needs.
 #[derive(Clone)]
@@ -161,6 +197,8 @@ pub struct HubSettings {
     pub history_bytes: usize,
     /// How long shutdown waits for clients to take their close frames.
     pub drain: Duration,
+    /// The data dir, where replays find the session logs.
+    pub data_dir: std::path::PathBuf,
 }
 
 struct Client {
@@ -168,17 +206,48 @@ struct Client {
     outbox: Arc<Outbox>,
     peer: SocketAddr,
     role: Role,
+    /// Gets live events. False while a replay job is being sent to it.
+    live: bool,
+    /// A replay job is with its connection thread.
+    replaying: bool,
 }
 
 /// The run in progress.
 struct Running {
     prompt: SavedPrompt,
-    handle: RunHandle,
+    /// `None` until the launcher thread has started the process.
+    handle: Option<RunHandle>,
+    /// Stop (or kill, for shutdown) was asked for before the handle arrived.
+    pending: Pending,
     /// The session log this run belongs to; `clear` may have moved on since.
     session_key: String,
     /// Already retried once in a new session after `--resume` failed.
     retried: bool,
     started: Instant,
+}
+
+/// What to do with a run's handle when the launcher delivers it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Nothing,
+    Stop,
+    Kill,
+}
+
+impl Running {
+    fn stop(&mut self) {
+        match &self.handle {
+            Some(h) => h.stop(),
+            None => self.pending = Pending::Stop,
+        }
+    }
+
+    fn kill(&mut self) {
+        match &self.handle {
+            Some(h) => h.kill(),
+            None => self.pending = Pending::Kill,
+        }
+    }
 }
 
 /// The hub's state; lives on the hub thread.
@@ -202,11 +271,14 @@ struct Hub {
     history: VecDeque<(u64, Bytes)>,
     history_len: usize,
     queue: VecDeque<SavedPrompt>,
-    store: Store,
+    store: StoreHandle,
+    launcher: Launcher,
     session: SessionState,
     /// Why the log cannot be written right now, once announced.
     store_failing: Option<String>,
     draining: Option<(Exit, Instant)>,
+    /// The id of the client frame being handled, echoed by `tell`.
+    req: Option<RequestId>,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -221,9 +293,20 @@ pub fn run(
     meter: Option<Meter>,
     rx: Receiver<Input>,
     settings: HubSettings,
-    store: Store,
+    store: StoreHandle,
     recovered: store::Recovered,
 ) -> Exit {
+    let tx = handle.tx.clone();
+    let started = Box::new(move |run, result| {
+        let _ = tx.send(Input::Launched { run, result });
+    });
+    let launcher = match Launcher::spawn(started) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("hub: cannot start the launcher thread: {e}");
+            return Exit::Stop;
+        }
+    };
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -234,16 +317,17 @@ pub fn run(
         clear_after_run: false,
         settings,
         clients: Vec::new(),
-        seq: recovered.session.seq,
+        seq: recovered.start_seq,
         history: VecDeque::new(),
         history_len: 0,
         queue: recovered.waiting.into(),
         store,
+        launcher,
         session: recovered.session,
         store_failing: None,
         draining: None,
+        req: None,
     };
-    hub.reserve_seq();
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
             run: lost.id,
@@ -289,44 +373,41 @@ impl Hub {
     }
 
     /// Writes `seq` ahead in blocks, so a crash can make it jump but never repeat.
+    /// The next block is asked for half a block early: the store thread writes it
+    /// long before the hub can reach it.
     fn reserve_seq(&mut self) {
-        if self.seq + 1 >= self.session.seq {
-            let mut state = self.session.clone();
-            state.seq = self.seq + SEQ_BLOCK;
-            match self.store.save_state(&state) {
-                Ok(()) => self.session = state,
-                Err(e) => log::error!("store: cannot save state: {e}"),
-            }
+        if self.seq + SEQ_BLOCK / 2 >= self.session.seq {
+            self.session.seq = self.seq + SEQ_BLOCK;
+            self.save_state();
         }
     }
 
-    /// At shutdown: the log synced, the exact `seq` and the queue saved.
+    fn save_state(&self) {
+        self.store.send(StoreOp::SaveState(self.session.clone()));
+    }
+
+    /// At shutdown: the exact `seq` saved, the log synced. The hub serves nobody
+    /// any more, so it may wait for the store thread here (bounded).
     fn persist_on_exit(&mut self) {
-        if let Err(e) = self.store.sync() {
-            log::error!("store: {e}");
-        }
         self.session.seq = self.session.seq.max(self.seq);
-        if let Err(e) = self.store.save_state(&self.session) {
-            log::error!("store: cannot save state: {e}");
-        }
+        self.save_state();
+        self.store.close(Duration::from_secs(2));
     }
 
-    /// A write to the data dir failed: keep serving, say so once, retry later.
-    fn store_failed(&mut self, e: store::StoreError) {
-        if self.store_failing.is_none() {
-            let message = store_failing_message(&e.to_string());
-            log::error!("store: {e}");
-            self.store_failing = Some(e.to_string());
-            self.broadcast(&Event::System { message });
-        }
-    }
-
-    fn store_ok(&mut self) {
-        if self.store_failing.take().is_some() {
-            log::info!("store: writing again");
-            self.broadcast(&Event::System {
-                message: "History is being saved again.".into(),
-            });
+    /// The store thread's writes failed (`Err`) or work again: say so once.
+    fn store_report(&mut self, result: Result<(), String>) {
+        match result {
+            Err(why) if self.store_failing.is_none() => {
+                let message = store_failing_message(&why);
+                self.store_failing = Some(why);
+                self.broadcast(&Event::System { message });
+            }
+            Ok(()) if self.store_failing.take().is_some() => {
+                self.broadcast(&Event::System {
+                    message: "History is being saved again.".into(),
+                });
+            }
+            _ => {}
         }
     }
 }
@@ -346,11 +427,17 @@ impl Hub {
                     outbox,
                     peer,
                     role,
+                    live: false,
+                    replaying: false,
                 },
                 replay_after,
             ),
             Input::Leave { id } => self.clients.retain(|c| c.id != id),
-            Input::Frame { id, msg } => self.frame(id, msg),
+            Input::Frame { id, request } => {
+                self.req = request.id;
+                self.frame(id, request.msg);
+                self.req = None;
+            }
             Input::Stats(reply) => {
                 let _ = reply.send(Stats {
                     clients: self.clients.len(),
@@ -370,14 +457,17 @@ impl Hub {
             }
             Input::Shutdown(exit) => self.shutdown(exit),
             Input::Runner(output) => self.runner_output(output),
-            Input::Sessions { client, items } => {
-                let reply = serde_json::json!({
-                    "type": "sessions",
-                    "current": self.session.claude_id,
-                    "items": items,
-                });
+            Input::Store(result) => self.store_report(result),
+            Input::Launched { run, result } => self.launched(run, result),
+            Input::ReplayDone { id, last } => self.replay_done(id, last),
+            Input::Sessions { client, req, items } => {
+                let reply = Reply::Sessions {
+                    current: self.session.claude_id.clone(),
+                    items,
+                    id: req,
+                };
                 if let Some(c) = self.clients.iter().find(|c| c.id == client) {
-                    c.outbox.push(&text_frame(reply.to_string()));
+                    c.outbox.push(&text_frame(protocol::encode_reply(&reply)));
                 }
             }
             Input::Usage(body) => {
@@ -401,9 +491,7 @@ impl Hub {
                 .close(close_code(exit), "server is shutting down");
             return;
         }
-        if let Some(after) = replay_after {
-            self.replay(&client, after);
-        }
+        let mut client = client;
         // Snapshots for this client alone: not part of the shared history.
         if let Some(usage) = &self.usage {
             client.outbox.push(usage);
@@ -415,15 +503,17 @@ impl Hub {
                     message: store_failing_message(why),
                 })));
         }
-        client.outbox.push(&text_frame(
-            serde_json::json!({
-                "type": "queue_status",
-                "count": self.queue.len(),
-                "items": self.queue_items(),
-                "running": self.running.is_some(),
-            })
-            .to_string(),
-        ));
+        client.outbox.push(&text_frame(protocol::encode_snapshot(
+            &Event::QueueStatus {
+                count: self.queue.len(),
+                items: self.queue_items(),
+                running: self.running.is_some(),
+            },
+        )));
+        match replay_after {
+            Some(after) => self.catch_up(&mut client, after),
+            None => client.live = true,
+        }
         log::debug!(
             "hub: client {} ({}) joined; {} connected",
             client.id,
@@ -433,32 +523,53 @@ impl Hub {
         self.clients.push(client);
     }
 
-    /// Sends one client the current session's events after `after`, oldest first,
-    /// each exactly once: from memory when it still holds them all, else from the
-    /// session log and then memory (which also holds the streaming deltas the log
-    /// leaves out).
-    fn replay(&self, client: &Client, after: u64) {
+    /// Brings one client up to date from `after`: small remainders from memory at
+    /// once, anything larger (or anything only the log still has) as a [`Job`]
+    /// for the client's own thread, which paces it against the client's backlog.
+    /// Until that job is done the client gets no live events; `replay_done` then
+    /// calls this again from where the job ended, so nothing is missed or doubled.
+    fn catch_up(&self, client: &mut Client, after: u64) {
         let after = after.max(self.session.first_seq.saturating_sub(1));
+        if after >= self.seq {
+            client.live = true;
+            return;
+        }
         let oldest = self.history.front().map_or(self.seq + 1, |(seq, _)| *seq);
-        let mut last = after;
-        if after + 1 < oldest {
-            let read = self
-                .store
-                .read_after(&self.session.key, after, |seq, line| {
-                    client.outbox.push_replay(&text_frame(line.to_string()));
-                    last = seq;
-                });
-            if let Err(e) = read {
-                log::error!("store: replay for client {}: {e}", client.id);
-                client.outbox.push(&text_frame(protocol::encode_notice(
-                    "history_unavailable",
-                    &format!("older events could not be read: {e}"),
-                )));
+        let log = (after + 1 < oldest).then(|| LogSpan {
+            path: store::log_path(&self.settings.data_dir, &self.session.key),
+            after,
+            before: oldest,
+        });
+        let first = self.history.partition_point(|(seq, _)| *seq <= after);
+        let memory = self.history.range(first..);
+        let bytes: usize = memory.clone().map(|(_, f)| f.len()).sum();
+        if log.is_none() && bytes <= client.outbox.limit() / 2 {
+            for (_, frame) in memory {
+                client.outbox.push(frame);
             }
+            client.live = true;
+            return;
         }
-        for (_, frame) in self.history.iter().filter(|(seq, _)| *seq > last) {
-            client.outbox.push_replay(frame);
-        }
+        client.live = false;
+        client.replaying = true;
+        client.outbox.start_replay(Job {
+            log,
+            memory: memory.map(|(_, f)| f.clone()).collect(),
+            // Every broadcast enters `history`, so memory (or, when it is empty,
+            // the log span) ends at the current `seq`.
+            upto: self.seq,
+        });
+    }
+
+    /// A client's thread has sent its replay job: continue from there.
+    fn replay_done(&mut self, id: ClientId, last: u64) {
+        let Some(i) = self.clients.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let mut client = self.clients.swap_remove(i);
+        client.replaying = false;
+        self.catch_up(&mut client, last);
+        self.clients.push(client);
     }
 
     fn frame(&mut self, id: ClientId, msg: ClientMsg) {
@@ -472,7 +583,7 @@ impl Hub {
         if viewer && matches!(msg, ClientMsg::Message { .. } | ClientMsg::Command(_)) {
             self.tell(
                 id,
-                "read_only",
+                ErrorCode::ReadOnly,
                 "this is a read-only viewer link: it can watch, not send",
             );
             return;
@@ -485,9 +596,17 @@ impl Hub {
             } => self.prompt(id, username, message, client_id),
             ClientMsg::Command(cmd) => self.command(id, cmd),
             ClientMsg::Hello { last_seq } => {
-                if let Some(client) = self.clients.iter().find(|c| c.id == id) {
-                    self.replay(client, last_seq.unwrap_or(0));
+                let Some(i) = self.clients.iter().position(|c| c.id == id) else {
+                    return;
+                };
+                if self.clients[i].replaying {
+                    // One replay at a time per client: repeated hellos cost nothing.
+                    log::debug!("hub: client {id} asked for a replay during one");
+                    return;
                 }
+                let mut client = self.clients.swap_remove(i);
+                self.catch_up(&mut client, last_seq.unwrap_or(0));
+                self.clients.push(client);
             }
             ClientMsg::Ping => {}
         }
@@ -501,7 +620,7 @@ impl Hub {
         client_id: Option<String>,
     ) {
         if message.trim().is_empty() {
-            self.tell(from, "empty_prompt", "the prompt is empty");
+            self.tell(from, ErrorCode::EmptyPrompt, "the prompt is empty");
             return;
         }
         if let Some(cid) = &client_id {
@@ -519,7 +638,7 @@ impl Hub {
         {
             self.tell(
                 from,
-                "budget_reached",
+                ErrorCode::BudgetReached,
                 &format!(
                     "today's Claude cost (${:.2}) has reached this server's daily limit \
                      (${limit:.2}); prompts are refused until tomorrow",
@@ -531,7 +650,7 @@ impl Hub {
         if self.queue.len() >= self.settings.max_queue {
             self.tell(
                 from,
-                "queue_full",
+                ErrorCode::QueueFull,
                 &format!(
                     "the queue is full ({} prompts wait); try again when one has run",
                     self.queue.len()
@@ -553,9 +672,7 @@ impl Hub {
             username,
             text: message,
         };
-        if let Err(e) = self.store.queue_add(&prompt) {
-            self.store_failed(e);
-        }
+        self.store.send(StoreOp::QueueAdd(prompt.clone()));
         self.queue.push_back(prompt);
         self.queue_changed();
     }
@@ -567,7 +684,7 @@ impl Hub {
                 Some(_) => self.refresh_usage(),
                 None => self.tell(
                     from,
-                    "usage_unavailable",
+                    ErrorCode::UsageUnavailable,
                     "usage figures are not available on this server",
                 ),
             },
@@ -577,18 +694,18 @@ impl Hub {
                 });
                 self.shutdown(Exit::Restart);
             }
-            Command::Stop => match &self.running {
+            Command::Stop => match &mut self.running {
                 Some(run) => {
                     log::info!("hub: stop requested for run {}", run.prompt.id);
-                    run.handle.stop();
+                    run.stop();
                 }
-                None => self.tell(from, "not_running", "nothing is running"),
+                None => self.tell(from, ErrorCode::NotRunning, "nothing is running"),
             },
             Command::Sessions => match &self.meter {
-                Some(meter) => meter.sessions(from),
+                Some(meter) => meter.sessions(from, self.req.clone()),
                 None => self.tell(
                     from,
-                    "sessions_unavailable",
+                    ErrorCode::SessionsUnavailable,
                     "the session list is not available",
                 ),
             },
@@ -599,13 +716,11 @@ impl Hub {
                 if self.queue.len() == before {
                     self.tell(
                         from,
-                        "not_queued",
+                        ErrorCode::NotQueued,
                         &format!("prompt {id} is not in the queue"),
                     );
                 } else {
-                    if let Err(e) = self.store.queue_remove(id) {
-                        self.store_failed(e);
-                    }
+                    self.store.send(StoreOp::QueueRemove(id));
                     self.queue_changed();
                 }
             }
@@ -638,21 +753,17 @@ impl Hub {
             let Some(prompt) = self.queue.pop_front() else {
                 return;
             };
-            if let Err(e) = self.store.queue_run(prompt.id) {
-                self.store_failed(e);
-            }
+            self.store.send(StoreOp::QueueRun(prompt.id));
             let session = match (&self.session.claude_id, self.session.resumable) {
                 (Some(id), true) => SessionRef::Resume(id.clone()),
                 _ => SessionRef::New(runner::new_session_id()),
             };
-            if self.launch(prompt, session, false) {
-                return;
-            }
+            self.launch(prompt, session, false);
         }
     }
 
-    /// Starts one run; on failure reports it and returns false.
-    fn launch(&mut self, prompt: SavedPrompt, session: SessionRef, retried: bool) -> bool {
+    /// Hands one run to the launcher thread; it counts as running from now on.
+    fn launch(&mut self, prompt: SavedPrompt, session: SessionRef, retried: bool) {
         let request = RunRequest {
             run: prompt.id,
             prompt_id: prompt.id,
@@ -664,28 +775,51 @@ impl Hub {
         let out = Box::new(move |o| {
             let _ = tx.send(Input::Runner(o));
         });
-        match runner::start(&self.settings.runner, request, out) {
-            Ok(handle) => {
-                log::info!("hub: run {} started (pid {})", prompt.id, handle.pid());
-                self.running = Some(Running {
-                    prompt,
-                    handle,
-                    session_key: self.session.key.clone(),
-                    retried,
-                    started: Instant::now(),
-                });
-                true
+        self.launcher
+            .launch(self.settings.runner.clone(), request, out);
+        self.running = Some(Running {
+            prompt,
+            handle: None,
+            pending: Pending::Nothing,
+            session_key: self.session.key.clone(),
+            retried,
+            started: Instant::now(),
+        });
+    }
+
+    /// The launcher's answer for run `run`.
+    fn launched(&mut self, run: u64, result: Result<RunHandle, String>) {
+        let current = self
+            .running
+            .as_mut()
+            .filter(|r| r.prompt.id == run && r.handle.is_none());
+        match (result, current) {
+            (Ok(handle), Some(running)) => {
+                log::info!("hub: run {run} started (pid {})", handle.pid());
+                match running.pending {
+                    Pending::Nothing => {}
+                    Pending::Stop => handle.stop(),
+                    Pending::Kill => handle.kill(),
+                }
+                running.handle = Some(handle);
             }
-            Err(e) => {
-                log::error!("hub: run {} could not start: {e}", prompt.id);
+            // The run already finished (its outputs overtook this answer): the
+            // handle of a finished run has nothing left to stop.
+            (Ok(_), None) => {}
+            (Err(e), _) => {
+                log::error!("hub: run {run} could not start: {e}");
                 self.broadcast(&Event::Progress {
-                    run: prompt.id,
-                    progress: Progress::Error {
-                        message: e.to_string(),
-                    },
+                    run,
+                    progress: Progress::Error { message: e },
                 });
-                self.run_done(prompt.id);
-                false
+                if self.running.as_ref().is_some_and(|r| r.prompt.id == run) {
+                    self.running = None;
+                }
+                self.run_done(run);
+                if std::mem::take(&mut self.clear_after_run) {
+                    self.new_session();
+                }
+                self.after_run();
             }
         }
     }
@@ -737,9 +871,7 @@ impl Hub {
             }
             let prompt = running.prompt.clone();
             drop(running);
-            if !self.launch(prompt, SessionRef::New(runner::new_session_id()), true) {
-                self.after_run();
-            }
+            self.launch(prompt, SessionRef::New(runner::new_session_id()), true);
             return;
         }
         if outcome == Outcome::ResumeFailed {
@@ -758,9 +890,7 @@ impl Hub {
             // session exists and can be resumed.
             self.session.claude_id = Some(id);
             self.session.resumable = outcome != Outcome::ResumeFailed;
-            if let Err(e) = self.store.save_state(&self.session) {
-                self.store_failed(e);
-            }
+            self.save_state();
         }
         drop(running);
         self.run_done(run);
@@ -770,15 +900,11 @@ impl Hub {
         self.after_run();
     }
 
-    /// Journals the end of a run and makes the log durable.
+    /// Journals the end of a run and makes the log durable (on the store thread:
+    /// the fsyncs of a run's end are grouped there and never delay a broadcast).
     fn run_done(&mut self, id: u64) {
         let waiting: Vec<SavedPrompt> = self.queue.iter().cloned().collect();
-        if let Err(e) = self.store.queue_done(id, &waiting) {
-            self.store_failed(e);
-        }
-        if let Err(e) = self.store.sync() {
-            self.store_failed(e);
-        }
+        self.store.send(StoreOp::QueueDone { id, waiting });
     }
 
     fn after_run(&mut self) {
@@ -799,24 +925,20 @@ impl Hub {
         if self.running.is_some() || self.clear_after_run {
             self.tell(
                 from,
-                "busy",
+                ErrorCode::Busy,
                 "a prompt is running; stop it or wait for it before switching sessions",
             );
             return;
         }
         let key = store::new_key();
-        if let Err(e) = self.store.switch_log(&key) {
-            self.store_failed(e);
-        }
+        self.store.send(StoreOp::SwitchLog(key.clone()));
         self.session.key = key;
         self.session.claude_id = Some(id.clone());
         // If the CLI does not know it after all, the run is retried once in a new
         // session and says so.
         self.session.resumable = true;
         self.session.first_seq = self.seq + 1;
-        if let Err(e) = self.store.save_state(&self.session) {
-            self.store_failed(e);
-        }
+        self.save_state();
         // The recent events belong to the session left behind.
         self.history.clear();
         self.history_len = 0;
@@ -830,22 +952,18 @@ impl Hub {
     /// in progress is stopped first and the new session begins when it has ended,
     /// so its end is reported in the old session.
     fn new_session(&mut self) {
-        if let Some(run) = &self.running {
-            run.handle.stop();
+        if let Some(run) = &mut self.running {
+            run.stop();
             self.clear_after_run = true;
             return;
         }
         let key = store::new_key();
-        if let Err(e) = self.store.switch_log(&key) {
-            self.store_failed(e);
-        }
+        self.store.send(StoreOp::SwitchLog(key.clone()));
         self.session.key = key;
         self.session.claude_id = None;
         self.session.resumable = false;
         self.session.first_seq = self.seq + 1;
-        if let Err(e) = self.store.save_state(&self.session) {
-            self.store_failed(e);
-        }
+        self.save_state();
         self.history.clear();
         self.history_len = 0;
         self.broadcast(&Event::System {
@@ -853,12 +971,15 @@ impl Hub {
         });
     }
 
-    /// A notice for one client only.
-    fn tell(&self, id: ClientId, code: &str, message: &str) {
+    /// A notice for one client only, answering the frame being handled (its
+    /// request id echoed).
+    fn tell(&self, id: ClientId, code: ErrorCode, message: &str) {
         if let Some(client) = self.clients.iter().find(|c| c.id == id) {
-            client
-                .outbox
-                .push(&text_frame(protocol::encode_notice(code, message)));
+            client.outbox.push(&text_frame(protocol::encode_notice(
+                code,
+                message,
+                self.req.as_ref(),
+            )));
         }
     }
 
@@ -876,7 +997,9 @@ impl Hub {
                 ..
             }
         );
-        let stored = durable.then(|| self.store.append(&json));
+        if durable {
+            self.store.send(StoreOp::Append(json.clone()));
+        }
         let frame = text_frame(json);
         self.history_len += frame.len();
         self.history.push_back((self.seq, frame.clone()));
@@ -886,7 +1009,7 @@ impl Hub {
                 None => break,
             }
         }
-        for client in &self.clients {
+        for client in self.clients.iter().filter(|c| c.live) {
             if client.outbox.push(&frame) == Pushed::Overflowed {
                 log::warn!(
                     "hub: client {} ({}) fell too far behind; dropping it",
@@ -894,12 +1017,6 @@ impl Hub {
                     client.peer
                 );
             }
-        }
-        // Announced after this event went out, so notices never overtake it.
-        match stored {
-            Some(Ok(())) => self.store_ok(),
-            Some(Err(e)) => self.store_failed(e),
-            None => {}
         }
     }
 
@@ -916,12 +1033,12 @@ impl Hub {
                 .outbox
                 .close(close_code(exit), "server is shutting down");
         }
-        if let Some(run) = &self.running {
+        if let Some(run) = &mut self.running {
             // No time for the gentle ladder: end the process group now. The run is
             // left unfinished in the queue journal and reported as interrupted at
             // the next start.
             log::info!("hub: ending run {} for shutdown", run.prompt.id);
-            run.handle.kill();
+            run.kill();
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
     }

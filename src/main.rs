@@ -13,12 +13,14 @@ mod claude_sessions;
 mod config;
 mod http;
 mod hub;
+mod launcher;
 mod markdown;
 mod meter;
 mod outbox;
 mod pages;
 mod password;
 mod protocol;
+mod replay;
 mod routes;
 mod runner;
 mod signals;
@@ -201,8 +203,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         wedge_accept: wedge_accept.clone(),
     });
     // Test hooks are for the watchdog's tests only (docs/DEPLOY.md says so).
-    let test_hooks = (std::env::var("HOMECLAUDE_TEST_HOOKS").as_deref() == Ok("1"))
-        .then(|| wedge_accept.clone());
+    let test_hooks_on = std::env::var("HOMECLAUDE_TEST_HOOKS").as_deref() == Ok("1");
+    let test_hooks = test_hooks_on.then(|| wedge_accept.clone());
     signals::spawn(hub_handle.clone(), test_hooks).map_err(|e| StartError::Thread("signals", e))?;
     let accept_door = door.clone();
     std::thread::Builder::new()
@@ -219,10 +221,16 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
 
     watchdog::ready(&format!("listening on {local}"));
     watchdog::spawn(local, hub_handle.clone()).map_err(|e| StartError::Thread("watchdog", e))?;
-    let (store, recovered) = store::Store::open(&config.data_dir);
+    let (store, mut recovered) = store::Store::open(&config.data_dir, fsync_delay(test_hooks_on));
     for warning in &recovered.warnings {
         log::warn!("store: {warning}");
     }
+    if let Err(e) = store.reserve(&mut recovered, hub::SEQ_BLOCK) {
+        log::error!("store: cannot save state: {e}");
+    }
+    let store_hub = hub_handle.clone();
+    let store = store::writer::spawn(store, Box::new(move |r| store_hub.store_report(r)))
+        .map_err(|e| StartError::Thread("store", e))?;
     let meter = match meter::spawn(&config.data_dir, &workdir, hub_handle.clone()) {
         Ok(m) => Some(m),
         Err(e) => {
@@ -248,6 +256,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             max_queue: config.limits.max_queue,
             history_bytes: 4 << 20,
             drain: Duration::from_millis(1500),
+            data_dir: config.data_dir.clone(),
         },
         store,
         recovered,
@@ -256,6 +265,18 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     log::info!("stopped ({exit:?})");
     Ok(exit)
+}
+
+/// Test hook: `HOMECLAUDE_TEST_FSYNC_DELAY_MS` makes every fsync of the data dir
+/// that much slower (a Raspberry Pi's SD card takes 10-100 ms), to show that no
+/// client waits for one. Only with `HOMECLAUDE_TEST_HOOKS=1`.
+fn fsync_delay(test_hooks: bool) -> Duration {
+    let ms = std::env::var("HOMECLAUDE_TEST_FSYNC_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|_| test_hooks)
+        .unwrap_or(0);
+    Duration::from_millis(ms)
 }
 
 /// `host:port` for the login URL: an unspecified bind address (0.0.0.0) is shown

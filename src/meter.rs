@@ -10,6 +10,7 @@
 
 use crate::claude_sessions::SessionIndex;
 use crate::hub::{ClientId, HubHandle};
+use crate::protocol::{RequestId, SessionItem};
 use crate::usage::{self, UsageTracker};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -21,7 +22,7 @@ const SESSION_LIST_LIMIT: usize = 200;
 
 enum Request {
     Usage,
-    Sessions(ClientId),
+    Sessions(ClientId, Option<RequestId>),
 }
 
 /// Asks the reader thread for fresh figures or a session listing.
@@ -38,8 +39,8 @@ impl Meter {
 
     /// Requests the CLI's session list for the workdir, for one client; the result
     /// reaches the hub as `Input::Sessions`.
-    pub fn sessions(&self, client: ClientId) {
-        let _ = self.tx.send(Request::Sessions(client));
+    pub fn sessions(&self, client: ClientId, req: Option<RequestId>) {
+        let _ = self.tx.send(Request::Sessions(client, req));
     }
 }
 
@@ -62,18 +63,16 @@ pub fn spawn(data_dir: &Path, workdir: &Path, hub: HubHandle) -> std::io::Result
         .spawn(move || {
             while let Ok(request) = rx.recv() {
                 match request {
-                    Request::Sessions(client) => {
-                        let items = index.list(SESSION_LIST_LIMIT);
-                        let items = serde_json::to_value(items).unwrap_or(Value::Null);
-                        hub.sessions(client, items);
+                    Request::Sessions(client, req) => {
+                        hub.sessions(client, req, list(&mut index));
                     }
                     Request::Usage => {
                         // Fold usage requests that arrived meanwhile into this one;
                         // session requests among them are answered too.
                         let mut pending = Vec::new();
                         while let Ok(more) = rx.try_recv() {
-                            if let Request::Sessions(client) = more {
-                                pending.push(client);
+                            if let Request::Sessions(client, req) = more {
+                                pending.push((client, req));
                             }
                         }
                         if let Err(e) = tracker.refresh() {
@@ -84,16 +83,21 @@ pub fn spawn(data_dir: &Path, workdir: &Path, hub: HubHandle) -> std::io::Result
                             _ => Map::new(),
                         };
                         hub.usage(body);
-                        for client in pending {
-                            let items = index.list(SESSION_LIST_LIMIT);
-                            hub.sessions(
-                                client,
-                                serde_json::to_value(items).unwrap_or(Value::Null),
-                            );
+                        for (client, req) in pending {
+                            hub.sessions(client, req, list(&mut index));
                         }
                     }
                 }
             }
         })?;
     Ok(Meter { tx })
+}
+
+/// The session list in its wire form.
+fn list(index: &mut SessionIndex) -> Vec<SessionItem> {
+    index
+        .list(SESSION_LIST_LIMIT)
+        .iter()
+        .map(SessionItem::from)
+        .collect()
 }

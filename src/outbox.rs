@@ -27,6 +27,8 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
+use crate::replay::Job;
+
 /// An encoded WebSocket frame, shared by every client it goes to.
 pub type Bytes = Arc<[u8]>;
 
@@ -79,14 +81,18 @@ pub enum Pushed {
 
 #[derive(Default)]
 struct State {
-    /// Frames to write, each marked live (counted against the limit) or replay.
+    /// Frames to write, each marked counted (against the limit) or not (only the
+    /// close frame and a frame half-written when the client is being dropped).
     queue: VecDeque<(Bytes, bool)>,
     /// Bytes of `queue[0]` already written.
     offset: usize,
     /// Bytes still to write, over the whole queue.
     pending: usize,
-    /// Bytes of live frames queued (whole frames): what the limit applies to.
+    /// Bytes of counted frames queued (whole frames): what the limit applies to.
+    /// Every frame counts: live events, replayed history, pongs and pings.
     live: usize,
+    /// A replay handed over by the hub, waiting for the owner thread.
+    replay: Option<Job>,
     /// A close frame is queued; nothing else may follow it.
     closing: bool,
     /// The socket failed or was shut down; everything is discarded.
@@ -150,12 +156,14 @@ impl Outbox {
     }
 
     /// Queues a data frame, writing at once when nothing is waiting before it.
+    /// One frame larger than the limit is taken when nothing else waits: the limit
+    /// is on how far behind a client is, not on the size of an event.
     pub fn push(&self, frame: &Bytes) -> Pushed {
         let mut st = self.lock();
         if st.closing || st.dead {
             return Pushed::Closed;
         }
-        if st.live + frame.len() > self.limit {
+        if st.live > 0 && st.live + frame.len() > self.limit {
             self.begin_close(
                 &mut st,
                 close_frame(CloseCode::Again, "client too slow"),
@@ -167,25 +175,36 @@ impl Outbox {
         Pushed::Sent
     }
 
-    /// Queues a frame of history being replayed to this client. Replay is sent in
-    /// one go when a client (re)connects and may be larger than the live limit, so
-    /// it does not count against it.
-    pub fn push_replay(&self, frame: &Bytes) {
-        let mut st = self.lock();
-        if st.closing || st.dead {
-            return;
-        }
-        self.enqueue(&mut st, frame.clone(), false);
+    /// Queues a control frame (ping, pong, close reply). They count against the
+    /// limit like any frame: a peer that floods pings and never reads would
+    /// otherwise grow its queue of pongs without bound.
+    pub fn push_control(&self, bytes: &[u8]) {
+        let _ = self.push(&Bytes::from(bytes));
     }
 
-    /// Queues a control frame (ping, pong, close reply) outside the backlog limit:
-    /// they are tiny and the protocol needs them.
-    pub fn push_control(&self, bytes: &[u8]) {
+    /// Bytes queued and counted against the limit (how far behind the client is).
+    pub fn backlog(&self) -> usize {
+        self.lock().live
+    }
+
+    /// The backlog beyond which the client is dropped.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Hands a replay to the owner thread and wakes it.
+    pub fn start_replay(&self, job: Job) {
         let mut st = self.lock();
         if st.closing || st.dead {
             return;
         }
-        self.enqueue(&mut st, bytes.into(), false);
+        st.replay = Some(job);
+        self.wake();
+    }
+
+    /// The replay the hub handed over, if any (owner thread).
+    pub fn take_replay(&self) -> Option<Job> {
+        self.lock().replay.take()
     }
 
     /// Ends the stream with a close frame after everything already queued.

@@ -70,20 +70,6 @@ pub enum FrameError {
     Binary,
 }
 
-impl FrameError {
-    /// Stable machine-readable code for the `error` frame.
-    pub fn code(&self) -> &'static str {
-        match self {
-            FrameError::Malformed(_) => "malformed_json",
-            FrameError::MissingType => "missing_type",
-            FrameError::UnknownType(_) => "unknown_type",
-            FrameError::UnknownCommand(_) => "unknown_command",
-            FrameError::BadField(_) => "bad_field",
-            FrameError::Binary => "binary_frame",
-        }
-    }
-}
-
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -99,10 +85,52 @@ impl fmt::Display for FrameError {
     }
 }
 
+/// A client frame's `id`, echoed by the answer to it (an `error`, a `sessions`
+/// list, and the approvals and files that build on this): a string or a number,
+/// whatever the client chose. Frames without one are answered without one.
+pub type RequestId = Value;
+
+/// A parsed browser frame with the id its answer must echo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: Option<RequestId>,
+    pub msg: ClientMsg,
+}
+
+/// A refused browser frame, with its id when it had a usable one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub id: Option<RequestId>,
+    pub error: FrameError,
+}
+
 /// Parses one text frame from a browser.
+pub fn parse_request(text: &str) -> Result<Request, Refused> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Refused {
+        id: None,
+        error: FrameError::Malformed(e.to_string()),
+    })?;
+    let id = value
+        .get("id")
+        .filter(|v| v.is_string() || v.is_u64())
+        .filter(|v| v.as_str().is_none_or(|s| s.len() <= MAX_REQUEST_ID))
+        .cloned();
+    match parse_value(value) {
+        Ok(msg) => Ok(Request { id, msg }),
+        Err(error) => Err(Refused { id, error }),
+    }
+}
+
+/// Longest string `id` echoed back.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Parses one text frame from a browser, ignoring its `id`.
+#[cfg(test)]
 pub fn parse_client(text: &str) -> Result<ClientMsg, FrameError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    parse_request(text).map(|r| r.msg).map_err(|r| r.error)
+}
+
+fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
     let Value::Object(obj) = value else {
         return Err(FrameError::Malformed("expected an object".into()));
     };
@@ -222,6 +250,20 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The `type` of this event on the wire.
+    #[cfg(test)]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::System { .. } => "system",
+            Event::Message { .. } => "message",
+            Event::Progress { .. } => "progress",
+            Event::QueueStatus { .. } => "queue_status",
+            Event::UsageStatus { .. } => "usage_status",
+        }
+    }
+}
+
 /// The `progress_type` variants of a `progress` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "progress_type", rename_all = "snake_case")]
@@ -278,6 +320,27 @@ pub enum Progress {
     Retry { message: String },
 }
 
+impl Progress {
+    /// The `progress_type` of this progress on the wire.
+    #[cfg(test)]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Progress::Start { .. } => "start",
+            Progress::Init { .. } => "init",
+            Progress::Session { .. } => "session",
+            Progress::TextDelta { .. } => "text_delta",
+            Progress::Text { .. } => "text",
+            Progress::Thinking { .. } => "thinking",
+            Progress::ToolStart { .. } => "tool_start",
+            Progress::ToolEnd { .. } => "tool_end",
+            Progress::Complete { .. } => "complete",
+            Progress::Error { .. } => "error",
+            Progress::Stopped { .. } => "stopped",
+            Progress::Retry { .. } => "retry",
+        }
+    }
+}
+
 /// Details of an Edit, Write or TodoWrite call (texts cut at 500 characters).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -322,15 +385,166 @@ pub fn encode_snapshot(event: &Event) -> String {
     serde_json::to_string(event).unwrap_or_default()
 }
 
+/// Every `code` of an `error` frame. The page has words for each, in both
+/// languages (`err_<code>` in its STRINGS; a test checks both ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    MalformedJson,
+    MissingType,
+    UnknownType,
+    UnknownCommand,
+    BadField,
+    BinaryFrame,
+    /// A viewer tried to write.
+    ReadOnly,
+    EmptyPrompt,
+    BudgetReached,
+    QueueFull,
+    UsageUnavailable,
+    SessionsUnavailable,
+    NotRunning,
+    NotQueued,
+    /// A run is in progress and the request needs none.
+    Busy,
+    /// Older events of this session could not be sent.
+    HistoryGap,
+}
+
+impl ErrorCode {
+    #[cfg(test)]
+    pub const ALL: &[ErrorCode] = &[
+        ErrorCode::MalformedJson,
+        ErrorCode::MissingType,
+        ErrorCode::UnknownType,
+        ErrorCode::UnknownCommand,
+        ErrorCode::BadField,
+        ErrorCode::BinaryFrame,
+        ErrorCode::ReadOnly,
+        ErrorCode::EmptyPrompt,
+        ErrorCode::BudgetReached,
+        ErrorCode::QueueFull,
+        ErrorCode::UsageUnavailable,
+        ErrorCode::SessionsUnavailable,
+        ErrorCode::NotRunning,
+        ErrorCode::NotQueued,
+        ErrorCode::Busy,
+        ErrorCode::HistoryGap,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::MissingType => "missing_type",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::UnknownCommand => "unknown_command",
+            ErrorCode::BadField => "bad_field",
+            ErrorCode::BinaryFrame => "binary_frame",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::EmptyPrompt => "empty_prompt",
+            ErrorCode::BudgetReached => "budget_reached",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::UsageUnavailable => "usage_unavailable",
+            ErrorCode::SessionsUnavailable => "sessions_unavailable",
+            ErrorCode::NotRunning => "not_running",
+            ErrorCode::NotQueued => "not_queued",
+            ErrorCode::Busy => "busy",
+            ErrorCode::HistoryGap => "history_gap",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One earlier Claude session as the sessions sheet lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionItem {
+    pub id: String,
+    pub title: String,
+    /// RFC 3339 UTC.
+    pub created: String,
+    pub updated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub size: u64,
+    /// Always `"claude"`: the CLI's own store.
+    pub source: &'static str,
+}
+
+impl From<&crate::claude_sessions::SessionInfo> for SessionItem {
+    fn from(s: &crate::claude_sessions::SessionInfo) -> SessionItem {
+        SessionItem {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            created: crate::claude_sessions::rfc3339(s.created),
+            updated: crate::claude_sessions::rfc3339(s.updated),
+            cost_usd: s.cost_usd,
+            size: s.size,
+            source: s.source,
+        }
+    }
+}
+
+/// A frame for one browser only, never stamped or kept: answers and notices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    /// A refusal or notice; `id` echoes the request's.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+    },
+    /// The answer to `{"type":"command","command":"sessions"}`.
+    Sessions {
+        current: Option<String>,
+        items: Vec<SessionItem>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+    },
+}
+
+impl Reply {
+    /// The `type` of this frame on the wire.
+    #[cfg(test)]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Error { .. } => "error",
+            Reply::Sessions { .. } => "sessions",
+        }
+    }
+}
+
+/// Serialises a reply for one browser.
+pub fn encode_reply(reply: &Reply) -> String {
+    serde_json::to_string(reply).unwrap_or_default()
+}
+
 /// Serialises the reply to one browser's bad frame. It carries no `seq`: it is not
 /// part of the shared history.
-pub fn encode_error(err: &FrameError) -> String {
-    serde_json::json!({"type": "error", "code": err.code(), "message": err.to_string()}).to_string()
+pub fn encode_error(refused: &Refused) -> String {
+    let code = match refused.error {
+        FrameError::Malformed(_) => ErrorCode::MalformedJson,
+        FrameError::MissingType => ErrorCode::MissingType,
+        FrameError::UnknownType(_) => ErrorCode::UnknownType,
+        FrameError::UnknownCommand(_) => ErrorCode::UnknownCommand,
+        FrameError::BadField(_) => ErrorCode::BadField,
+        FrameError::Binary => ErrorCode::BinaryFrame,
+    };
+    encode_notice(code, &refused.error.to_string(), refused.id.as_ref())
 }
 
 /// Serialises a notice for one browser only (no `seq`, not part of history).
-pub fn encode_notice(code: &str, message: &str) -> String {
-    serde_json::json!({"type": "error", "code": code, "message": message}).to_string()
+pub fn encode_notice(code: ErrorCode, message: &str, id: Option<&RequestId>) -> String {
+    encode_reply(&Reply::Error {
+        code,
+        message: message.to_string(),
+        id: id.cloned(),
+    })
 }
 
 /// Cuts `text` to at most `max` characters, on a character boundary.
@@ -494,6 +708,166 @@ mod tests {
         let v: Value = serde_json::from_str(&encode_event(5, &ev)).unwrap();
         assert_eq!(v["type"], "queue_status");
         assert_eq!(v["items"][0]["sender"], "User");
+    }
+
+    /// One value of every frame the server sends. The matches in `kind()` are
+    /// exhaustive, so a new variant does not compile until it has a kind; add it
+    /// here too, and the page contract test below checks the page handles it.
+    fn every_server_frame() -> (Vec<Event>, Vec<Progress>, Vec<Reply>) {
+        let text = || String::new();
+        let events = vec![
+            Event::System { message: text() },
+            Event::Message {
+                username: text(),
+                message: text(),
+                html: None,
+                id: None,
+                client_id: None,
+            },
+            Event::Progress {
+                run: 1,
+                progress: Progress::Text { text: text() },
+            },
+            Event::QueueStatus {
+                count: 0,
+                items: vec![],
+                running: false,
+            },
+            Event::UsageStatus { body: Map::new() },
+        ];
+        let progress = vec![
+            Progress::Start { prompt_id: 1 },
+            Progress::Init {
+                model: text(),
+                session_id: text(),
+            },
+            Progress::Session {
+                session_id: text(),
+                resume_command: text(),
+            },
+            Progress::TextDelta { text: text() },
+            Progress::Text { text: text() },
+            Progress::Thinking { text: text() },
+            Progress::ToolStart {
+                turn: 1,
+                tool: text(),
+                detail: text(),
+                edit_info: None,
+                tool_use_id: text(),
+            },
+            Progress::ToolEnd {
+                turn: 1,
+                lines: None,
+                tool_use_id: text(),
+                is_error: false,
+                output: text(),
+                output_bytes: 0,
+            },
+            Progress::Complete {
+                duration_sec: 0.0,
+                cost_usd: 0.0,
+                input_tokens: 0,
+                output_tokens: 0,
+                turns: 0,
+            },
+            Progress::Error { message: text() },
+            Progress::Stopped { message: text() },
+            Progress::Retry { message: text() },
+        ];
+        let replies = vec![
+            Reply::Error {
+                code: ErrorCode::Busy,
+                message: text(),
+                id: None,
+            },
+            Reply::Sessions {
+                current: None,
+                items: vec![],
+                id: None,
+            },
+        ];
+        (events, progress, replies)
+    }
+
+    /// The quoted names after `marker` in `js`, e.g. every `case "x":` label.
+    fn names_after<'a>(
+        js: &'a str,
+        marker: &str,
+        end: char,
+    ) -> std::collections::BTreeSet<&'a str> {
+        js.match_indices(marker)
+            .filter_map(|(i, _)| {
+                let rest = &js[i + marker.len()..];
+                let name = &rest[..rest.find(end)?];
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+                    .then_some(name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_page_handles_exactly_what_the_server_sends() {
+        let js = include_str!("../templates/static/app.js");
+        let (events, progress, replies) = every_server_frame();
+        let mut sent: std::collections::BTreeSet<&str> = events.iter().map(Event::kind).collect();
+        sent.extend(replies.iter().map(Reply::kind));
+        sent.extend(progress.iter().map(Progress::kind));
+        // The wire `type`/`progress_type` matches `kind()`.
+        for e in &events {
+            let v: Value = serde_json::from_str(&encode_event(1, e)).unwrap();
+            assert_eq!(v["type"], e.kind());
+        }
+        for p in &progress {
+            let v: Value = serde_json::to_value(p).unwrap();
+            assert_eq!(v["progress_type"], p.kind());
+        }
+        for r in &replies {
+            let v: Value = serde_json::from_str(&encode_reply(r)).unwrap();
+            assert_eq!(v["type"], r.kind());
+        }
+        // The page's `case "..."` labels: the event dispatch and the progress kinds.
+        let handled = names_after(js, "case \"", '"');
+        let unhandled: Vec<_> = sent.difference(&handled).collect();
+        assert!(
+            unhandled.is_empty(),
+            "the page does not handle {unhandled:?}"
+        );
+        let unknown: Vec<_> = handled.difference(&sent).collect();
+        assert!(
+            unknown.is_empty(),
+            "the page handles {unknown:?}, never sent"
+        );
+        // Every error code has words in both languages, and no other code has.
+        let codes: std::collections::BTreeSet<&str> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        for code in &codes {
+            let key = format!("err_{code}:");
+            assert_eq!(js.matches(&key).count(), 2, "{key} in en and ko");
+        }
+        let worded = names_after(js, "err_", ':');
+        let extra: Vec<_> = worded.difference(&codes).collect();
+        assert!(
+            extra.is_empty(),
+            "the page has words for unknown codes {extra:?}"
+        );
+    }
+
+    #[test]
+    fn answers_echo_the_request_id() {
+        let r = parse_request(r#"{"type":"command","command":"sessions","id":"r1"}"#).unwrap();
+        assert_eq!(r.id, Some(Value::from("r1")));
+        let refused = parse_request(r#"{"type":"command","command":"fly","id":7}"#).unwrap_err();
+        let v: Value = serde_json::from_str(&encode_error(&refused)).unwrap();
+        assert_eq!(v["id"], 7);
+        assert_eq!(v["code"], "unknown_command");
+        let v: Value = serde_json::from_str(&encode_notice(ErrorCode::Busy, "m", None)).unwrap();
+        assert!(v.get("id").is_none());
+        // Objects and over-long strings are not echoed.
+        let r = parse_request(r#"{"type":"ping","id":{"a":1}}"#).unwrap();
+        assert_eq!(r.id, None);
+        let long = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(200));
+        assert_eq!(parse_request(&long).unwrap().id, None);
     }
 
     #[test]

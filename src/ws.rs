@@ -3,7 +3,7 @@
 //! has something the kernel did not take at once. No read timeouts, no sleeps: the
 //! only timer is the next keep-alive ping.
 //!
-//! Frames from the browser are parsed here (`protocol::parse_client`) and handed to
+//! Frames from the browser are parsed here (`protocol::parse_request`) and handed to
 //! the hub already typed; bad frames are answered here, to this browser alone.
 //! Everything written to the socket goes through the client's [`Outbox`], including
 //! tungstenite's own pongs and close replies, so frames never interleave. The stream
@@ -14,6 +14,7 @@ use crate::http::Head;
 use crate::hub::{ClientId, HubHandle};
 use crate::outbox::{Flushed, Outbox, text_frame};
 use crate::protocol;
+use crate::replay::{Cursor, Pumped};
 use crate::transport::Stream;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
@@ -170,6 +171,8 @@ fn run(
     let mut readable = true;
     // After an oversized message the stream is out of step: stop reading, say why.
     let mut reading = true;
+    // A replay the hub handed over, sent as the socket takes it (crate::replay).
+    let mut replay: Option<Cursor> = None;
     loop {
         if readable && reading {
             match read_all(stream, outbox, ctx, id, hub, &mut last_heard) {
@@ -181,7 +184,24 @@ fn run(
                 Some(end) => return end,
             }
         }
-        let want_write = match outbox.flush(stream) {
+        let mut flushed = outbox.flush(stream);
+        if replay.is_none() {
+            replay = outbox.take_replay().map(Cursor::new);
+        }
+        // More replay to send with room in the backlog: come straight back.
+        let mut busy = false;
+        if let Some(cursor) = &mut replay {
+            match cursor.pump(outbox, outbox.limit() / 2) {
+                Pumped::More => busy = outbox.backlog() < outbox.limit() / 2,
+                Pumped::Done(last) => {
+                    replay = None;
+                    hub.replay_done(id, last);
+                }
+                Pumped::Closed => replay = None,
+            }
+            flushed = outbox.flush(stream);
+        }
+        let want_write = match flushed {
             Flushed::Finished => return End::Closed,
             Flushed::Pending => true,
             Flushed::Idle => false,
@@ -208,9 +228,13 @@ fn run(
             next_ping = now + settings.ping_interval;
             continue;
         }
-        let wait = close_deadline
-            .unwrap_or(next_ping)
-            .saturating_duration_since(now);
+        let wait = if busy {
+            Duration::ZERO
+        } else {
+            close_deadline
+                .unwrap_or(next_ping)
+                .saturating_duration_since(now)
+        };
         let mut sock_events = PollFlags::empty();
         if reading {
             sock_events |= PollFlags::IN;
@@ -259,16 +283,17 @@ fn read_all(
             Ok(msg) => {
                 *last_heard = Instant::now();
                 match msg {
-                    Message::Text(text) => match protocol::parse_client(text.as_str()) {
-                        Ok(frame) => hub.frame(id, frame),
-                        Err(err) => {
-                            outbox.push(&text_frame(protocol::encode_error(&err)));
+                    Message::Text(text) => match protocol::parse_request(text.as_str()) {
+                        Ok(request) => hub.frame(id, request),
+                        Err(refused) => {
+                            outbox.push(&text_frame(protocol::encode_error(&refused)));
                         }
                     },
                     Message::Binary(_) => {
-                        outbox.push(&text_frame(protocol::encode_error(
-                            &protocol::FrameError::Binary,
-                        )));
+                        outbox.push(&text_frame(protocol::encode_error(&protocol::Refused {
+                            id: None,
+                            error: protocol::FrameError::Binary,
+                        })));
                     }
                     // tungstenite queued the pong itself, through `Io::write`.
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}

@@ -32,7 +32,7 @@ fn prompt(ws: &mut Ws, text: &str) -> u64 {
 }
 
 /// A scenario directory: `name` -> transcript lines.
-fn scenarios(files: &[(&str, String)]) -> std::path::PathBuf {
+fn scenarios(files: &[(&str, String)]) -> TempDir {
     let dir = temp_dir("scenarios");
     for (name, body) in files {
         std::fs::write(dir.join(format!("{name}.jsonl")), body).unwrap();
@@ -95,7 +95,8 @@ fn a_prompt_streams_the_original_progress_sequence_then_the_answer() {
 
 #[test]
 fn two_prompts_run_in_order_and_the_second_resumes_the_first_session() {
-    let record = temp_dir("record").join("record.jsonl");
+    let record_dir = temp_dir("record");
+    let record = record_dir.join("record.jsonl");
     let record_s = record.to_str().unwrap().to_string();
     let server = Server::start_with(&[], &[("FAKE_CLAUDE_RECORD", &record_s)], None);
     let mut ws = server.ws("");
@@ -245,7 +246,7 @@ fn an_unknown_session_is_retried_once_in_a_new_session() {
     // and is not retried again.
     let transcript = scen.join("unknown.jsonl");
     let server = Server::start_in(
-        dir,
+        &dir,
         &[],
         &[("FAKE_CLAUDE_TRANSCRIPT", transcript.to_str().unwrap())],
         None,
@@ -285,7 +286,7 @@ fn usage_figures_come_from_the_transcripts_on_connect_and_on_request() {
         projects.join("84770548-4d5d-4999-b163-a9bfbc86b7aa.jsonl"),
     )
     .unwrap();
-    let server = Server::start_in(dir, &[], &[], None);
+    let server = Server::start_in(&dir, &[], &[], None);
     let mut ws = server.ws("");
     ws.send_json(&json!({"type":"command","command":"request_usage"}));
     let usage = ws.wait_for(|v| v["type"] == "usage_status");
@@ -324,7 +325,7 @@ fn the_daily_budget_refuses_new_prompts_once_spent() {
         now.trim()
     );
     std::fs::write(projects.join("s1.jsonl"), format!("{line}\n")).unwrap();
-    let server = Server::start_in(dir, &["--max-daily-usd", "1"], &[], None);
+    let server = Server::start_in(&dir, &["--max-daily-usd", "1"], &[], None);
     let mut ws = server.ws("");
     ws.send_json(&json!({"type":"command","command":"request_usage"}));
     let usage = ws.wait_for(|v| v["type"] == "usage_status");

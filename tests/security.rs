@@ -405,7 +405,7 @@ fn a_malformed_password_hash_stops_the_server_with_exit_2() {
     let start = |hash: &str, extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_homeclaude"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
+            .arg(data.path())
             .args(extra)
             .env("HOMECLAUDE_PASSWORD_HASH", hash)
             .stdin(std::process::Stdio::null())

@@ -21,7 +21,23 @@
       signIn: "Sign in",
       serverRestarting: "The server is restarting…",
       serverReset: "The server was restarted; earlier events it no longer has are not shown.",
-      historyGap: "Some events from while you were away are no longer kept by the server.",
+      // error codes (src/protocol.rs ErrorCode; a test checks both ways)
+      err_malformed_json: "The server could not read that message; reload the page.",
+      err_missing_type: "This page and the server do not agree on the protocol; reload the page.",
+      err_unknown_type: "This page and the server do not agree on the protocol; reload the page.",
+      err_unknown_command: "This page and the server do not agree on the protocol; reload the page.",
+      err_bad_field: "This page and the server do not agree on the protocol; reload the page.",
+      err_binary_frame: "This page and the server do not agree on the protocol; reload the page.",
+      err_read_only: "This is a read-only link: you can watch, not send.",
+      err_empty_prompt: "The message is empty.",
+      err_budget_reached: "Today's Claude cost has reached this server's daily limit; prompts are refused until tomorrow.",
+      err_queue_full: "The queue is full; try again when a prompt has run.",
+      err_usage_unavailable: "Usage figures are not available on this server.",
+      err_sessions_unavailable: "The session list is not available.",
+      err_not_running: "Nothing is running.",
+      err_not_queued: "That prompt is no longer in the queue.",
+      err_busy: "A prompt is running; stop it or wait for it first.",
+      err_history_gap: "Some events from while you were away are no longer kept by the server.",
       empty: "Ask Claude anything. Its tool calls, diffs and to-do lists show up here as it works.",
       placeholder: "Message Claude…",
       send: "Send",
@@ -92,7 +108,23 @@
       signIn: "로그인",
       serverRestarting: "서버를 다시 시작하는 중…",
       serverReset: "서버가 다시 시작되었습니다. 서버에 남지 않은 이전 기록은 보이지 않습니다.",
-      historyGap: "자리를 비운 동안의 일부 기록은 서버에 더 이상 남아 있지 않습니다.",
+      // error codes (src/protocol.rs ErrorCode; a test checks both ways)
+      err_malformed_json: "서버가 이 메시지를 읽을 수 없습니다. 페이지를 새로 고치세요.",
+      err_missing_type: "페이지와 서버의 프로토콜이 맞지 않습니다. 페이지를 새로 고치세요.",
+      err_unknown_type: "페이지와 서버의 프로토콜이 맞지 않습니다. 페이지를 새로 고치세요.",
+      err_unknown_command: "페이지와 서버의 프로토콜이 맞지 않습니다. 페이지를 새로 고치세요.",
+      err_bad_field: "페이지와 서버의 프로토콜이 맞지 않습니다. 페이지를 새로 고치세요.",
+      err_binary_frame: "페이지와 서버의 프로토콜이 맞지 않습니다. 페이지를 새로 고치세요.",
+      err_read_only: "읽기 전용 링크입니다. 볼 수만 있고 보낼 수는 없습니다.",
+      err_empty_prompt: "메시지가 비어 있습니다.",
+      err_budget_reached: "오늘의 Claude 비용이 이 서버의 하루 한도에 도달했습니다. 내일까지 프롬프트를 받지 않습니다.",
+      err_queue_full: "대기열이 가득 찼습니다. 프롬프트가 실행된 뒤 다시 시도하세요.",
+      err_usage_unavailable: "이 서버에서는 사용량을 볼 수 없습니다.",
+      err_sessions_unavailable: "세션 목록을 볼 수 없습니다.",
+      err_not_running: "실행 중인 작업이 없습니다.",
+      err_not_queued: "그 프롬프트는 더 이상 대기열에 없습니다.",
+      err_busy: "프롬프트가 실행 중입니다. 먼저 중지하거나 끝날 때까지 기다리세요.",
+      err_history_gap: "자리를 비운 동안의 일부 기록은 서버에 더 이상 남아 있지 않습니다.",
       empty: "Claude에게 무엇이든 물어보세요. 도구 호출, 변경 내용, 할 일 목록이 작업하는 동안 여기에 표시됩니다.",
       placeholder: "Claude에게 메시지…",
       send: "보내기",
@@ -1274,9 +1306,9 @@
         break;
       case "error":
         if (ev.code === "read_only") setViewer(true);
-        if (ev.code === "history_gap") addSystem(t("historyGap"), true);
+        if (ev.code === "history_gap") addSystem(t("err_history_gap"), true);
         else if (ev.code === "usage_unavailable") break;
-        else toast(ev.message || ev.code || "error");
+        else toast(STRINGS.en["err_" + ev.code] ? t("err_" + ev.code) : ev.message || ev.code || "error");
         break;
       default:
         break;

@@ -48,17 +48,48 @@ pub struct Server {
     pub data_dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
     log_rx: Receiver<String>,
+    /// The data dir this server made for itself, removed with it.
+    own_dir: Option<TempDir>,
 }
 
-/// A fresh, empty directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh, empty directory under the system temp dir, removed with everything
+/// in it when dropped: a test leaves no folder behind, even when it fails.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty directory under the system temp dir (see [`TempDir`]).
+pub fn temp_dir(tag: &str) -> TempDir {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
         std::env::temp_dir().join(format!("homeclaude-test-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 impl Server {
@@ -69,13 +100,16 @@ impl Server {
 
     /// Starts it through a wrapper command (e.g. `prlimit`), with extra environment.
     pub fn start_with(args: &[&str], env: &[(&str, &str)], wrapper: Option<&[&str]>) -> Server {
-        Server::start_in(temp_dir("data"), args, env, wrapper)
+        let dir = temp_dir("data");
+        let mut server = Server::start_in(&dir, args, env, wrapper);
+        server.own_dir = Some(dir);
+        server
     }
 
     /// Starts it on a given data dir (kept when the server is dropped only if
     /// `keep_data` is then set).
     pub fn start_in(
-        data_dir: PathBuf,
+        data_dir: &Path,
         args: &[&str],
         env: &[(&str, &str)],
         wrapper: Option<&[&str]>,
@@ -91,8 +125,8 @@ impl Server {
         };
         // The fake CLI: a prompt `@name ...` replays fixture `name`; any other prompt
         // runs until it is stopped, so later prompts stay queued.
-        let hang =
-            std::env::temp_dir().join(format!("homeclaude-test-hang-{}.jsonl", std::process::id()));
+        let data_dir = data_dir.to_path_buf();
+        let hang = data_dir.join("hang.jsonl");
         if !hang.exists() {
             std::fs::write(&hang, "@sleep 600000\n").unwrap();
         }
@@ -143,6 +177,7 @@ impl Server {
             data_dir,
             log,
             log_rx,
+            own_dir: None,
         };
         let line = server.wait_log("listening on http");
         let addr = line
@@ -228,6 +263,16 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The server's side of a failed test.
+            eprintln!(
+                "server log:\n{}",
+                self.log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .join("\n")
+            );
+        }
         if self.is_running() {
             self.signal(Signal::KILL);
             let _ = self.exit_rx.recv_timeout(wait());
@@ -459,13 +504,19 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub struct Notify {
     sock: std::os::unix::net::UnixDatagram,
     pub path: PathBuf,
+    _dir: TempDir,
 }
 
 impl Notify {
     pub fn new() -> Notify {
-        let path = temp_dir("notify").join("notify.sock");
+        let dir = temp_dir("notify");
+        let path = dir.join("notify.sock");
         let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        Notify { sock, path }
+        Notify {
+            sock,
+            path,
+            _dir: dir,
+        }
     }
 
     /// The next datagram, or None when nothing came within `within`.

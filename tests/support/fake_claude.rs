@@ -62,7 +62,8 @@ fn main() {
     // parent. (Checked after setting it, in case the parent is already gone.)
     let parent = std::os::unix::process::parent_id();
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    if std::os::unix::process::parent_id() != parent {
+    // A parent killed before this line ran left us to init (pid 1) already.
+    if std::os::unix::process::parent_id() != parent || parent == 1 {
         exit(1);
     }
     let argv: Vec<String> = std::env::args().skip(1).collect();

@@ -26,7 +26,9 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub mod writer;
 
 /// Session logs kept at most.
 pub const KEEP_SESSIONS: usize = 200;
@@ -98,15 +100,21 @@ pub struct Recovered {
     pub interrupted: Option<SavedPrompt>,
     /// Problems met while recovering (logged; never fatal).
     pub warnings: Vec<String>,
+    /// The `seq` to continue from; `session.seq` is the reservation above it
+    /// (see [`Store::reserve`]).
+    pub start_seq: u64,
 }
 
-/// The open store.
+/// The open store. Owned by the store thread ([`writer`]) once the server runs.
 pub struct Store {
     dir: PathBuf,
     log: Option<File>,
     log_key: String,
     journal: Option<File>,
     journal_lines: usize,
+    /// Test hook (`HOMECLAUDE_TEST_FSYNC_DELAY_MS` with `HOMECLAUDE_TEST_HOOKS=1`):
+    /// every fsync takes this much longer, like a Raspberry Pi's SD card.
+    fsync_delay: Duration,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -117,12 +125,20 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 }
 
 /// Writes a file atomically: a temp file, fsync, rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+fn write_atomic(path: &Path, bytes: &[u8], fsync_delay: Duration) -> Result<(), StoreError> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
+    fsync(&f, fsync_delay).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// `fdatasync`, plus the test hook's delay.
+fn fsync(f: &File, delay: Duration) -> std::io::Result<()> {
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    f.sync_data()
 }
 
 /// A new, sortable session key: creation time in milliseconds.
@@ -170,6 +186,68 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Re
     }
 }
 
+/// Reads one session log forward, a line at a time: what a replay sends. It reads
+/// while the store thread appends; a last line without its newline is not taken
+/// (it is being written, or torn).
+pub struct LogReader {
+    reader: BufReader<File>,
+    after: u64,
+    buf: Vec<u8>,
+}
+
+impl LogReader {
+    /// Opens the log at `path` for the events after `after`; `None` if it does not
+    /// exist (nothing was logged yet).
+    pub fn open(path: &Path, after: u64) -> std::io::Result<Option<LogReader>> {
+        Ok(open_log(path)?.map(|f| LogReader {
+            reader: BufReader::with_capacity(64 << 10, f),
+            after,
+            buf: Vec::new(),
+        }))
+    }
+
+    /// The next whole event with `seq > after`, or `None` at the end. Damaged lines
+    /// are skipped.
+    pub fn next_event(&mut self) -> std::io::Result<Option<(u64, String)>> {
+        loop {
+            let n = read_line_capped(&mut self.reader, &mut self.buf)?;
+            if n == 0 || !self.buf.ends_with(b"\n") {
+                return Ok(None);
+            }
+            if n > MAX_LINE {
+                continue;
+            }
+            let Ok(line) = std::str::from_utf8(&self.buf) else {
+                continue;
+            };
+            let line = line.trim_end();
+            if let Some(seq) = fast_seq(line)
+                && seq > self.after
+            {
+                return Ok(Some((seq, line.to_string())));
+            }
+        }
+    }
+}
+
+/// The `seq` of a line this server wrote (`{"seq":N,...}`, `seq` first), without
+/// parsing the whole JSON: replaying a 32 MiB log must cost reads, not parses. A line
+/// of any other shape is parsed.
+fn fast_seq(line: &str) -> Option<u64> {
+    if let Some(rest) = line.strip_prefix("{\"seq\":") {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest.as_bytes().get(digits) == Some(&b',') && line.ends_with('}') {
+            return rest[..digits].parse().ok();
+        }
+    }
+    line_seq(line)
+}
+
+/// The log file of session `key` under data dir `dir`.
+pub fn log_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join("history").join(format!("{key}.jsonl"))
+}
+
 /// The `seq` of a stamped frame line, if the line is whole and valid.
 fn line_seq(line: &str) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -181,18 +259,20 @@ impl Store {
         self.dir.join("history")
     }
 
-    fn log_path(&self, key: &str) -> PathBuf {
-        self.history().join(format!("{key}.jsonl"))
+    /// The log file of session `key` (read by replays on connection threads).
+    pub fn log_path(&self, key: &str) -> PathBuf {
+        log_path(&self.dir, key)
     }
 
     /// Opens the store, recovering state, queue and the highest `seq` in the logs.
-    pub fn open(dir: &Path) -> (Store, Recovered) {
+    pub fn open(dir: &Path, fsync_delay: Duration) -> (Store, Recovered) {
         let mut store = Store {
             dir: dir.to_path_buf(),
             log: None,
             log_key: String::new(),
             journal: None,
             journal_lines: 0,
+            fsync_delay,
         };
         let mut rec = Recovered::default();
         if let Err(e) = std::fs::create_dir_all(store.history()) {
@@ -292,6 +372,15 @@ impl Store {
         last
     }
 
+    /// Reserves the first block of `seq` before the server serves anybody: written
+    /// here, synchronously, so a crash right after start-up cannot reuse a `seq`.
+    /// Later blocks are reserved by the hub through the store thread, well ahead.
+    pub fn reserve(&self, rec: &mut Recovered, block: u64) -> Result<(), StoreError> {
+        rec.start_seq = rec.session.seq;
+        rec.session.seq += block;
+        self.save_state(&rec.session)
+    }
+
     /// Appends one stamped frame to the current session's log (no fsync).
     pub fn append(&mut self, line: &str) -> Result<(), StoreError> {
         if self.log.is_none() {
@@ -326,7 +415,7 @@ impl Store {
     pub fn sync(&mut self) -> Result<(), StoreError> {
         let path = self.log_path(&self.log_key);
         match &self.log {
-            Some(f) => f.sync_data().map_err(io_err(&path)),
+            Some(f) => fsync(f, self.fsync_delay).map_err(io_err(&path)),
             None => Ok(()),
         }
     }
@@ -343,7 +432,7 @@ impl Store {
     /// Saves the current session state.
     pub fn save_state(&self, state: &SessionState) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
-        write_atomic(&self.dir.join("state.json"), &bytes)
+        write_atomic(&self.dir.join("state.json"), &bytes, self.fsync_delay)
     }
 
     fn journal_path(&self) -> PathBuf {
@@ -401,7 +490,7 @@ impl Store {
             bytes.push(b'\n');
         }
         self.journal = None;
-        write_atomic(&self.journal_path(), &bytes)?;
+        write_atomic(&self.journal_path(), &bytes, self.fsync_delay)?;
         self.journal_lines = waiting.len();
         Ok(())
     }
@@ -447,7 +536,7 @@ impl Store {
     pub fn queue_done(&mut self, id: u64, waiting: &[SavedPrompt]) -> Result<(), StoreError> {
         self.journal(&QueueOp::Done(id))?;
         if let Some(f) = &self.journal {
-            let _ = f.sync_data();
+            let _ = fsync(f, self.fsync_delay);
         }
         if self.journal_lines > JOURNAL_COMPACT_LINES + waiting.len() {
             self.compact(waiting)?;
@@ -457,6 +546,7 @@ impl Store {
 
     /// Calls `visit(seq, line)` for each event of session `key` with `seq > after`,
     /// in order. Damaged or torn lines are skipped.
+    #[cfg(test)]
     pub fn read_after(
         &self,
         key: &str,
@@ -464,31 +554,13 @@ impl Store {
         mut visit: impl FnMut(u64, &str),
     ) -> Result<(), StoreError> {
         let path = self.log_path(key);
-        let file = match open_log(&path) {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(io_err(&path)(e)),
+        let Some(mut reader) = LogReader::open(&path, after).map_err(io_err(&path))? else {
+            return Ok(());
         };
-        let mut reader = BufReader::new(file);
-        let mut buf = Vec::new();
-        loop {
-            let n = read_line_capped(&mut reader, &mut buf).map_err(io_err(&path))?;
-            if n == 0 {
-                return Ok(());
-            }
-            if !buf.ends_with(b"\n") || buf.len() > MAX_LINE {
-                continue;
-            }
-            let Ok(line) = std::str::from_utf8(&buf) else {
-                continue;
-            };
-            let line = line.trim_end();
-            if let Some(seq) = line_seq(line)
-                && seq > after
-            {
-                visit(seq, line);
-            }
+        while let Some((seq, line)) = reader.next_event().map_err(io_err(&path))? {
+            visit(seq, &line);
         }
+        Ok(())
     }
 
     /// Deletes the oldest session logs beyond the retention limits.
@@ -537,7 +609,7 @@ mod tests {
     #[test]
     fn seq_and_queue_survive_a_reopen() {
         let d = dir("reopen");
-        let (mut store, rec) = Store::open(&d);
+        let (mut store, rec) = Store::open(&d, Duration::ZERO);
         assert_eq!(rec.session.seq, 0);
         let key = rec.session.key.clone();
         store
@@ -568,7 +640,7 @@ mod tests {
         state.seq = 1; // behind the log: the log wins
         store.save_state(&state).unwrap();
         drop(store);
-        let (store, rec) = Store::open(&d);
+        let (store, rec) = Store::open(&d, Duration::ZERO);
         assert_eq!(rec.session.key, key);
         assert_eq!(rec.session.seq, 2);
         assert_eq!(rec.waiting, vec![q(9)]);
@@ -583,7 +655,7 @@ mod tests {
     #[test]
     fn a_torn_last_line_is_ignored_and_cut() {
         let d = dir("torn");
-        let (mut store, rec) = Store::open(&d);
+        let (mut store, rec) = Store::open(&d, Duration::ZERO);
         store
             .append(r#"{"seq":5,"type":"system","message":"ok"}"#)
             .unwrap();
@@ -593,7 +665,7 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(br#"{"seq":6,"type":"sys"#).unwrap();
         drop(f);
-        let (mut store, rec2) = Store::open(&d);
+        let (mut store, rec2) = Store::open(&d, Duration::ZERO);
         assert_eq!(rec2.session.seq, 5);
         assert!(rec2.warnings.iter().any(|w| w.contains("torn")));
         store
@@ -614,7 +686,7 @@ mod tests {
     #[test]
     fn an_unwritable_dir_is_an_error_not_a_panic() {
         let d = dir("ro");
-        let (mut store, _) = Store::open(&d.join("missing/deeper"));
+        let (mut store, _) = Store::open(&d.join("missing/deeper"), Duration::ZERO);
         // create_dir_all succeeded, so make the history dir a file instead.
         let _ = std::fs::remove_dir_all(d.join("missing/deeper/history"));
         std::fs::write(d.join("missing/deeper/history"), b"not a dir").unwrap();
