@@ -10,6 +10,8 @@
 # in ms from a bare run, CPU time and peak RSS from a run under
 # `/usr/bin/time -v` (CPU from `perf stat` task-clock when perf is there:
 # GNU time reports it in 10 ms steps).
+# Day-by-day equality with ccusage on a store with resumed sessions (copied
+# prefixes, issue 14): bench/usage-compare.sh.
 # Needs: cargo, node + npm (registry access for the two ccusage versions),
 # GNU time, taskset. Run it on an otherwise idle machine: it prints the load
 # average before and after so a busy run can be recognised.

@@ -13,6 +13,14 @@
 //!
 //! `--append-run` appends one more run (a prompt, a few tool calls) to the
 //! newest session, as the warm benchmark needs.
+//!
+//! `--resumed N` (default 0) adds N resumed sessions the way older CLIs wrote
+//! them: a new `<session>.jsonl` that starts with a verbatim copy of an
+//! earlier session's transcript (same `message.id`, `requestId`, `uuid`,
+//! `timestamp`; only `sessionId` is the new one), then its own turns, hours
+//! to days later. They come from their own generator seeded from `--seed`,
+//! after the other sessions, so the rest of the tree is the same bytes with
+//! or without them.
 
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
@@ -334,7 +342,7 @@ fn main() -> std::io::Result<()> {
     };
     let Some(out) = get("--out").map(PathBuf::from) else {
         eprintln!(
-            "usage: gen_transcripts --out DIR [--sessions N] [--seed S] [--mb M] [--end ISO] [--append-run]"
+            "usage: gen_transcripts --out DIR [--sessions N] [--seed S] [--mb M] [--end ISO] [--resumed N] [--append-run]"
         );
         std::process::exit(2);
     };
@@ -382,6 +390,10 @@ fn main() -> std::io::Result<()> {
         .map(|i| format!("-home-pi-projects-app{i}"))
         .collect();
     let per_session = mb * 1_000_000 / sessions.max(1);
+    let resumed: usize = get("--resumed").and_then(|s| s.parse().ok()).unwrap_or(0);
+    // The originals of resumed sessions: (project, session id, transcript,
+    // its last time). Sessions 1..=N, which end hours to weeks before `end`.
+    let mut originals: Vec<(String, String, String, i64)> = Vec::new();
     let mut total = 0usize;
     let mut newest = (String::new(), String::new(), 0i64);
     for n in 0..sessions {
@@ -418,7 +430,40 @@ fn main() -> std::io::Result<()> {
         s.write(&out)?;
         if n == 0 {
             newest = (s.project.clone(), s.sid.clone(), s.now);
+        } else if originals.len() < resumed {
+            originals.push((s.project.clone(), s.sid.clone(), s.main.clone(), s.now));
         }
+    }
+    let mut rng = Rng(seed ^ 0x7265_7375_6d65_6421);
+    for (project, old_sid, old_main, last) in originals {
+        // Resumed 1 h to 10 days after the original's last turn, never later
+        // than an hour before `end` (the block of session 0 stays the newest).
+        let at = last + rng.range(3_600_000, 10 * 86_400_000) as i64;
+        if at > end - 3_600_000 {
+            continue;
+        }
+        let sid = rng.uuid();
+        // The copy: every line as it was, under the new session id.
+        let copy = old_main.replace(
+            &format!(r#""sessionId":"{old_sid}""#),
+            &format!(r#""sessionId":"{sid}""#),
+        );
+        let target = copy.len() + (per_session / 2) as usize;
+        let mut s = Session {
+            rng: Rng(rng.next()),
+            project,
+            sid,
+            now: at,
+            parent: String::new(),
+            main: copy,
+            agents: Vec::new(),
+        };
+        while s.main.len() < target && s.now < end - 3_600_000 {
+            s.turn();
+            s.now += s.rng.range(60_000, 1_800_000) as i64;
+        }
+        total += s.main.len() + s.agents.iter().map(|a| a.1.len()).sum::<usize>();
+        s.write(&out)?;
     }
     fs::write(&marker, format!("{} {} {}\n", newest.0, newest.1, newest.2))?;
     println!(

@@ -1,6 +1,7 @@
 //! The tracker's state on disk (`<data_dir>/usage-cache.json`), so that
 //! `homeclaude usage` is incremental across invocations: file offsets, the
-//! day and hour sums and the recent window, in compact rows. It is only a
+//! day and hour sums, the recent window and the keys of older entries (as
+//! one hex string: 16 bytes a key), in compact rows. It is only a
 //! cache: one written for other roots, another time zone, another price table
 //! or another format is ignored and the transcripts are read again.
 
@@ -9,12 +10,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::UsageError;
-use super::ledger::{Counts, Ledger, Slot};
+use super::ledger::{Counts, Ledger, Seen, Slot};
 use super::pricing::Tokens;
 use super::scan::{DirState, Dirs, FileState, Files};
 
-/// Bumped whenever the meaning of a cached figure changes.
-const FORMAT: u32 = 1;
+/// Bumped whenever the meaning of a cached figure changes (2: `seen`).
+const FORMAT: u32 = 2;
 
 /// `(ts_ms, day, model, [input, output, cache_5m, cache_1h, cache_read], cost, sidechain)`
 type SlotRow = (i64, i64, u16, [u64; 5], f64, bool);
@@ -68,6 +69,9 @@ struct Snapshot {
     hours: Vec<(i64, u32, u32)>,
     groups: Vec<(u64, SlotRow)>,
     index: Vec<(u64, u64)>,
+    /// The keys of entries older than the window, sorted, 16 hex digits
+    /// each: a fifth smaller than JSON numbers, and one string to parse.
+    seen: String,
     keyless: Vec<SlotRow>,
     unpriced: Vec<String>,
 }
@@ -108,6 +112,26 @@ fn slot_of(row: &SlotRow) -> Slot {
         cost,
         sidechain,
     }
+}
+
+fn hex_keys(keys: &[u64]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(keys.len() * 16);
+    for key in keys {
+        let _ = write!(text, "{key:016x}");
+    }
+    text
+}
+
+/// `None` when the text is not whole 16-digit keys (a corrupt cache).
+fn keys_of_hex(text: &str) -> Option<Vec<u64>> {
+    if !text.len().is_multiple_of(16) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(16)
+        .map(|digits| u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok())
+        .collect()
 }
 
 /// Writes the state atomically (a temporary file renamed over the old one),
@@ -151,6 +175,7 @@ pub fn save(
             .map(|(&k, s)| (k, slot_row(s)))
             .collect(),
         index: ledger.index.iter().map(|(&k, &g)| (k, g)).collect(),
+        seen: hex_keys(&ledger.seen.to_sorted()),
         keyless: ledger.keyless.iter().map(slot_row).collect(),
         unpriced: ledger.unpriced.iter().cloned().collect(),
     };
@@ -240,6 +265,7 @@ pub fn load(path: &Path, id: &Identity<'_>) -> Option<(Files, Dirs, Ledger)> {
             .map(|(k, row)| (*k, slot_of(row)))
             .collect(),
         index: snap.index.into_iter().collect(),
+        seen: Seen::from_sorted(keys_of_hex(&snap.seen)?),
         keyless: snap.keyless.iter().map(slot_of).collect(),
         unpriced: snap.unpriced.into_iter().collect(),
         horizon_ms: snap.horizon_ms,

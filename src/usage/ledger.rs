@@ -9,8 +9,18 @@
 //! replace them and the active 5-hour block can be summed. While one session
 //! (a transcript and its sub-agent files) is read, its older entries are kept
 //! too, and dropped when the session is done.
+//!
+//! Of a dropped entry only its keys stay ([`Seen`], 8 bytes each), because a
+//! copy of it can still arrive at any time: a resumed session's new file
+//! starts with a verbatim copy of the earlier session's lines, written when
+//! it is resumed, days or weeks later. A later line with such a key is that
+//! copy and is not counted again (ccusage 20 compares every entry ever read).
+//! Keys are needed as long as the line they stand for can be copied, i.e.
+//! while its file is on disk; when the CLI deletes an old transcript the
+//! tracker reads everything again (sums cannot un-count a file) and the set
+//! is rebuilt from the files that are left.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::entry::Entry;
 use super::pricing::{Prices, Tokens, cost_of};
@@ -116,12 +126,69 @@ pub struct Ledger {
     pub groups: HashMap<u64, Slot>,
     /// Exact and replay keys to their group id.
     pub index: HashMap<u64, u64>,
+    /// The keys of groups dropped from the window: their counted entry is
+    /// in the sums for good, and a later line with one of these keys is a
+    /// copy of it (see the module doc).
+    pub seen: Seen,
     /// Recent entries without a message id (never de-duplicated).
     pub keyless: Vec<Slot>,
     /// Models that had tokens but no price and no `costUSD`: counted at $0.
     pub unpriced: BTreeSet<String>,
     pub horizon_ms: i64,
     pub(super) price_cache: HashMap<String, Option<super::pricing::ModelPrice>>,
+}
+
+/// A set of 64-bit keys at 8 bytes a key: a sorted vector, plus a small
+/// hash set of keys added since it was last merged (merged when that set
+/// outgrows an eighth of the vector, so inserting stays amortised
+/// O(log n) and the vector is rewritten O(log n) times in all).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Seen {
+    sorted: Vec<u64>,
+    fresh: HashSet<u64>,
+}
+
+impl Seen {
+    pub fn contains(&self, key: u64) -> bool {
+        self.fresh.contains(&key) || self.sorted.binary_search(&key).is_ok()
+    }
+
+    pub fn insert(&mut self, key: u64) {
+        if self.contains(key) {
+            return;
+        }
+        self.fresh.insert(key);
+        if self.fresh.len() >= (self.sorted.len() / 8).max(1024) {
+            self.merge();
+        }
+    }
+
+    fn merge(&mut self) {
+        self.sorted.extend(self.fresh.drain());
+        self.sorted.sort_unstable();
+        self.sorted.dedup();
+        self.fresh = HashSet::new();
+    }
+
+    /// Every key, sorted: what the cache stores.
+    pub fn to_sorted(&self) -> Vec<u64> {
+        let mut all = self.sorted.clone();
+        all.extend(self.fresh.iter().copied());
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    pub fn from_sorted(mut keys: Vec<u64>) -> Self {
+        // Sorted by whoever wrote them; a hand-edited cache must not break
+        // the binary search.
+        keys.sort_unstable();
+        keys.dedup();
+        Seen {
+            sorted: keys,
+            fresh: HashSet::new(),
+        }
+    }
 }
 
 /// Whether `new` should be counted instead of `old` for the same message:
@@ -189,6 +256,22 @@ impl Ledger {
         };
         // A sidechain (`/btw`) replays parent messages under new request ids.
         let replay = fnv1a(&[b"r", message.as_bytes(), session.as_bytes()]);
+        if !self.index.contains_key(&exact)
+            && (self.seen.contains(exact)
+                || (slot.sidechain
+                    && !self.index.contains_key(&replay)
+                    && self.seen.contains(replay)))
+        {
+            // A copy of an entry counted before the window (a resumed
+            // session's copied prefix). Its counted copy is no longer held,
+            // so it cannot be swapped; a verbatim copy has nothing larger to
+            // offer. This session's own keys join the set, so that its later
+            // sidechain replays of the message are recognised as ccusage
+            // recognises them (it aliases both sessions to the group).
+            self.seen.insert(exact);
+            self.seen.insert(replay);
+            return;
+        }
         let found = self.index.get(&exact).copied().or_else(|| {
             self.index.get(&replay).copied().filter(|group| {
                 slot.sidechain || self.groups.get(group).is_some_and(|old| old.sidechain)
@@ -270,9 +353,17 @@ impl Ledger {
     /// sessions while reading and after each refresh.
     pub fn prune(&mut self) {
         let horizon = self.horizon_ms;
+        let (groups, seen) = (&self.groups, &mut self.seen);
+        // Every key of a dropped group (its exact keys and its sessions'
+        // replay keys) is remembered: a copy may still arrive.
+        self.index.retain(|&key, group| {
+            let keep = groups.get(group).is_some_and(|slot| slot.ts_ms >= horizon);
+            if !keep {
+                seen.insert(key);
+            }
+            keep
+        });
         self.groups.retain(|_, slot| slot.ts_ms >= horizon);
-        let groups = &self.groups;
-        self.index.retain(|_, group| groups.contains_key(group));
         self.keyless.retain(|slot| slot.ts_ms >= horizon);
         if self.groups.capacity() > 4 * self.groups.len().max(256) {
             self.groups.shrink_to_fit();
@@ -448,6 +539,49 @@ mod tests {
                 .sum::<u64>(),
             2
         );
+    }
+
+    #[test]
+    fn seen_keys_survive_merges_and_the_cache_form() {
+        let mut seen = Seen::default();
+        let keys: Vec<u64> = (0..5000u64).map(|i| fnv1a(&[&i.to_le_bytes()])).collect();
+        keys.iter().for_each(|&k| seen.insert(k));
+        keys.iter().for_each(|&k| seen.insert(k));
+        assert!(keys.iter().all(|&k| seen.contains(k)));
+        assert!(!seen.contains(fnv1a(&[b"other"])));
+        let sorted = seen.to_sorted();
+        assert_eq!(sorted.len(), 5000);
+        assert_eq!(Seen::from_sorted(sorted.clone()).to_sorted(), sorted);
+    }
+
+    #[test]
+    fn prune_remembers_the_keys_of_what_it_drops() {
+        let mut ledger = Ledger::default();
+        let zone = LocalZone::utc();
+        let prices = Prices::embedded();
+        let admit = |ledger: &mut Ledger, text: String| {
+            let mut out = Vec::new();
+            parse_line(&text, "p", &mut out);
+            out.iter().for_each(|e| ledger.admit(e, &zone, &prices));
+        };
+        admit(&mut ledger, line(T, "m1", "r1", 1, 1, ""));
+        ledger.horizon_ms = super::super::time::parse_timestamp(T2).unwrap_or_default();
+        ledger.prune();
+        assert!(ledger.groups.is_empty() && ledger.index.is_empty());
+        // The same message again, in another session: a copy, not counted;
+        // nor is a sidechain replay of it in that session.
+        admit(
+            &mut ledger,
+            line(T, "m1", "r1", 1, 1, "").replace("s1", "s2"),
+        );
+        admit(
+            &mut ledger,
+            line(T, "m1", "r7", 1, 9, r#","isSidechain":true"#).replace("s1", "s2"),
+        );
+        // Another request id on the main chain is another request.
+        admit(&mut ledger, line(T, "m1", "r8", 1, 1, ""));
+        let entries: u64 = ledger.days.values().flatten().map(|(_, c)| c.entries).sum();
+        assert_eq!(entries, 2);
     }
 
     #[test]
