@@ -276,6 +276,9 @@ fn fsync_delay(test_hooks: bool) -> Duration {
         .and_then(|v| v.parse().ok())
         .filter(|_| test_hooks)
         .unwrap_or(0);
+    if ms > 0 {
+        log::warn!("store: test hook: every fsync takes {ms} ms longer");
+    }
     Duration::from_millis(ms)
 }
 

@@ -338,3 +338,55 @@ fn the_daily_budget_refuses_new_prompts_once_spent() {
     assert_eq!(err["code"], "budget_reached");
     assert!(err["message"].as_str().unwrap().contains("daily limit"));
 }
+
+#[test]
+fn a_slow_disk_never_delays_a_broadcast() {
+    // Every fsync takes 300 ms, as on a slow SD card; each run's end syncs the log,
+    // the journal and the state. Ten runs end back to back while a watcher times
+    // the owner's echoes: the hub must never wait for the disk.
+    let init = r#"{"type":"system","subtype":"init","session_id":"11111111-2222-3333-4444-555555555555","model":"claude-test","cwd":"/tmp","tools":[]}"#;
+    let result = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"11111111-2222-3333-4444-555555555555","total_cost_usd":0.01,"duration_ms":5,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":2}}"#;
+    let dir = scenarios(&[("quick", format!("{init}\n{result}\n"))]);
+    let mut server = Server::start_with(
+        &[],
+        &[
+            ("FAKE_CLAUDE_TRANSCRIPT_DIR", dir.to_str().unwrap()),
+            ("HOMECLAUDE_TEST_HOOKS", "1"),
+            ("HOMECLAUDE_TEST_FSYNC_DELAY_MS", "300"),
+        ],
+        None,
+    );
+    server.wait_log("every fsync takes 300 ms longer");
+    let mut ws = server.ws("");
+    let mut watcher = server.ws("");
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(prompt(&mut ws, "@quick"));
+    }
+    let mut worst = Duration::ZERO;
+    let mut finished = 0;
+    while finished < ids.len() {
+        let t = Instant::now();
+        let text = format!("ping {finished}");
+        ws.send_json(&json!({"type":"message","message":text}));
+        // Counts run ends seen on the way to the echo.
+        loop {
+            let v = watcher.next_json();
+            if v["progress_type"] == "complete" {
+                finished += 1;
+            }
+            if v["message"] == text.as_str() {
+                break;
+            }
+        }
+        worst = worst.max(t.elapsed());
+        // The echoes are prompts too; cancel them so only the ten runs run.
+        let id = ws.wait_for(|v| v["message"] == text.as_str())["id"].clone();
+        ws.send_json(&json!({"type":"command","command":"cancel","id":id}));
+    }
+    // 10 run ends x 3 fsyncs x 300 ms = 9 s of disk time; none of it on the hub.
+    assert!(
+        worst < bound(Duration::from_millis(150)),
+        "an echo waited {worst:?} while runs ended on a slow disk"
+    );
+}

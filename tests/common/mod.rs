@@ -226,6 +226,32 @@ impl Server {
         )
     }
 
+    /// The viewer (read-only) token of this server's data dir.
+    pub fn viewer_token(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_homeclaude"))
+            .args(["token", "--data-dir"])
+            .arg(&self.data_dir)
+            .env("HOMECLAUDE_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("viewer (read-only) token: "))
+            .expect("viewer token printed")
+            .to_string()
+    }
+
+    /// The server's resident memory in bytes (`VmRSS`).
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
     /// Sends a signal to the server process.
     pub fn signal(&self, sig: Signal) {
         if let Some(pid) = Pid::from_raw(self.pid as i32) {
