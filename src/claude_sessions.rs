@@ -911,11 +911,11 @@ mod tests {
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// The CLI's own session files (see ../shared/fixtures/README.md).
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+    /// The CLI's own session files (see tests/fixtures/README.md).
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     const SPOTTER: &str = "sessions/public_v2.1.39_spotter_258c7280.jsonl";
     const SUBAGENT: &str = "sessions/public_v2.1.39_spotter_subagent_acompact.jsonl";
-    const TOOLS: &str = "sessions/local_v2.1.330_tools_session.jsonl";
+    const TOOLS: &str = "sessions/tools_session.jsonl";
 
     const ID_A: &str = "11111111-1111-4111-8111-111111111111";
     const ID_B: &str = "22222222-2222-4222-8222-222222222222";
@@ -1055,10 +1055,10 @@ mod tests {
         // CLI 2.1.330 prints its project directory (`memory_paths.auto`) next to the
         // cwd it was started in; these fixtures have `_` in the cwd.
         for name in [
-            "local_v2.1.330_stdin_init.stdout.jsonl",
-            "local_v2.1.330_sigint_partial_messages.jsonl",
-            "local_v2.1.330_stdin_perm_deny.stdout.jsonl",
-            "local_v2.1.330_tools_write_bash_edit.jsonl",
+            "stdin_init.jsonl",
+            "sigint_partial_messages.jsonl",
+            "stdin_perm_deny.jsonl",
+            "tools_write_bash_edit.jsonl",
         ] {
             let text = fs::read_to_string(format!("{FIXTURES}/stream-json/{name}")).unwrap();
             let init: serde_json::Value = text

@@ -447,10 +447,10 @@ pub fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
-/// The path of the shared fixtures beside the project.
+/// The path of a fixture recorded with the real CLI (tests/fixtures/README.md).
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(rel)
 }
 
