@@ -3,6 +3,8 @@
 //! each bounded by a deadline so a broken build fails instead of hanging.
 #![allow(dead_code)]
 
+pub mod real_cli;
+
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
