@@ -1067,12 +1067,7 @@ mod tests {
         };
         let mut req = request(1, SessionRef::New(UUID.into()));
         req.text = "hello \"you\"\nsecond line".into();
-        let run = launch(
-            &scratch,
-            cfg,
-            &fixture("session_id_new.jsonl"),
-            req,
-        );
+        let run = launch(&scratch, cfg, &fixture("session_id_new.jsonl"), req);
         let outputs = run.finish();
         let record = run.record();
         let t = run.transcript.display().to_string();
@@ -1224,11 +1219,7 @@ mod tests {
             ..config(&scratch)
         };
         let mut transcript = lines(&["@ignore_signals", "@spawn_sleeper"]);
-        transcript.extend(
-            fixture("session_id_new.jsonl")
-                .into_iter()
-                .take(1),
-        );
+        transcript.extend(fixture("session_id_new.jsonl").into_iter().take(1));
         transcript.push("@sleep 60000".into());
         let run = launch(
             &scratch,
@@ -1546,11 +1537,7 @@ mod tests {
     fn a_second_result_from_a_background_agent_is_a_second_answer() {
         let scratch = Scratch::new("two-results");
         let mut transcript = fixture("session_id_new.jsonl");
-        transcript.extend(
-            fixture("resume_same_id.jsonl")
-                .into_iter()
-                .skip(1),
-        );
+        transcript.extend(fixture("resume_same_id.jsonl").into_iter().skip(1));
         let run = launch(
             &scratch,
             config(&scratch),

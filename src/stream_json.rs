@@ -603,10 +603,8 @@ mod tests {
     fn the_stdin_fixtures_parse_as_what_we_write() {
         // The lines we write must mean the same as the ones the SDK wrote when the
         // fixtures were recorded (key order and spacing differ, the JSON does not).
-        let text = std::fs::read_to_string(
-            fixture_dir().join("stdin_interrupt.stdin.jsonl"),
-        )
-        .unwrap();
+        let text =
+            std::fs::read_to_string(fixture_dir().join("stdin_interrupt.stdin.jsonl")).unwrap();
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -987,11 +987,22 @@ mod tests {
         for raw in text.lines() {
             let mut v: Value = serde_json::from_str(raw).unwrap();
             if let Some(o) = v.as_object_mut() {
-                for key in ["cwd", "duration_ms", "total_cost_usd", "usage", "modelUsage", "num_turns"] {
+                for key in [
+                    "cwd",
+                    "duration_ms",
+                    "total_cost_usd",
+                    "usage",
+                    "modelUsage",
+                    "num_turns",
+                ] {
                     o.remove(key);
                 }
             }
-            events.extend(t.line(parse_line(&v.to_string()).unwrap()).iter().map(summary));
+            events.extend(
+                t.line(parse_line(&v.to_string()).unwrap())
+                    .iter()
+                    .map(summary),
+            );
         }
         assert_eq!(
             events,
@@ -1043,11 +1054,7 @@ mod tests {
 
     #[test]
     fn resume_of_an_unknown_session_asks_for_a_retry() {
-        let r = check(
-            "resume_unknown_session.jsonl",
-            "/w",
-            &["turn_ended"],
-        );
+        let r = check("resume_unknown_session.jsonl", "/w", &["turn_ended"]);
         let facts = ExitFacts {
             resumed: true,
             ..exited(1)
@@ -1142,14 +1149,30 @@ mod tests {
         let mut lines = vec![init.to_string()];
         lines.extend(tool_lines(
             &[
-                ("t1", "Read", serde_json::json!({"file_path":"C:\\Users\\Human\\prj\\README.md"})),
-                ("t2", "Glob", serde_json::json!({"pattern":"specs/*.md","path":"C:/Users/Human/prj"})),
+                (
+                    "t1",
+                    "Read",
+                    serde_json::json!({"file_path":"C:\\Users\\Human\\prj\\README.md"}),
+                ),
+                (
+                    "t2",
+                    "Glob",
+                    serde_json::json!({"pattern":"specs/*.md","path":"C:/Users/Human/prj"}),
+                ),
                 ("t3", "TodoWrite", todos),
             ],
             &[
                 // Results come back in another order than the calls.
-                ("t2", "specs/a.md", serde_json::json!({"filenames":["specs/a.md"]})),
-                ("t1", "line 1\nline 2", serde_json::json!({"file":{"numLines":2}})),
+                (
+                    "t2",
+                    "specs/a.md",
+                    serde_json::json!({"filenames":["specs/a.md"]}),
+                ),
+                (
+                    "t1",
+                    "line 1\nline 2",
+                    serde_json::json!({"file":{"numLines":2}}),
+                ),
                 ("t3", "Todos have been modified", Value::Null),
             ],
         ));
@@ -1317,12 +1340,12 @@ mod tests {
             ],
         );
         assert_eq!(r.translator.finish(&exited(0)).outcome, Outcome::Success);
-        for name in [
-            "stdin_perm.jsonl",
-            "stdin_perm_deny.jsonl",
-        ] {
+        for name in ["stdin_perm.jsonl", "stdin_perm_deny.jsonl"] {
             let r = replay(name, "/w");
-            assert_eq!(r.events[2], "tool_start 1 Bash touch approved.txt", "{name}");
+            assert_eq!(
+                r.events[2], "tool_start 1 Bash touch approved.txt",
+                "{name}"
+            );
         }
         // Allowed, the command ran; denied, the model read the denial's message.
         let r = replay("stdin_perm.jsonl", "/w");

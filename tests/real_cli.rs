@@ -8,18 +8,30 @@ use common::real_cli::{MockApi, real_claude};
 use common::*;
 use serde_json::json;
 
+/// The server, stopped with SIGTERM when the test ends (even by a failed
+/// assertion), so it stops the real CLI too: a SIGKILLed server would leave it
+/// running.
+struct Graceful(Server);
+
+impl Drop for Graceful {
+    fn drop(&mut self) {
+        self.0.stop_gracefully();
+    }
+}
+
 #[test]
 fn a_prompt_runs_the_real_cli_and_its_answer_arrives() {
     let Some(claude) = real_claude() else {
         return;
     };
+    // Dropped last (after the server and its CLI), taking the CLI's HOME with it.
     let api = MockApi::start();
     // Inside the CLI's temp HOME, so dropping the stand-in removes it too.
     let workdir = api.home.join("project");
     std::fs::create_dir_all(&workdir).unwrap();
     let env = api.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = Server::start_with(
+    let server = Graceful(Server::start_with(
         &[
             "--claude",
             claude.to_str().unwrap(),
@@ -28,14 +40,14 @@ fn a_prompt_runs_the_real_cli_and_its_answer_arrives() {
         ],
         &env,
         None,
-    );
-    let mut ws = server.ws("");
+    ));
+    let mut ws = server.0.ws("");
     let text = "SCENARIO_TOOLS make hello.txt";
     ws.send_json(&json!({"type":"message","message":text}));
     let id = ws.wait_for(|v| v["type"] == "message" && v["message"] == text)["id"]
         .as_u64()
         .unwrap();
-    // The CLI starts, reports its version, runs Write, Bash and Edit on the
+    // The CLI starts with the model the environment chose, runs Write, Bash and Edit on the
     // workdir, then answers.
     let init = ws.wait_for(|v| v["run"] == id && v["progress_type"] == "init");
     assert_eq!(init["model"], "claude-sonnet-4-5-20250929", "{init}");
@@ -45,7 +57,7 @@ fn a_prompt_runs_the_real_cli_and_its_answer_arrives() {
         if v["run"] == id && v["progress_type"] == "tool_start" {
             tools.push(v["tool"].as_str().unwrap_or("").to_string());
         }
-        assert_ne!(v["progress_type"], "error", "{v}\n{}", server.log_text());
+        assert_ne!(v["progress_type"], "error", "{v}\n{}", server.0.log_text());
         if v["type"] == "message" && v["username"] == "Claude" {
             break v;
         }

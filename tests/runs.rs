@@ -44,10 +44,7 @@ fn scenarios(files: &[(&str, String)]) -> std::path::PathBuf {
 fn a_prompt_streams_the_original_progress_sequence_then_the_answer() {
     let server = Server::start(&[]);
     let mut ws = server.ws("");
-    let id = prompt(
-        &mut ws,
-        "@tools_write_bash_edit make hello.txt",
-    );
+    let id = prompt(&mut ws, "@tools_write_bash_edit make hello.txt");
     let events = run_events(&mut ws, id);
     let kinds: Vec<&str> = events
         .iter()
@@ -236,10 +233,7 @@ fn an_unknown_session_is_retried_once_in_a_new_session() {
     .unwrap();
     let scen = scenarios(&[(
         "unknown",
-        std::fs::read_to_string(fixture(
-            "stream-json/resume_unknown_session.jsonl",
-        ))
-        .unwrap(),
+        std::fs::read_to_string(fixture("stream-json/resume_unknown_session.jsonl")).unwrap(),
     )]);
     // Every run replays the unknown-session transcript: the retry fails the same way,
     // and is not retried again.

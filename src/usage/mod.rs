@@ -466,7 +466,10 @@ pub(crate) mod tests {
         assert_eq!(totals["cacheCreationTokens"], 0);
         assert_eq!(totals["cacheReadTokens"], 0);
         assert_eq!(totals["totalTokens"], 17430);
-        assert!(close(&totals["totalCost"], 0.056850000000000005), "{totals}");
+        assert!(
+            close(&totals["totalCost"], 0.056850000000000005),
+            "{totals}"
+        );
         let days = t.daily();
         assert_eq!(days.len(), 1);
         assert_eq!(days[0].date, "2026-12-05");

@@ -228,6 +228,25 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then waits (bounded, never panicking) for the graceful shutdown that
+    /// stops the runs and their CLI processes: for tests whose CLI would outlive a
+    /// SIGKILLed server (the real one). Returns whether it exited.
+    pub fn stop_gracefully(&mut self) -> bool {
+        if !self.is_running() {
+            return true;
+        }
+        self.signal(Signal::TERM);
+        match self.exit_rx.recv_timeout(wait()) {
+            Ok(status) => {
+                self.exited = Some(status);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if self.is_running() {

@@ -79,7 +79,15 @@ impl MockApi {
         vec![
             ("ANTHROPIC_BASE_URL".into(), format!("http://{}", self.addr)),
             ("ANTHROPIC_API_KEY".into(), "test-key".into()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            // The model the recordings use (the stand-in answers as it anyway).
+            (
+                "ANTHROPIC_MODEL".into(),
+                "claude-sonnet-4-5-20250929".into(),
+            ),
+            (
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                "1".into(),
+            ),
             ("DISABLE_AUTOUPDATER".into(), "1".into()),
             ("HOME".into(), self.home.display().to_string()),
         ]

@@ -465,7 +465,11 @@ fn handle(req: &Request, w: &mut TcpStream) -> std::io::Result<bool> {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("mock-api: {} {path}: body is not JSON: {e}", req.method);
-                respond_json(w, 400, &api_error("invalid_request_error", "body is not JSON"))?;
+                respond_json(
+                    w,
+                    400,
+                    &api_error("invalid_request_error", "body is not JSON"),
+                )?;
                 return Ok(true);
             }
         }
@@ -653,7 +657,7 @@ fn find_after(all: &str, marker: &str) -> Option<String> {
 fn find_plan_file(all: &str) -> Option<String> {
     let mid = all.find("/.claude/plans/")?;
     let start = all[..mid]
-        .rfind(|c: char| c == ' ' || c == '"' || c == '`' || c == '(' || c == '\n')
+        .rfind([' ', '"', '`', '(', '\n'])
         .map_or(0, |i| i + 1);
     let end = mid + all[mid..].find(".md")? + 3;
     Some(all[start..end].to_string())
@@ -775,7 +779,11 @@ fn messages(body: &Value, w: &mut TcpStream) -> std::io::Result<bool> {
             }
             _ => {
                 let text = block["text"].as_str().unwrap_or("");
-                let n = if pause.is_zero() { 3 } else { text.len() / 4 + 1 };
+                let n = if pause.is_zero() {
+                    3
+                } else {
+                    text.len() / 4 + 1
+                };
                 (
                     json!({"type":"text","text":""}),
                     pieces(text, n)
@@ -1124,17 +1132,15 @@ fn drive(args: &[String]) -> i32 {
                 })
                 .is_some(),
             Step::Result => wait_line(&rx, &mut deltas, None, |v| v["type"] == "result"),
-            Step::Deltas(n) => {
-                *n <= deltas || wait_line(&rx, &mut deltas, Some(*n), |_| false)
-            }
+            Step::Deltas(n) => *n <= deltas || wait_line(&rx, &mut deltas, Some(*n), |_| false),
             Step::AwaitResponse(id) => wait_line(&rx, &mut deltas, None, |v| {
                 v["type"] == "control_response" && v["response"]["request_id"] == *id
             }),
             Step::AwaitRequest | Step::Answer(_) => {
                 let mut req = Value::Null;
                 let got = wait_line(&rx, &mut deltas, None, |v| {
-                    let hit = v["type"] == "control_request"
-                        && v["request"]["subtype"] == "can_use_tool";
+                    let hit =
+                        v["type"] == "control_request" && v["request"]["subtype"] == "can_use_tool";
                     if hit {
                         req = v.clone();
                     }
@@ -1147,9 +1153,9 @@ fn drive(args: &[String]) -> i32 {
                     if let Some(f) = in_file.as_mut() {
                         let _ = writeln!(f, "{line}");
                     }
-                    stdin.as_mut().is_some_and(|s| {
-                        writeln!(s, "{line}").and_then(|_| s.flush()).is_ok()
-                    })
+                    stdin
+                        .as_mut()
+                        .is_some_and(|s| writeln!(s, "{line}").and_then(|_| s.flush()).is_ok())
                 } else {
                     got
                 }
