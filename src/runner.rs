@@ -799,7 +799,7 @@ mod tests {
 
     /// A safety net for a runner that went quiet, never a way to synchronise.
     const WAIT: Duration = Duration::from_secs(20);
-    const FIXTURES: &str = "../shared/fixtures/stream-json";
+    const FIXTURES: &str = "tests/fixtures/stream-json";
     const UUID: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
 
     /// The fake CLI. Unit tests of a binary get no `CARGO_BIN_EXE_*`, so it is found
@@ -1067,12 +1067,7 @@ mod tests {
         };
         let mut req = request(1, SessionRef::New(UUID.into()));
         req.text = "hello \"you\"\nsecond line".into();
-        let run = launch(
-            &scratch,
-            cfg,
-            &fixture("local_v2.1.330_session_id_new.jsonl"),
-            req,
-        );
+        let run = launch(&scratch, cfg, &fixture("session_id_new.jsonl"), req);
         let outputs = run.finish();
         let record = run.record();
         let t = run.transcript.display().to_string();
@@ -1147,7 +1142,7 @@ mod tests {
         let first = launch(
             &scratch,
             config(&scratch),
-            &fixture("local_v2.1.330_session_id_new.jsonl"),
+            &fixture("session_id_new.jsonl"),
             request(1, SessionRef::New(UUID.into())),
         );
         let (outcome1, session) = outcome(&first.finish());
@@ -1156,7 +1151,7 @@ mod tests {
         let second = launch(
             &scratch,
             config(&scratch),
-            &fixture("local_v2.1.330_resume_same_id.jsonl"),
+            &fixture("resume_same_id.jsonl"),
             request(2, SessionRef::Resume(session.clone())),
         );
         let outputs = second.finish();
@@ -1170,7 +1165,7 @@ mod tests {
 
     /// The start of the SIGINT fixture (init, two text deltas), then a long pause.
     fn slow_transcript() -> Vec<String> {
-        let mut t = fixture("local_v2.1.330_sigint_partial_messages.jsonl");
+        let mut t = fixture("sigint_partial_messages.jsonl");
         t.insert(6, "@sleep 60000".into());
         t
     }
@@ -1224,11 +1219,7 @@ mod tests {
             ..config(&scratch)
         };
         let mut transcript = lines(&["@ignore_signals", "@spawn_sleeper"]);
-        transcript.extend(
-            fixture("local_v2.1.330_session_id_new.jsonl")
-                .into_iter()
-                .take(1),
-        );
+        transcript.extend(fixture("session_id_new.jsonl").into_iter().take(1));
         transcript.push("@sleep 60000".into());
         let run = launch(
             &scratch,
@@ -1359,7 +1350,7 @@ mod tests {
     #[test]
     fn a_crash_mid_run_fails_with_a_clear_message() {
         let scratch = Scratch::new("crash");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.truncate(2);
         transcript.extend(lines(&[
             "@stderr TypeError: Cannot read properties of undefined",
@@ -1430,7 +1421,7 @@ mod tests {
     #[test]
     fn not_logged_in_is_reported_once() {
         let scratch = Scratch::new("login");
-        let mut transcript = fixture("local_v2.1.330_not_logged_in.jsonl");
+        let mut transcript = fixture("not_logged_in.jsonl");
         transcript.push("@exit 1".into());
         let run = launch(
             &scratch,
@@ -1449,7 +1440,7 @@ mod tests {
     #[test]
     fn resume_of_an_unknown_session_asks_the_hub_to_retry() {
         let scratch = Scratch::new("resume");
-        let mut transcript = fixture("local_v2.1.330_resume_unknown_session.jsonl");
+        let mut transcript = fixture("resume_unknown_session.jsonl");
         transcript.push("@exit 1".into());
         let run = launch(
             &scratch,
@@ -1469,7 +1460,7 @@ mod tests {
     #[test]
     fn a_10_mb_line_is_dropped_and_the_run_completes() {
         let scratch = Scratch::new("big");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.insert(1, "@big 10485760".into());
         let run = launch(
             &scratch,
@@ -1485,7 +1476,7 @@ mod tests {
     #[test]
     fn unknown_lines_garbage_and_bad_bytes_are_passed_over() {
         let scratch = Scratch::new("garbage");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.splice(
             1..1,
             lines(&[
@@ -1522,7 +1513,7 @@ mod tests {
                 nested(depth)
             )
         };
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.splice(1..1, [tool(120), tool(400)]);
         let run = launch(
             &scratch,
@@ -1545,12 +1536,8 @@ mod tests {
     #[test]
     fn a_second_result_from_a_background_agent_is_a_second_answer() {
         let scratch = Scratch::new("two-results");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
-        transcript.extend(
-            fixture("local_v2.1.330_resume_same_id.jsonl")
-                .into_iter()
-                .skip(1),
-        );
+        let mut transcript = fixture("session_id_new.jsonl");
+        transcript.extend(fixture("resume_same_id.jsonl").into_iter().skip(1));
         let run = launch(
             &scratch,
             config(&scratch),

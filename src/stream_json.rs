@@ -565,7 +565,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/stream-json")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stream-json")
     }
 
     /// Every line the CLI printed in every fixture parses, and no fixture line falls
@@ -584,25 +584,27 @@ mod tests {
             let text = std::fs::read_to_string(&path).expect("fixture text");
             for (n, line) in text.lines().enumerate() {
                 match parse_line(line) {
-                    Ok(Line::Other { kind }) => {
-                        assert_eq!(kind, "command_lifecycle", "{name}:{}", n + 1)
-                    }
+                    // Not modelled (yet): `control_cancel_request` withdraws a
+                    // pending `can_use_tool` (stdin_perm_pending_interrupt).
+                    Ok(Line::Other { kind }) => assert!(
+                        ["command_lifecycle", "control_cancel_request"].contains(&kind.as_str()),
+                        "{name}:{}: {kind}",
+                        n + 1
+                    ),
                     Ok(_) => {}
                     Err(e) => panic!("{name}:{}: {e}", n + 1),
                 }
             }
         }
-        assert_eq!(files, 18, "every stdout fixture was read");
+        assert_eq!(files, 23, "every stdout fixture was read");
     }
 
     #[test]
     fn the_stdin_fixtures_parse_as_what_we_write() {
         // The lines we write must mean the same as the ones the SDK wrote when the
         // fixtures were recorded (key order and spacing differ, the JSON does not).
-        let text = std::fs::read_to_string(
-            fixture_dir().join("local_v2.1.330_stdin_interrupt.stdin.jsonl"),
-        )
-        .unwrap();
+        let text =
+            std::fs::read_to_string(fixture_dir().join("stdin_interrupt.stdin.jsonl")).unwrap();
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -44,10 +44,7 @@ fn scenarios(files: &[(&str, String)]) -> TempDir {
 fn a_prompt_streams_the_original_progress_sequence_then_the_answer() {
     let server = Server::start(&[]);
     let mut ws = server.ws("");
-    let id = prompt(
-        &mut ws,
-        "@local_v2.1.330_tools_write_bash_edit make hello.txt",
-    );
+    let id = prompt(&mut ws, "@tools_write_bash_edit make hello.txt");
     let events = run_events(&mut ws, id);
     let kinds: Vec<&str> = events
         .iter()
@@ -100,8 +97,8 @@ fn two_prompts_run_in_order_and_the_second_resumes_the_first_session() {
     let record_s = record.to_str().unwrap().to_string();
     let server = Server::start_with(&[], &[("FAKE_CLAUDE_RECORD", &record_s)], None);
     let mut ws = server.ws("");
-    let first = prompt(&mut ws, "@local_v2.1.330_session_id_new one");
-    let second = prompt(&mut ws, "@local_v2.1.330_resume_same_id two");
+    let first = prompt(&mut ws, "@session_id_new one");
+    let second = prompt(&mut ws, "@resume_same_id two");
     let a = run_events(&mut ws, first);
     assert_eq!(a.last().unwrap()["type"], "message");
     let b = run_events(&mut ws, second);
@@ -140,7 +137,7 @@ fn two_prompts_run_in_order_and_the_second_resumes_the_first_session() {
     .unwrap();
     assert_eq!(
         prompt_line["message"]["content"][0]["text"],
-        "[Ann]: @local_v2.1.330_session_id_new one"
+        "[Ann]: @session_id_new one"
     );
 }
 
@@ -237,10 +234,7 @@ fn an_unknown_session_is_retried_once_in_a_new_session() {
     .unwrap();
     let scen = scenarios(&[(
         "unknown",
-        std::fs::read_to_string(fixture(
-            "stream-json/local_v2.1.330_resume_unknown_session.jsonl",
-        ))
-        .unwrap(),
+        std::fs::read_to_string(fixture("stream-json/resume_unknown_session.jsonl")).unwrap(),
     )]);
     // Every run replays the unknown-session transcript: the retry fails the same way,
     // and is not retried again.
@@ -282,7 +276,7 @@ fn usage_figures_come_from_the_transcripts_on_connect_and_on_request() {
     let projects = dir.join("claude-config/projects/-home-pi-projects-tools");
     std::fs::create_dir_all(&projects).unwrap();
     std::fs::copy(
-        fixture("sessions/local_v2.1.330_tools_session.jsonl"),
+        fixture("sessions/tools_write_bash_edit.jsonl"),
         projects.join("84770548-4d5d-4999-b163-a9bfbc86b7aa.jsonl"),
     )
     .unwrap();

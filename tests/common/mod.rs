@@ -3,6 +3,8 @@
 //! each bounded by a deadline so a broken build fails instead of hanging.
 #![allow(dead_code)]
 
+pub mod real_cli;
+
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -287,6 +289,25 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then waits (bounded, never panicking) for the graceful shutdown that
+    /// stops the runs and their CLI processes: for tests whose CLI would outlive a
+    /// SIGKILLed server (the real one). Returns whether it exited.
+    pub fn stop_gracefully(&mut self) -> bool {
+        if !self.is_running() {
+            return true;
+        }
+        self.signal(Signal::TERM);
+        match self.exit_rx.recv_timeout(wait()) {
+            Ok(status) => {
+                self.exited = Some(status);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -518,10 +539,10 @@ pub fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
-/// The path of the shared fixtures beside the project.
+/// The path of a fixture recorded with the real CLI (tests/fixtures/README.md).
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(rel)
 }
 
