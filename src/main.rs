@@ -219,6 +219,16 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         config.data_dir.display()
     );
 
+    // A missing CLI is not fatal (it may be installed while the server runs), but
+    // a new user should hear of it now, not at the first prompt.
+    if child::find_executable(&config.claude).is_none() {
+        log::warn!(
+            "the Claude Code CLI ({}) was not found: prompts will fail until it is \
+             installed (npm install -g @anthropic-ai/claude-code, then run `claude` once \
+             to log in) or --claude names it",
+            config.claude.display()
+        );
+    }
     watchdog::ready(&format!("listening on {local}"));
     watchdog::spawn(local, hub_handle.clone()).map_err(|e| StartError::Thread("watchdog", e))?;
     let (store, mut recovered) = store::Store::open(&config.data_dir, fsync_delay(test_hooks_on));

@@ -166,7 +166,10 @@ fn stop_ends_a_running_turn_within_5_s_and_leaves_no_process() {
 
 #[test]
 fn a_missing_cli_is_reported_with_install_advice() {
-    let server = Server::start(&["--claude", "/nonexistent/claude"]);
+    let mut server = Server::start(&["--claude", "/nonexistent/claude"]);
+    // Said at start-up already, not only at the first prompt.
+    let warning = server.wait_log("was not found: prompts will fail");
+    assert!(warning.contains("/nonexistent/claude"), "{warning}");
     let mut ws = server.ws("");
     let id = prompt(&mut ws, "hello");
     let err = ws.wait_for(|v| v["progress_type"] == "error" && v["run"] == id);

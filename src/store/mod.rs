@@ -10,11 +10,16 @@
 //!   that id can be resumed) and the highest `seq` handed out, so `seq` stays
 //!   monotonic across restarts. Rewritten atomically (temp file + rename).
 //! - `queue.jsonl`: a journal of queue changes (`add`, `remove`, `run`, `done`),
-//!   appended on every change without fsync (a killed process loses nothing; a power
-//!   cut loses what came after the last run's fsync) and compacted at start-up, so
+//!   appended on every change without fsync and compacted at start-up, so
 //!   the queue survives a crash and an interrupted run can be reported. A journal,
 //!   not a rewritten snapshot: prompts may be large, and the hub must not rewrite
 //!   megabytes on every change.
+//!
+//! While the server runs, every write happens on the store thread ([`writer`]), a
+//! moment after the hub broadcast the event: a process killed with SIGKILL can lose
+//! the changes of its last instant (those the store thread had not yet written), a
+//! power cut what came after the last run's fsync. `seq` cannot repeat either way:
+//! it is reserved ahead in `state.json`, the first block before anything is served.
 //!
 //! Retention: the newest [`KEEP_SESSIONS`] session logs are kept, and older ones
 //! are deleted while the total passes [`KEEP_BYTES`]. Every write failure (disk full,

@@ -45,7 +45,7 @@ pub struct MockApi {
     child: Child,
     pub addr: SocketAddr,
     /// A private HOME for the CLI: nothing of the real user's is read or written.
-    pub home: PathBuf,
+    pub home: super::TempDir,
 }
 
 impl MockApi {
@@ -98,6 +98,6 @@ impl Drop for MockApi {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.home);
+        // `home` (a TempDir) is removed after this.
     }
 }
