@@ -184,6 +184,10 @@ impl HubHandle {
 /// the runner counts as wedged.
 const RUNNER_SLACK: Duration = Duration::from_secs(60);
 
+/// Inputs handled per turn of the loop at most before the batch goes out: bounds
+/// how long the first frame of a burst waits for the last.
+const BATCH_INPUTS: usize = 64;
+
 /// `seq` is reserved on disk this far ahead, so a crash never reuses one.
 pub const SEQ_BLOCK: u64 = 10_000;
 
@@ -279,6 +283,10 @@ struct Hub {
     draining: Option<(Exit, Instant)>,
     /// The id of the client frame being handled, echoed by `tell`.
     req: Option<RequestId>,
+    /// Broadcasts of a run's output not yet written to the clients.
+    batch: Vec<Bytes>,
+    /// The input being handled is a run's output: broadcasts go into `batch`.
+    batching: bool,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -327,6 +335,8 @@ pub fn run(
         store_failing: None,
         draining: None,
         req: None,
+        batch: Vec::new(),
+        batching: false,
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -368,8 +378,50 @@ impl Hub {
                     }
                 }
             };
-            self.handle(input);
+            self.handle_coalescing(input);
+            // Whatever else is already waiting is handled now too, so a burst of a
+            // run's output leaves in one write per client (`flush_batch`).
+            for _ in 1..BATCH_INPUTS {
+                match rx.try_recv() {
+                    Ok(input) => self.handle_coalescing(input),
+                    Err(_) => break,
+                }
+            }
+            self.flush_batch();
         }
+    }
+
+    /// A run's streamed output is broadcast into the batch; anything else first
+    /// sends the batch out, so clients see every frame in `seq` order and joins,
+    /// replays and notices never interleave with a half-sent batch.
+    fn handle_coalescing(&mut self, input: Input) {
+        let coalesce = matches!(
+            input,
+            Input::Runner(RunnerOutput::Progress { .. } | RunnerOutput::Answer { .. })
+        );
+        if !coalesce {
+            self.flush_batch();
+        }
+        self.batching = coalesce;
+        self.handle(input);
+        self.batching = false;
+    }
+
+    /// Writes the batched broadcasts to every live client, all in one go.
+    fn flush_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        for client in self.clients.iter().filter(|c| c.live) {
+            if client.outbox.push_many(&self.batch) == Pushed::Overflowed {
+                log::warn!(
+                    "hub: client {} ({}) fell too far behind; dropping it",
+                    client.id,
+                    client.peer
+                );
+            }
+        }
+        self.batch.clear();
     }
 
     /// Writes `seq` ahead in blocks, so a crash can make it jump but never repeat.
@@ -1008,6 +1060,10 @@ impl Hub {
                 Some((_, old)) => self.history_len -= old.len(),
                 None => break,
             }
+        }
+        if self.batching {
+            self.batch.push(frame);
+            return;
         }
         for client in self.clients.iter().filter(|c| c.live) {
             if client.outbox.push(&frame) == Pushed::Overflowed {
