@@ -4,6 +4,7 @@
 //! threads, runs the hub on this thread, and maps how it ended to an exit code.
 #![forbid(unsafe_code)]
 
+mod approvals;
 mod assets;
 mod auth;
 mod boxstatus;
@@ -267,6 +268,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             history_bytes: 4 << 20,
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
+            approval_timeout: config.runner.approval_timeout,
         },
         store,
         recovered,

@@ -10,8 +10,10 @@
 
 use crate::child::{self, Chunk, Tail};
 use crate::protocol::{Progress, excerpt};
-use crate::stream_json::{self, Line, ParseError};
-use crate::translate::{Emit, ExitFacts, ExitKind, StopReason, Translator, human_duration};
+use crate::stream_json::{self, Line, ParseError, PermissionAnswer};
+use crate::translate::{
+    Emit, ExitFacts, ExitKind, StopReason, ToolRequest, Translator, human_duration,
+};
 use rustix::process::Signal;
 use std::fmt;
 use std::io::{self, Write};
@@ -123,6 +125,12 @@ pub enum RunnerOutput {
     Progress { run: u64, progress: Progress },
     /// Claude's final answer to the prompt: a chat message from Claude.
     Answer { run: u64, text: String },
+    /// The CLI waits for an answer to this (see [`RunHandle::answer`]).
+    Approval { run: u64, request: ToolRequest },
+    /// The CLI withdrew an approval request.
+    ApprovalCancelled { run: u64, request_id: String },
+    /// The session's permission mode changed (the CLI said so).
+    PermissionMode { run: u64, mode: String },
     /// The run is over and its process reaped. Always the last output of a run.
     Finished {
         run: u64,
@@ -200,6 +208,19 @@ impl RunHandle {
     pub fn pid(&self) -> u32 {
         self.pid
     }
+
+    /// Answers the CLI's approval request `request_id` (written to its stdin).
+    pub fn answer(&self, request_id: &str, answer: &PermissionAnswer) {
+        let line = stream_json::permission_response_line(request_id, answer);
+        let _ = self.events.send(Event::Stdin(line));
+    }
+
+    /// Switches the running session's permission mode.
+    pub fn set_mode(&self, mode: &str) {
+        let id = format!("homeclaude-mode-{}", self.pid);
+        let line = stream_json::set_permission_mode_line(&id, mode);
+        let _ = self.events.send(Event::Stdin(line));
+    }
 }
 
 impl RunHandle {
@@ -262,6 +283,10 @@ pub fn command_args(cfg: &RunnerConfig, session: &SessionRef) -> Vec<String> {
         "stream-json",
         "--verbose",
         "--include-partial-messages",
+        // Tool approvals, questions and plans come to us as `control_request`s
+        // on stdout, answered on stdin, instead of being denied silently.
+        "--permission-prompt-tool",
+        "stdio",
         "--permission-mode",
     ]
     .iter()
@@ -299,6 +324,8 @@ enum Event {
     /// The process exited; it stays a zombie until the supervisor reaps it.
     Exited,
     Stop,
+    /// A line for the CLI's stdin from the hub (an approval's answer, a mode).
+    Stdin(String),
 }
 
 /// Starts a run. Its outputs go to `out`, called from the run's supervisor thread.
@@ -658,6 +685,11 @@ impl Supervisor {
                     // with them the last holders of its output pipes.
                     self.child.signal(Signal::KILL);
                 }
+                Some(Event::Stdin(line)) => {
+                    if !self.send_stdin(line) {
+                        log::info!("run {}: an answer came after stdin closed", self.run);
+                    }
+                }
                 Some(Event::Stop) => {
                     if exited_at.is_none() && stop.is_none() {
                         stop_reason = Some(StopReason::Requested);
@@ -715,6 +747,18 @@ impl Supervisor {
             Emit::Answer(text) => (self.out)(RunnerOutput::Answer {
                 run: self.run,
                 text,
+            }),
+            Emit::Approval(request) => (self.out)(RunnerOutput::Approval {
+                run: self.run,
+                request,
+            }),
+            Emit::ApprovalCancelled(request_id) => (self.out)(RunnerOutput::ApprovalCancelled {
+                run: self.run,
+                request_id,
+            }),
+            Emit::PermissionMode(mode) => (self.out)(RunnerOutput::PermissionMode {
+                run: self.run,
+                mode,
             }),
             Emit::TurnEnded => {
                 // Dropping the sender closes stdin once queued lines are written: the
@@ -1082,6 +1126,8 @@ mod tests {
                 "stream-json",
                 "--verbose",
                 "--include-partial-messages",
+                "--permission-prompt-tool",
+                "stdio",
                 "--permission-mode",
                 "acceptEdits",
                 "--model",
@@ -1116,6 +1162,9 @@ mod tests {
                 }
                 RunnerOutput::Answer { .. } => "Answer".into(),
                 RunnerOutput::Finished { .. } => "Finished".into(),
+                RunnerOutput::Approval { .. } => "Approval".into(),
+                RunnerOutput::ApprovalCancelled { .. } => "ApprovalCancelled".into(),
+                RunnerOutput::PermissionMode { .. } => "PermissionMode".into(),
             })
             .collect();
         assert_eq!(
@@ -1562,6 +1611,8 @@ mod tests {
         assert_eq!(
             command_args(&cfg, &SessionRef::Resume("s1".into()))[7..],
             [
+                "--permission-prompt-tool",
+                "stdio",
                 "--permission-mode",
                 "bypassPermissions",
                 "--resume",

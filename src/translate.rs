@@ -20,8 +20,8 @@
 
 use crate::protocol::{EditInfo, Progress, excerpt};
 use crate::stream_json::{
-    ApiEvent, Assistant, AssistantBlock, Delta, Line, ParseError, ResultLine, ResultSubtype,
-    StreamEvent, System, User, UserBlock, UserContent,
+    ApiEvent, Assistant, AssistantBlock, ControlRequestBody, Delta, Line, ParseError, ResultLine,
+    ResultSubtype, StreamEvent, System, User, UserBlock, UserContent,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -72,6 +72,25 @@ pub enum Emit {
     /// A `result` line ended the turn: the runner closes the CLI's stdin so the
     /// process exits once it has nothing left to do.
     TurnEnded,
+    /// The CLI asks whether a tool may run (or a question, or a plan) and waits.
+    Approval(ToolRequest),
+    /// The CLI withdrew request `0` (the turn was interrupted).
+    ApprovalCancelled(String),
+    /// The session's permission mode is now this.
+    PermissionMode(String),
+}
+
+/// A `can_use_tool` request, as the hub needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRequest {
+    /// The CLI's `request_id`, echoed by the answer.
+    pub request_id: String,
+    pub tool: String,
+    pub input: serde_json::Value,
+    pub suggestions: Vec<serde_json::Value>,
+    pub blocked_path: Option<String>,
+    pub description: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// How the process ended.
@@ -184,11 +203,31 @@ impl Translator {
             Line::User(user) => self.user(user, &mut out),
             Line::StreamEvent(event) => self.stream_event(event, &mut out),
             Line::Result(result) => self.result(result, &mut out),
-            Line::ControlRequest(req) => {
-                // Tool approvals need `--permission-prompt-tool stdio`, which this
-                // runner does not pass yet; a request here would go unanswered.
-                log::warn!("claude sent a control request this runner does not answer: {req:?}");
-            }
+            Line::ControlRequest(req) => match req.request {
+                ControlRequestBody::CanUseTool {
+                    tool_name,
+                    input,
+                    permission_suggestions,
+                    blocked_path,
+                    description,
+                    decision_reason,
+                    ..
+                } => out.push(Emit::Approval(ToolRequest {
+                    request_id: req.request_id,
+                    tool: tool_name,
+                    input,
+                    suggestions: permission_suggestions,
+                    blocked_path,
+                    description,
+                    reason: decision_reason,
+                })),
+                other => {
+                    log::warn!(
+                        "claude sent a control request this runner does not answer: {other:?}"
+                    );
+                }
+            },
+            Line::ControlCancel { request_id } => out.push(Emit::ApprovalCancelled(request_id)),
             Line::ControlResponse(resp) => {
                 if resp.response.subtype.as_deref() == Some("error") {
                     log::warn!("claude refused a control request: {:?}", resp.response);
@@ -250,6 +289,10 @@ impl Translator {
                 p.tool_name.as_deref().unwrap_or("a tool"),
                 p.message.as_deref().unwrap_or("")
             ),
+            System::Status {
+                permission_mode: Some(mode),
+                ..
+            } => out.push(Emit::PermissionMode(mode)),
             System::Status { .. } | System::Other { .. } => {}
         }
     }
@@ -760,7 +803,10 @@ mod tests {
                 match emit {
                     Emit::Progress(p) => progress.push(p),
                     Emit::Answer(a) => answers.push(a),
-                    Emit::TurnEnded => {}
+                    Emit::TurnEnded
+                    | Emit::Approval(_)
+                    | Emit::ApprovalCancelled(_)
+                    | Emit::PermissionMode(_) => {}
                 }
             }
         }
@@ -777,6 +823,9 @@ mod tests {
         match emit {
             Emit::Answer(text) => format!("answer {}", short(text)),
             Emit::TurnEnded => "turn_ended".into(),
+            Emit::Approval(r) => format!("approval {} {}", r.tool, r.request_id),
+            Emit::ApprovalCancelled(id) => format!("approval_cancelled {id}"),
+            Emit::PermissionMode(mode) => format!("mode {mode}"),
             Emit::Progress(p) => match p {
                 Progress::Start { prompt_id } => format!("start {prompt_id}"),
                 Progress::Init { model, session_id } => format!("init {model} {session_id}"),
@@ -1347,15 +1396,21 @@ mod tests {
                 "{name}"
             );
         }
-        // Allowed, the command ran; denied, the model read the denial's message.
+        // The CLI asks, then (allowed) the command ran, or (denied) the model read
+        // the denial's message.
         let r = replay("stdin_perm.jsonl", "/w");
-        assert_eq!(r.events[3], "tool_end 1 31B");
+        assert_eq!(
+            r.events[3],
+            "approval Bash 8baadaf7-70d9-40e7-b5f1-6f6f9ac093d5"
+        );
+        assert_eq!(r.events[4], "tool_end 1 31B");
         assert_eq!(
             r.answers,
             ["Done. The tool said: (Bash completed with no output)"]
         );
         let r = replay("stdin_perm_deny.jsonl", "/w");
-        assert_eq!(r.events[3], "tool_end 1 error 26B");
+        assert!(r.events[3].starts_with("approval Bash "), "{:?}", r.events);
+        assert_eq!(r.events[4], "tool_end 1 error 26B");
         assert_eq!(
             r.answers,
             ["Done. The tool said: Not now: the user said no."]

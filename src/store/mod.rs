@@ -94,6 +94,9 @@ pub struct SessionState {
     /// Next queue id to hand out.
     #[serde(default)]
     pub next_prompt: u64,
+    /// The permission mode chosen for this session; `None`: the configured one.
+    #[serde(default)]
+    pub permission_mode: Option<String>,
 }
 
 /// What was found at start-up.
@@ -566,6 +569,20 @@ impl Store {
             visit(seq, &line);
         }
         Ok(())
+    }
+
+    /// Appends one line to `audit.jsonl`: every approval asked and answered (who,
+    /// when, what, the decision), kept across sessions.
+    pub fn audit(&mut self, line: &str) -> Result<(), StoreError> {
+        let path = self.dir.join("audit.jsonl");
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        f.write_all(&bytes).map_err(io_err(&path))
     }
 
     /// Deletes the oldest session logs beyond the retention limits.
