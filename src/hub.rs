@@ -597,18 +597,6 @@ impl Hub {
                     message: store_failing_message(why),
                 })));
         }
-        client.outbox.push(&text_frame(protocol::encode_snapshot(
-            &Event::QueueStatus {
-                count: self.queue.len(),
-                items: self.queue_items(),
-                running: self.running.is_some(),
-            },
-        )));
-        client.outbox.push(&text_frame(protocol::encode_snapshot(
-            &Event::PermissionMode {
-                mode: self.mode().to_string(),
-            },
-        )));
         match replay_after {
             Some(after) => self.catch_up(&mut client, after),
             None => self.go_live(&mut client),
@@ -662,8 +650,22 @@ impl Hub {
 
     /// The client is up to date: live events from now on, and every approval still
     /// waiting, whatever it saw before (pages drop the ones they have, by id).
+    /// The `queue_status` snapshot comes after the replay: pages take it as "the
+    /// replay is over".
     fn go_live(&self, client: &mut Client) {
         client.live = true;
+        client.outbox.push(&text_frame(protocol::encode_snapshot(
+            &Event::QueueStatus {
+                count: self.queue.len(),
+                items: self.queue_items(),
+                running: self.running.is_some(),
+            },
+        )));
+        client.outbox.push(&text_frame(protocol::encode_snapshot(
+            &Event::PermissionMode {
+                mode: self.mode().to_string(),
+            },
+        )));
         for frame in self.approvals.frames() {
             client.outbox.push(frame);
         }
