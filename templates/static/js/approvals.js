@@ -158,6 +158,7 @@ function approvalCard(a) {
   out.setAttribute("role", "status");
   out.hidden = true;
   card.append(sending, viewer, out);
+  if (isViewer()) card.querySelectorAll("button, input, textarea").forEach((c) => (c.disabled = true));
   return card;
 }
 
