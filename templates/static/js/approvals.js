@@ -138,6 +138,7 @@ function approvalCard(a) {
   const kind = ev.kind === "question" || ev.kind === "plan" ? ev.kind : "tool";
   const card = el("section", "step approval pending kind-" + kind);
   card.dataset.approval = ev.id;
+  a.card = card;
   card.setAttribute("role", "group");
   const head = el("div", "ap-head");
   const tool = typeof ev.tool === "string" ? ev.tool : "";
