@@ -197,7 +197,7 @@ test("cards are de-duplicated by id, rebuilt with their outcome on a reload, and
   // Answered elsewhere first: the word for already_resolved, then the outcome.
   await m.page.locator('[data-approval="ap-bash"]').getByRole("button", { name: "Allow" }).click();
   m.push({ type: "error", code: "already_resolved", id: "ap-bash", message: "already resolved" });
-  await m.page.locator("#toast", { hasText: "Someone answered that request first." }).waitFor();
+  await m.page.locator("#toast", { hasText: "Someone answered this first, or it was withdrawn." }).waitFor();
   m.push({ seq: 10, type: "approval_resolved", id: "ap-bash", decision: "deny", by: "owner" });
   await m.page.locator('[data-approval="ap-bash"] .ap-outcome', { hasText: "Denied by owner" }).waitFor();
   await until(m.page, () => document.title === "homeclaude");
