@@ -9,53 +9,15 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { launchBrowser, startServer, startProxy, openPage, until } from "./lib.mjs";
+import { scenarios, transcript, QUESTIONS } from "./approval-scenarios.mjs";
 
-const SESSION = "11111111-2222-3333-4444-555555555555";
 const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: "en-US" };
-const line = (v) => JSON.stringify(v);
-const INIT = line({ type: "system", subtype: "init", session_id: SESSION, model: "claude-test", cwd: "/tmp", tools: [], permissionMode: "default" });
-const RESULT = line({ type: "result", subtype: "success", is_error: false, result: "All done.", session_id: SESSION, total_cost_usd: 0.01, duration_ms: 5, num_turns: 1, usage: { input_tokens: 1, output_tokens: 2 } });
-const answerText = (text) => line({ type: "assistant", message: { id: "msg_end", type: "message", role: "assistant", model: "claude-test", content: [{ type: "text", text }], usage: { input_tokens: 1, output_tokens: 1 } }, parent_tool_use_id: null, session_id: SESSION });
-function toolUse(id, name, input) {
-  return line({ type: "assistant", message: { id: "msg_" + id, type: "message", role: "assistant", model: "claude-test", content: [{ type: "tool_use", id: "toolu_" + id, name, input }], usage: { input_tokens: 1, output_tokens: 1 } }, parent_tool_use_id: null, session_id: SESSION });
-}
-function toolResult(id) {
-  return line({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_" + id, content: "ok", is_error: false }] }, parent_tool_use_id: null, session_id: SESSION });
-}
-function ask(id, tool, input, extra = {}) {
-  return "@ask " + line({ type: "control_request", request_id: id, request: { subtype: "can_use_tool", tool_name: tool, display_name: tool, input, tool_use_id: "toolu_" + id, ...extra } });
-}
-function bash(id, command) {
-  const input = { command, description: "Run it" };
-  return [toolUse(id, "Bash", input), ask(id, "Bash", input, {
-    description: "Run it",
-    permission_suggestions: [
-      { type: "addRules", rules: [{ toolName: "Bash", ruleContent: command }], behavior: "allow", destination: "localSettings" },
-      { type: "setMode", mode: "acceptEdits", destination: "session" },
-    ],
-  }), toolResult(id)];
-}
-const QUESTIONS = [
-  { question: "Which database should the app use?", header: "Database", multiSelect: false, options: [{ label: "SQLite", description: "One file" }, { label: "PostgreSQL", description: "A server" }] },
-  { question: "Which features do you want?", header: "Features", multiSelect: true, options: [{ label: "Metrics", description: "Counters" }, { label: "Tracing", description: "Spans" }, { label: "Audit log", description: "Who did what" }] },
-];
-const PLAN = "# Add a --lines flag\n\n1. Parse `--lines` in `src/main.rs`\n2. Count lines when asked\n3. Add tests and run `cargo test`\n";
-const WRITE = { file_path: "/home/pi/projects/wordcount/NOTES.md", content: "# Notes\n\nCount lines with --lines.\nCount words by default.\n" };
-const scenarios = {
-  bash: [...bash("req-1", "touch approved.txt")],
-  deny: [...bash("req-c", "rm -rf build")],
-  always: [...bash("req-a", "touch always.txt"), ...bash("req-b", "touch always.txt")],
-  write: [toolUse("req-w", "Write", WRITE), ask("req-w", "Write", WRITE, { description: "NOTES.md", permission_suggestions: [{ type: "setMode", mode: "acceptEdits", destination: "session" }] }), toolResult("req-w")],
-  question: [toolUse("req-q", "AskUserQuestion", { questions: QUESTIONS }), ask("req-q", "AskUserQuestion", { questions: QUESTIONS }, { requires_user_interaction: true }), toolResult("req-q")],
-  plan: [toolUse("req-p", "ExitPlanMode", { plan: PLAN }), ask("req-p", "ExitPlanMode", { plan: PLAN, planFilePath: "/tmp/plan.md" }, { requires_user_interaction: true }), toolResult("req-p")],
-  plan2: [toolUse("req-p2", "ExitPlanMode", { plan: PLAN }), ask("req-p2", "ExitPlanMode", { plan: PLAN, planFilePath: "/tmp/plan.md" }, { requires_user_interaction: true }), toolResult("req-p2")],
-};
 
 let browser, server, scenarioDir;
 before(async () => {
   scenarioDir = mkdtempSync(path.join(tmpdir(), "homeclaude-approvals-"));
   for (const [name, lines] of Object.entries(scenarios)) {
-    writeFileSync(path.join(scenarioDir, name + ".jsonl"), [INIT, ...lines, answerText("All done."), RESULT].join("\n") + "\n");
+    writeFileSync(path.join(scenarioDir, name + ".jsonl"), transcript(lines));
   }
   browser = await launchBrowser();
   server = await startServer({ auth: true, env: { FAKE_CLAUDE_TRANSCRIPT_DIR: scenarioDir, FAKE_CLAUDE_RECORD: path.join(scenarioDir, "stdin.jsonl") } });
@@ -116,6 +78,7 @@ test("a tool approval reaches two pages; one taps Allow, the CLI gets it, the ot
   assert.deepEqual(await cliGot(a.page, "req-1"), { behavior: "allow", updatedInput: { command: "touch approved.txt", description: "Run it" } });
   for (const p of [a.page, b.page]) {
     await card(p, "req-1").locator(".ap-outcome", { hasText: "Allowed by owner" }).waitFor();
+    assert.equal(await card(p, "req-1").locator(".ap-sending").isVisible(), false);
     assert.equal(await card(p, "req-1").getByRole("button", { name: "Allow", exact: true }).isVisible(), false);
     await until(p, () => document.title === "homeclaude");
   }

@@ -92,6 +92,7 @@ function resolveApproval(a, ev, live) {
   a.outcome = ev;
   const card = a.card;
   card.classList.remove("pending", "sending");
+  card.querySelector(".ap-sending").hidden = true;
   card.classList.add("resolved", "out-" + String(a.state).replace(/[^a-z_]/g, ""));
   card.querySelectorAll("button, input, textarea").forEach((c) => (c.disabled = true));
   const out = card.querySelector(".ap-outcome");
@@ -99,6 +100,10 @@ function resolveApproval(a, ev, live) {
   const good = a.state === "allow" || a.state === "allow_always" || a.state === "answered";
   out.append(icon(good ? "check" : "alert"), el("span", "", outcomeText(a.ev.kind, a.state, ev.by)));
   out.hidden = false;
+  // This page's own reason or feedback stays readable under the outcome.
+  const said = card.querySelector(".ap-said");
+  if (said) said.remove();
+  if (a.sentMessage && a.state === "deny") out.after(el("p", "ap-said", a.sentMessage));
   // What it was about stays one tap away; a plan stays open where it was read.
   const body = card.querySelector("details.ap-body");
   if (body && a.ev.kind !== "question") body.open = false;
@@ -121,6 +126,7 @@ function answer(a, reply) {
     toast(t("offlineCommand"));
     return;
   }
+  a.sentMessage = typeof reply.message === "string" && reply.message !== SKIP_MESSAGE ? reply.message : "";
   setApprovalState(a, "sending");
   // No outcome after a while (a lost connection): let the person try again.
   a.sendTimer = setTimeout(() => a.state === "sending" && setApprovalState(a, "pending"), 10000);
@@ -353,7 +359,8 @@ function planBody(a, card) {
   const ev = a.ev;
   const details = el("details", "ap-body");
   details.open = true;
-  details.appendChild(el("summary", "ap-detail", ev.detail || t("apPlanSummary")));
+  // The server's one line for a plan is English and says what the title says.
+  details.appendChild(el("summary", "ap-detail", t("apPlanSummary")));
   const plan = el("div", "ap-plan md");
   if (typeof ev.html === "string" && ev.html) {
     plan.innerHTML = ev.html; // server-rendered and sanitised (src/markdown.rs)
