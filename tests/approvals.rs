@@ -455,3 +455,23 @@ fn the_permission_mode_switches_the_live_run_and_the_next_ones() {
         "{started}"
     );
 }
+
+#[test]
+fn an_approval_waits_for_a_phone_that_sleeps_a_minute() {
+    // Peers time out at 55-60 s; ours waits as long as it takes. The absence of a
+    // timeout can only be shown by waiting, so this test does, once.
+    let ask = format!("@ask {}", bash_request("req-60", "npm test"));
+    let b = start(&[("run", scenario(&[&ask]))], &[]);
+    let mut ws = b.server.ws("");
+    send_prompt(&mut ws, "@run");
+    let card = ws.wait_for(|v| v["type"] == "approval");
+    drop(ws);
+    std::thread::sleep(std::time::Duration::from_secs(61));
+    let mut back = b.server.ws(&format!("?last_seq={}", card["seq"]));
+    assert_eq!(back.wait_for(|v| v["type"] == "approval")["id"], "req-60");
+    back.send_json(&json!({"type":"approval","id":"req-60","decision":"allow"}));
+    assert_eq!(
+        back.wait_for(|v| v["type"] == "message" && v["username"] == "Claude")["message"],
+        "all done"
+    );
+}

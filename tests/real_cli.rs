@@ -20,7 +20,7 @@ impl Drop for Graceful {
 }
 
 /// A server running the real CLI against the stand-in, in `mode`, in a project
-/// dir inside the stand-in's HOME.
+/// dir inside the stand-in's HOME (so dropping the stand-in removes it too).
 fn serve(api: &MockApi, claude: &std::path::Path, mode: &str) -> (Graceful, std::path::PathBuf) {
     let workdir = api.home.join("project");
     std::fs::create_dir_all(&workdir).unwrap();
@@ -135,21 +135,7 @@ fn a_prompt_runs_the_real_cli_and_its_answer_arrives() {
     };
     // Dropped last (after the server and its CLI), taking the CLI's HOME with it.
     let api = MockApi::start();
-    // Inside the CLI's temp HOME, so dropping the stand-in removes it too.
-    let workdir = api.home.join("project");
-    std::fs::create_dir_all(&workdir).unwrap();
-    let env = api.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = Graceful(Server::start_with(
-        &[
-            "--claude",
-            claude.to_str().unwrap(),
-            "--workdir",
-            workdir.to_str().unwrap(),
-        ],
-        &env,
-        None,
-    ));
+    let (server, workdir) = serve(&api, &claude, "acceptEdits");
     let mut ws = server.0.ws("");
     let text = "SCENARIO_TOOLS make hello.txt";
     ws.send_json(&json!({"type":"message","message":text}));
