@@ -5,6 +5,10 @@
 //! `--templates DIR` the same names are read from `DIR/static/` instead, for UI work;
 //! only names in the table are served either way, so no request path reaches the
 //! file system.
+//!
+//! `app.js` is not one file: it is the page's parts in `templates/static/js/`
+//! (strings, connection, chat, runs, ...), joined in [`APP_JS_PARTS`] order inside
+//! one strict function, so they share one scope and the page loads one script.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -14,6 +18,54 @@ pub struct Asset {
     pub name: &'static str,
     pub content_type: &'static str,
     pub body: &'static [u8],
+}
+
+/// Declares the parts of `app.js`, in order: [`APP_JS_PARTS`] and the joined,
+/// embedded [`APP_JS`] (the head and tail literals are [`JS_HEAD`] and [`JS_TAIL`]'s).
+macro_rules! page_js {
+    ($($part:literal),+ $(,)?) => {
+        /// The files of `templates/static/js/` that make `app.js`, in order.
+        pub const APP_JS_PARTS: &[&str] = &[$($part),+];
+        /// `app.js` as embedded: every part, in order, inside one strict function.
+        pub const APP_JS: &str = concat!(
+            "// homeclaude page: templates/static/js/*.js joined by src/assets.rs\n\"use strict\";\n(function () {\n",
+            $(include_str!(concat!("../templates/static/js/", $part)), "\n",)+
+            "})();\n"
+        );
+    };
+}
+
+page_js!(
+    "strings.js",
+    "base.js",
+    "chat.js",
+    "outbox.js",
+    "runs.js",
+    "queue.js",
+    "busy.js",
+    "usage.js",
+    "connection.js",
+    "events.js",
+    "composer.js",
+    "sessions.js",
+    "settings.js",
+    "approvals.js",
+    "main.js",
+);
+/// What comes before the parts in `app.js` (the same as in `page_js!`).
+const JS_HEAD: &str = "// homeclaude page: templates/static/js/*.js joined by src/assets.rs\n\"use strict\";\n(function () {\n";
+/// What comes after them.
+const JS_TAIL: &str = "})();\n";
+
+/// Joins `app.js` from the parts read by `read` (the override directory's files).
+fn join_js(mut read: impl FnMut(&str) -> std::io::Result<Vec<u8>>) -> std::io::Result<Vec<u8>> {
+    let mut out = JS_HEAD.as_bytes().to_vec();
+    for part in APP_JS_PARTS {
+        out.extend(read(part)?);
+        out.push(b'\n');
+    }
+    out.extend(JS_TAIL.as_bytes());
+    Ok(out)
 }
 
 macro_rules! asset {
@@ -27,7 +79,11 @@ macro_rules! asset {
 }
 
 const ASSETS: &[Asset] = &[
-    asset!("app.js", "text/javascript; charset=utf-8"),
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: APP_JS.as_bytes(),
+    },
     asset!("app.css", "text/css; charset=utf-8"),
     // The PWA: served at the root by `routes` (a service worker's scope is its own
     // path), and the icons the manifest names.
@@ -70,7 +126,11 @@ impl Assets {
     pub fn get(&self, name: &str) -> Option<Found> {
         let asset = ASSETS.iter().find(|a| a.name == name)?;
         let body = match &self.dir {
-            Some(dir) => match std::fs::read(dir.join(asset.name)) {
+            Some(dir) => match if asset.name == "app.js" {
+                join_js(|part| std::fs::read(dir.join("js").join(part)))
+            } else {
+                std::fs::read(dir.join(asset.name))
+            } {
                 Ok(bytes) => Body::Owned(bytes),
                 Err(e) => {
                     log::warn!(
@@ -141,6 +201,31 @@ mod tests {
         }
         assert!(assets.get("../Cargo.toml").is_none());
         assert!(assets.get("nope.js").is_none());
+    }
+
+    #[test]
+    fn app_js_joins_every_part_in_order() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/static/js");
+        let joined = join_js(|part| std::fs::read(dir.join(part))).unwrap();
+        assert_eq!(joined, APP_JS.as_bytes(), "JS_HEAD/JS_TAIL match page_js!");
+        // Every file in js/ is a part: none is left out by mistake.
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut parts: Vec<String> = APP_JS_PARTS.iter().map(|p| p.to_string()).collect();
+        parts.sort();
+        assert_eq!(files, parts);
+        let from_dir = Assets::new(Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("templates")
+                .as_path(),
+        ));
+        match from_dir.get("app.js").map(|f| f.body) {
+            Some(Body::Owned(b)) => assert_eq!(b, APP_JS.as_bytes()),
+            _ => panic!("app.js from --templates"),
+        }
     }
 
     #[test]

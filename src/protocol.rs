@@ -977,13 +977,37 @@ mod tests {
             .collect()
     }
 
+    /// The keys of the page's handler table `const NAME = { ... };`: each entry
+    /// starts a line indented two spaces (`key: f,` or `key(ev) {`); the table
+    /// ends at the first line that is `};`.
+    fn table_keys<'a>(js: &'a str, name: &str) -> std::collections::BTreeSet<&'a str> {
+        let start = format!("const {name} = {{\n");
+        let Some(at) = js.find(&start) else {
+            panic!("the page has no `{}`", start.trim_end())
+        };
+        assert_eq!(js.matches(&start).count(), 1, "one `{name}` table");
+        js[at + start.len()..]
+            .lines()
+            .take_while(|l| *l != "};")
+            .filter_map(|l| l.strip_prefix("  "))
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('}') && !l.starts_with("//"))
+            .map(|l| {
+                let end = l.find([':', '(']).unwrap_or(l.len());
+                let key = &l[..end];
+                assert!(
+                    !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{name}: cannot read the key of {l:?}"
+                );
+                key
+            })
+            .collect()
+    }
+
     #[test]
     fn the_page_handles_exactly_what_the_server_sends() {
-        let js = include_str!("../templates/static/app.js");
+        // The page as served: every part of templates/static/js/, joined.
+        let js = crate::assets::APP_JS;
         let (events, progress, replies) = every_server_frame();
-        let mut sent: std::collections::BTreeSet<&str> = events.iter().map(Event::kind).collect();
-        sent.extend(replies.iter().map(Reply::kind));
-        sent.extend(progress.iter().map(Progress::kind));
         // The wire `type`/`progress_type` matches `kind()`.
         for e in &events {
             let v: Value = serde_json::from_str(&encode_event(1, e)).unwrap();
@@ -997,18 +1021,26 @@ mod tests {
             let v: Value = serde_json::from_str(&encode_reply(r)).unwrap();
             assert_eq!(v["type"], r.kind());
         }
-        // The page's `case "..."` labels: the event dispatch and the progress kinds.
-        let handled = names_after(js, "case \"", '"');
-        let unhandled: Vec<_> = sent.difference(&handled).collect();
-        assert!(
-            unhandled.is_empty(),
-            "the page does not handle {unhandled:?}"
-        );
-        let unknown: Vec<_> = handled.difference(&sent).collect();
-        assert!(
-            unknown.is_empty(),
-            "the page handles {unknown:?}, never sent"
-        );
+        // The page's handler tables: ON by event `type` (events and replies), and
+        // PROGRESS by `progress_type`; each exactly what the server sends.
+        let mut events_sent: std::collections::BTreeSet<&str> =
+            events.iter().map(Event::kind).collect();
+        events_sent.extend(replies.iter().map(Reply::kind));
+        let progress_sent: std::collections::BTreeSet<&str> =
+            progress.iter().map(Progress::kind).collect();
+        for (table, sent) in [("ON", &events_sent), ("PROGRESS", &progress_sent)] {
+            let handled = table_keys(js, table);
+            let unhandled: Vec<_> = sent.difference(&handled).collect();
+            assert!(
+                unhandled.is_empty(),
+                "the page's {table} does not handle {unhandled:?}"
+            );
+            let unknown: Vec<_> = handled.difference(sent).collect();
+            assert!(
+                unknown.is_empty(),
+                "the page's {table} handles {unknown:?}, never sent"
+            );
+        }
         // Every error code has words in both languages, and no other code has.
         let codes: std::collections::BTreeSet<&str> =
             ErrorCode::ALL.iter().map(|c| c.as_str()).collect();

@@ -1,0 +1,57 @@
+// Prompts not yet echoed by the server: kept in localStorage across reloads.
+
+// ---------------------------------------------------------------- outbox
+// Prompts typed while offline wait here (and in localStorage, across reloads)
+// until the server echoes them back with their client_id.
+let outbox = store.get("outbox", []);
+if (!Array.isArray(outbox)) outbox = [];
+function saveOutbox() {
+  store.set("outbox", outbox.map((o) => ({ cid: o.cid, text: o.text, at: o.at, username: o.username })));
+}
+function renderPending(entry) {
+  const node = bubble("user pending", t("you"), new Date(entry.at), document.createTextNode(entry.text));
+  node.dataset.cid = entry.cid;
+  const state = el("span", "state", conn.open ? t("sending") : t("pending"));
+  node.querySelector(".meta").appendChild(state);
+  pendingBox.appendChild(node);
+  entry.node = node;
+  contentChanged();
+}
+function refreshPendingStates() {
+  outbox.forEach((o) => {
+    const s = o.node && o.node.querySelector(".state");
+    if (s) s.textContent = conn.open && conn.ready ? t("sending") : t("pending");
+  });
+}
+function queuePrompt(text) {
+  const entry = { cid: randomId(), text, at: Date.now(), username: "User" };
+  outbox.push(entry);
+  saveOutbox();
+  renderPending(entry);
+  flushOutbox();
+}
+function flushOutbox() {
+  if (!conn.open || !conn.ready) return;
+  outbox.forEach((o) => {
+    if (o.sentOn === conn.id) return;
+    if (send({ type: "message", username: o.username || "User", message: o.text, client_id: o.cid })) o.sentOn = conn.id;
+  });
+  refreshPendingStates();
+}
+function delivered(cid) {
+  const i = outbox.findIndex((o) => o.cid === cid);
+  if (i < 0) return false;
+  const [entry] = outbox.splice(i, 1);
+  saveOutbox();
+  if (entry.node) entry.node.remove();
+  return true;
+}
+// Another tab of this browser delivered or queued something.
+window.addEventListener("storage", (e) => {
+  if (e.key !== "hc.outbox") return;
+  const theirs = store.get("outbox", []);
+  const keep = new Set(theirs.map((o) => o.cid));
+  outbox.filter((o) => !keep.has(o.cid)).forEach((o) => o.node && o.node.remove());
+  outbox = outbox.filter((o) => keep.has(o.cid));
+  contentChanged();
+});
