@@ -17,6 +17,7 @@ mod hub;
 mod launcher;
 mod markdown;
 mod meter;
+mod orphans;
 mod outbox;
 mod pages;
 mod password;
@@ -135,6 +136,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             "data dir {}: {e}; continuing without it",
             config.data_dir.display()
         );
+    }
+    let swept = orphans::sweep(&config.data_dir);
+    if swept > 0 {
+        log::warn!("ended {swept} claude run(s) left running by a server that was killed");
     }
     let pages = pages::Pages::new(config.templates.clone()).map_err(StartError::Templates)?;
     // Absolute, so the `claude --resume` command shown to users works from anywhere.

@@ -470,6 +470,9 @@ struct ChildGuard {
 impl ChildGuard {
     fn new(child: Child) -> ChildGuard {
         let pid = child.id();
+        // Recorded until reaped, so a server killed meanwhile finds it at its next
+        // start (crate::orphans).
+        crate::orphans::spawned(pid);
         ChildGuard {
             child,
             pid,
@@ -501,7 +504,9 @@ impl ChildGuard {
 
     fn reap(&mut self) -> ExitKind {
         self.reaped = true;
-        match self.child.wait() {
+        let waited = self.child.wait();
+        crate::orphans::reaped(self.pid);
+        match waited {
             Ok(status) => match (status.code(), status.signal()) {
                 (Some(code), _) => ExitKind::Code(code),
                 (None, Some(sig)) => ExitKind::Signal(sig),
