@@ -358,7 +358,10 @@ mod tests {
     fn caps_keep_a_reserve_for_owners() {
         let c = Caps::new(1200, 1000);
         assert_eq!((c.total, c.others, c.per_address), (1200, 1050, 262));
-        assert_eq!((c.ws_total, c.ws_viewers, c.ws_viewers_per_address), (1000, 875, 218));
+        assert_eq!(
+            (c.ws_total, c.ws_viewers, c.ws_viewers_per_address),
+            (1000, 875, 218)
+        );
         let small = Caps::new(2, 1);
         assert_eq!((small.others, small.ws_viewers), (1, 1));
     }

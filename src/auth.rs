@@ -249,10 +249,7 @@ fn read_generations(path: &Path) -> Result<Generations, AuthError> {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(u64::MAX / 2, |d| d.as_secs());
-            log::warn!(
-                "{} is damaged; every session is logged out",
-                path.display()
-            );
+            log::warn!("{} is damaged; every session is logged out", path.display());
             Ok(Generations {
                 owner: now,
                 viewer: now,
@@ -510,7 +507,12 @@ impl Auth {
                 return Err(Limited(wait));
             }
             return Ok(
-                match record(&mut limiter, from, store.role_of(token.trim()), "bearer token") {
+                match record(
+                    &mut limiter,
+                    from,
+                    store.role_of(token.trim()),
+                    "bearer token",
+                ) {
                     Login::Ok(role) => Some(role),
                     _ => None,
                 },

@@ -871,7 +871,12 @@ mod tests {
         assert_eq!(err, ConfigError::WeakToken(4));
         assert!(err.to_string().contains("at least 128"), "{err}");
         let good = "0123456789abcdef".repeat(2);
-        assert!(serve(&[], &[("HOMECLAUDE_TOKEN", &good)]).access.token.is_some());
+        assert!(
+            serve(&[], &[("HOMECLAUDE_TOKEN", &good)])
+                .access
+                .token
+                .is_some()
+        );
     }
 
     #[test]

@@ -245,7 +245,11 @@ fn serve_requests(
         let who = match routes::identify(&head, peer.ip(), &door.app) {
             Ok(who) => who,
             Err(limited) => {
-                log::info!("http {peer}: {} {} -> 429 (login back-off)", head.method, head.path);
+                log::info!(
+                    "http {peer}: {} {} -> 429 (login back-off)",
+                    head.method,
+                    head.path
+                );
                 let _ = write_response(stream, limited, head.minor, false, false);
                 return None;
             }
@@ -254,7 +258,8 @@ fn serve_requests(
             && let Err(why) = ticket.identified(role)
         {
             log::warn!("http {peer}: refused {role:?}: {why}");
-            let reply = routes::text(503, &why.to_string()).with_header(header("Retry-After", "10"));
+            let reply =
+                routes::text(503, &why.to_string()).with_header(header("Retry-After", "10"));
             let _ = write_response(stream, reply, head.minor, false, false);
             return None;
         }
@@ -376,8 +381,7 @@ fn upgrade(
     };
     if let Err(why) = ticket.open_websocket(role) {
         log::warn!("ws {peer}: refused {role:?}: {why} (--max-clients)");
-        let response =
-            routes::text(503, &why.to_string()).with_header(header("Retry-After", "10"));
+        let response = routes::text(503, &why.to_string()).with_header(header("Retry-After", "10"));
         let _ = write_response(&mut stream, response, head.minor, false, false);
         return;
     }
@@ -525,7 +529,11 @@ fn read_body(
 ) -> Result<Vec<u8>, ReadError> {
     // Two framings, or two lengths, are how requests are smuggled past a proxy
     // that reads the other one: refused outright rather than picking one.
-    let lengths = head.headers.iter().filter(|(n, _)| n == "content-length").count();
+    let lengths = head
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "content-length")
+        .count();
     let chunked = head.header("transfer-encoding").is_some();
     if chunked && lengths > 0 {
         return Err(ReadError::Malformed(

@@ -53,8 +53,11 @@ pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Re
     app.auth
         .identify(head.header("authorization"), head.header("cookie"), from)
         .map_err(|Limited(wait)| {
-            text(429, "too many failed logins from this address; wait and try again")
-                .with_header(header("Retry-After", &wait.as_secs().max(1).to_string()))
+            text(
+                429,
+                "too many failed logins from this address; wait and try again",
+            )
+            .with_header(header("Retry-After", &wait.as_secs().max(1).to_string()))
         })
 }
 

@@ -1184,7 +1184,12 @@ mod tests {
         let argv = second.record().argv;
         assert!(argv.contains(&"--resume=11111111-2222-4333-8444-555555555555".to_string()));
         assert!(!argv.iter().any(|a| a.starts_with("--session-id")));
-        assert!(first.record().argv.contains(&format!("--session-id={UUID}")));
+        assert!(
+            first
+                .record()
+                .argv
+                .contains(&format!("--session-id={UUID}"))
+        );
     }
 
     /// The start of the SIGINT fixture (init, two text deltas), then a long pause.
