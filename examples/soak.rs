@@ -484,7 +484,8 @@ fn start(bin: &str) -> Srv {
         .spawn()
         .expect("spawn server");
     let t = Instant::now();
-    while TcpStream::connect(addr).is_err() {
+    // Up once it accepts and has written its tokens.
+    while TcpStream::connect(addr).is_err() || !data.join("viewer-token").exists() {
         std::thread::sleep(Duration::from_millis(5));
         assert!(t.elapsed() < Duration::from_secs(5), "server did not start");
     }
