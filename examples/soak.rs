@@ -66,7 +66,7 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
 
     // Honest clients first, then the attack on top of them.
-    let marks: Arc<Mutex<Vec<Vec<(u64, Instant)>>>> = Arc::new(Mutex::new(Vec::new()));
+    let marks: Marks = Arc::new(Mutex::new(Vec::new()));
     let mut honest = Vec::new();
     for i in 0..HONEST {
         let (addr, stop, marks) = (srv.addr, stop.clone(), marks.clone());
@@ -217,6 +217,9 @@ fn main() {
     }
 }
 
+/// Per honest client: when it received each owner mark.
+type Marks = Arc<Mutex<Vec<Vec<(u64, Instant)>>>>;
+
 #[derive(Default)]
 struct Counters {
     slow_open: AtomicU64,
@@ -225,13 +228,13 @@ struct Counters {
     nonreader_reconnects: AtomicU64,
 }
 
-/// Reads everything; every 5th... of them prompts every few seconds. Returns its
+/// Reads everything; the first [`PROMPTERS`] also prompt every 5 s. Returns its
 /// seqs in order, and whether it saw the end marker.
 fn honest_client(
     i: usize,
     mut ws: tungstenite::WebSocket<TcpStream>,
     stop: Arc<AtomicBool>,
-    marks: Arc<Mutex<Vec<Vec<(u64, Instant)>>>>,
+    marks: Marks,
 ) -> (Vec<u64>, bool) {
     let mut seqs = Vec::new();
     let mut mine = Vec::new();
