@@ -460,7 +460,7 @@ fn start(bin: &str) -> Srv {
     let data = std::env::temp_dir().join(format!("homeclaude-soak-{port}"));
     let _ = std::fs::remove_dir_all(&data);
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/stream-json/local_v2.1.330_session_id_new.jsonl");
+        .join("tests/fixtures/stream-json/session_id_new.jsonl");
     assert!(fixture.exists(), "no fixture at {}", fixture.display());
     let cpu = std::env::var("SOAK_SERVER_CPU").ok();
     let mut cmd = match &cpu {

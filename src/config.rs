@@ -113,6 +113,8 @@ pub struct RunnerSettings {
     pub permission_mode: String,
     pub extra_args: Vec<String>,
     pub run_timeout: Duration,
+    /// Deny an approval nobody answered after this; `None`: wait as long as it takes.
+    pub approval_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -144,6 +146,7 @@ impl Default for Config {
                 permission_mode: "acceptEdits".to_string(),
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
+                approval_timeout: None,
             },
             access: Access::default(),
             tls: None,
@@ -311,6 +314,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_RUN_TIMEOUT",
         value: "SECS",
         help: "a run is stopped after this long [1800]",
+    },
+    Setting {
+        flag: "approval-timeout",
+        env: "HOMECLAUDE_APPROVAL_TIMEOUT",
+        value: "SECS",
+        help: "deny a tool approval, question or plan nobody answered after this [never]",
     },
     Setting {
         flag: "max-daily-usd",
@@ -644,6 +653,7 @@ impl Config {
                     c.runner.extra_args = value.split_whitespace().map(String::from).collect()
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
+                "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {

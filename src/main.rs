@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod approvals;
 mod assets;
 mod auth;
 mod boxstatus;
@@ -230,6 +231,16 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         config.data_dir.display()
     );
 
+    // A missing CLI is not fatal (it may be installed while the server runs), but
+    // a new user should hear of it now, not at the first prompt.
+    if child::find_executable(&config.claude).is_none() {
+        log::warn!(
+            "the Claude Code CLI ({}) was not found: prompts will fail until it is \
+             installed (npm install -g @anthropic-ai/claude-code, then run `claude` once \
+             to log in) or --claude names it",
+            config.claude.display()
+        );
+    }
     watchdog::ready(&format!("listening on {local}"));
     watchdog::spawn(local, hub_handle.clone()).map_err(|e| StartError::Thread("watchdog", e))?;
     let (store, mut recovered) = store::Store::open(&config.data_dir, fsync_delay(test_hooks_on));
@@ -268,6 +279,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             history_bytes: 4 << 20,
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
+            approval_timeout: config.runner.approval_timeout,
         },
         store,
         recovered,
@@ -287,6 +299,9 @@ fn fsync_delay(test_hooks: bool) -> Duration {
         .and_then(|v| v.parse().ok())
         .filter(|_| test_hooks)
         .unwrap_or(0);
+    if ms > 0 {
+        log::warn!("store: test hook: every fsync takes {ms} ms longer");
+    }
     Duration::from_millis(ms)
 }
 

@@ -74,6 +74,8 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         "/healthz" => ("GET, HEAD", Gate::Public, healthz),
         p if p.starts_with("/static/") => ("GET, HEAD", Gate::Public, asset),
         "/sw.js" | "/manifest.webmanifest" => ("GET, HEAD", Gate::Public, root_asset),
+        // Owner only (checked in the handler): a viewer gets 403.
+        p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -404,6 +406,37 @@ fn root_asset(req: &Request, app: &App, _who: Option<Role>) -> Reply {
         Body::Owned(v) => v,
     };
     bytes(200, found.content_type, body).with_header(header("Cache-Control", "no-cache"))
+}
+
+/// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the
+/// WebSocket `approval` frame): the owner answers without a page (a notification's
+/// buttons, a script). 200 with the outcome; 404 unknown; 409 already answered;
+/// 400 a bad body; 403 for a viewer.
+fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
+    if who != Some(Role::Owner) {
+        return text(403, "only the owner answers approvals");
+    }
+    let id = req.head.path.trim_start_matches("/api/approvals/");
+    let answer = match crate::protocol::parse_http_approval(id, &req.body) {
+        Ok(a) => a,
+        Err(e) => return text(400, &e.to_string()),
+    };
+    match app.hub.approve(answer, Duration::from_secs(5)) {
+        Some(Ok(decision)) => bytes(
+            200,
+            "application/json",
+            serde_json::json!({"id": id, "decision": decision})
+                .to_string()
+                .into_bytes(),
+        )
+        .with_header(header("Cache-Control", "no-store")),
+        Some(Err(crate::approvals::Refusal::Unknown)) => text(404, "no such approval is waiting"),
+        Some(Err(crate::approvals::Refusal::AlreadyResolved)) => {
+            text(409, "someone answered this first, or it was withdrawn")
+        }
+        Some(Err(crate::approvals::Refusal::Unfit(why))) => text(400, why),
+        None => text(503, "the server is not responding"),
+    }
 }
 
 fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {

@@ -432,12 +432,12 @@ fn f5_a_resume_command_cannot_inject_a_flag() {
         let err = ws.wait_for(|v| v["type"] == "error");
         assert_eq!(err["code"], "bad_field", "{err}");
     }
-    ws.send_json(&json!({"type":"message","message":"@local_v2.1.330_session_id_new one"}));
+    ws.send_json(&json!({"type":"message","message":"@session_id_new one"}));
     ws.wait_for(|v| v["type"] == "message" && v["username"] == "Claude");
     // The next prompt continues the session the CLI reported.
     let id = "11111111-2222-4333-8444-555555555555";
     ws.wait_for(|v| v["type"] == "queue_status" && v["running"] == false);
-    ws.send_json(&json!({"type":"message","message":"@local_v2.1.330_resume_same_id two"}));
+    ws.send_json(&json!({"type":"message","message":"@resume_same_id two"}));
     ws.wait_for(|v| v["type"] == "message" && v["username"] == "Claude" && v["seq"].is_u64());
     let argvs = recorded_argvs(&record);
     assert_eq!(argvs.len(), 2, "{argvs:?}");

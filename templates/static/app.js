@@ -37,6 +37,8 @@
       err_not_running: "Nothing is running.",
       err_not_queued: "That prompt is no longer in the queue.",
       err_busy: "A prompt is running; stop it or wait for it first.",
+      err_already_resolved: "Someone answered this first, or it was withdrawn.",
+      err_unknown_approval: "Nothing is waiting for that answer any more.",
       err_history_gap: "Some events from while you were away are no longer kept by the server.",
       empty: "Ask Claude anything. Its tool calls, diffs and to-do lists show up here as it works.",
       placeholder: "Message Claude…",
@@ -124,6 +126,8 @@
       err_not_running: "실행 중인 작업이 없습니다.",
       err_not_queued: "그 프롬프트는 더 이상 대기열에 없습니다.",
       err_busy: "프롬프트가 실행 중입니다. 먼저 중지하거나 끝날 때까지 기다리세요.",
+      err_already_resolved: "다른 사람이 먼저 답했거나 요청이 취소되었습니다.",
+      err_unknown_approval: "그 답을 기다리는 요청이 더 이상 없습니다.",
       err_history_gap: "자리를 비운 동안의 일부 기록은 서버에 더 이상 남아 있지 않습니다.",
       empty: "Claude에게 무엇이든 물어보세요. 도구 호출, 변경 내용, 할 일 목록이 작업하는 동안 여기에 표시됩니다.",
       placeholder: "Claude에게 메시지…",
@@ -1303,6 +1307,11 @@
         break;
       case "sessions":
         onSessions(ev);
+        break;
+      // Approval cards: templates/static/js/approvals.js (the page's next version).
+      case "approval":
+      case "approval_resolved":
+      case "permission_mode":
         break;
       case "error":
         if (ev.code === "read_only") setViewer(true);
