@@ -193,6 +193,8 @@ pub enum ConfigError {
     PasswordWithoutAuth,
     /// `homeclaude hash-password SOMETHING`: passwords are not taken as arguments.
     PasswordArgument,
+    /// `HOMECLAUDE_TOKEN` is too short to resist guessing (about this many bits).
+    WeakToken(u32),
 }
 
 impl fmt::Display for ConfigError {
@@ -232,6 +234,13 @@ impl fmt::Display for ConfigError {
             ConfigError::PasswordWithoutAuth => write!(
                 f,
                 "HOMECLAUDE_PASSWORD_HASH is set but --no-auth turns login off: drop one of them"
+            ),
+            ConfigError::WeakToken(bits) => write!(
+                f,
+                "HOMECLAUDE_TOKEN is too easy to guess (about {bits} bits; at least {} are \
+                 needed, e.g. 32 hex digits): unset it to use the generated token, or set it \
+                 to the output of `openssl rand -hex 32`",
+                crate::auth::MIN_TOKEN_BITS
             ),
             ConfigError::PasswordArgument => write!(
                 f,
@@ -514,6 +523,12 @@ pub fn parse(
     }
     let mut config = Config::from_raw(&raw)?;
     config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
+    if let Some(token) = &config.access.token {
+        let bits = crate::auth::token_bits(token);
+        if bits < crate::auth::MIN_TOKEN_BITS && !config.access.no_auth {
+            return Err(ConfigError::WeakToken(bits));
+        }
+    }
     // Environment only, like the token: a flag would show the hash to every local
     // user in the process list (and so to an offline guesser), and a shell would
     // take its $ signs for variables.
@@ -858,6 +873,20 @@ mod tests {
         // With --no-auth there is no login to use it.
         let text = err(&good, &["--no-auth"]);
         assert!(text.contains("--no-auth turns login off"), "{text}");
+    }
+
+    #[test]
+    fn a_short_token_is_refused() {
+        let err = run(&[], &[("HOMECLAUDE_TOKEN", "a")]).unwrap_err();
+        assert_eq!(err, ConfigError::WeakToken(4));
+        assert!(err.to_string().contains("at least 128"), "{err}");
+        let good = "0123456789abcdef".repeat(2);
+        assert!(
+            serve(&[], &[("HOMECLAUDE_TOKEN", &good)])
+                .access
+                .token
+                .is_some()
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! threads, runs the hub on this thread, and maps how it ended to an exit code.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod approvals;
 mod assets;
 mod auth;
@@ -17,6 +18,7 @@ mod hub;
 mod launcher;
 mod markdown;
 mod meter;
+mod orphans;
 mod outbox;
 mod pages;
 mod password;
@@ -40,7 +42,7 @@ use std::fmt;
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// Exit codes, written down once.
@@ -80,7 +82,12 @@ fn main() -> ExitCode {
         Err(e) => {
             log::error!("{e}");
             eprintln!("homeclaude: {e}");
-            ExitCode::from(EXIT_START_FAILED)
+            // A token too short to use is a configuration mistake like a bad flag.
+            if matches!(e, StartError::Auth(auth::AuthError::Weak { .. })) {
+                ExitCode::from(EXIT_BAD_CONFIG)
+            } else {
+                ExitCode::from(EXIT_START_FAILED)
+            }
         }
     }
 }
@@ -130,6 +137,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             "data dir {}: {e}; continuing without it",
             config.data_dir.display()
         );
+    }
+    let swept = orphans::sweep(&config.data_dir);
+    if swept > 0 {
+        log::warn!("ended {swept} claude run(s) left running by a server that was killed");
     }
     let pages = pages::Pages::new(config.templates.clone()).map_err(StartError::Templates)?;
     // Absolute, so the `claude --resume` command shown to users works from anywhere.
@@ -186,8 +197,6 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         settings: http::HttpSettings {
             max_header: config.limits.max_header,
             max_body: config.limits.max_body,
-            max_connections: config.limits.max_connections,
-            max_clients: config.limits.max_clients,
             request_timeout: config.limits.request_timeout,
             keepalive_timeout: config.limits.keepalive_timeout,
         },
@@ -198,8 +207,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             ping_interval: config.ws.ping_interval,
             peer_timeout: config.ws.peer_timeout,
         },
-        connections: AtomicUsize::new(0),
-        ws_clients: AtomicUsize::new(0),
+        admission: admission::Admission::new(admission::Caps::new(
+            config.limits.max_connections,
+            config.limits.max_clients,
+        )),
         closing: AtomicBool::new(false),
         wedge_accept: wedge_accept.clone(),
     });

@@ -289,13 +289,17 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
     }
 }
 
-/// A Claude session id as `--resume` takes it: letters, digits, `-` and `_` only
-/// (it becomes a command-line argument and a file name).
+/// A Claude session id: the CLI's own shape, a UUID (`8-4-4-4-12` hex digits, as
+/// `--session-id` requires and every session file is named). The one rule for ids
+/// that reach the CLI's argv or a file name: nothing else can start with `-` or
+/// hold a path separator.
 pub fn is_session_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// An optional string field: absent or null is `None`, any other non-string is an error.
@@ -763,15 +767,23 @@ mod tests {
             Ok(ClientMsg::Command(Command::Sessions)),
         );
         check(
-            r#"{"type":"command","command":"resume","session":"ab-12"}"#,
+            r#"{"type":"command","command":"resume","session":"be8492f8-924b-4ecd-bd9e-69387a8e4337"}"#,
             Ok(ClientMsg::Command(Command::Resume {
-                session: "ab-12".into(),
+                session: "be8492f8-924b-4ecd-bd9e-69387a8e4337".into(),
             })),
         );
-        check(
-            r#"{"type":"command","command":"resume","session":"../x y"}"#,
-            Err(FrameError::BadField("session")),
-        );
+        // Anything but the CLI's UUID shape, above all what argv would read as a flag.
+        for bad in [
+            "../x y",
+            "--dangerously-skip-permissions",
+            "-be8492f8-924b-4ecd-bd9e-69387a8e433",
+            "be8492f8-924b-4ecd-bd9e-69387a8e4337x",
+            "be8492f8_924b-4ecd-bd9e-69387a8e4337",
+            "ab-12",
+        ] {
+            let frame = serde_json::json!({"type":"command","command":"resume","session":bad});
+            check(&frame.to_string(), Err(FrameError::BadField("session")));
+        }
     }
 
     #[test]

@@ -296,9 +296,11 @@ pub fn command_args(cfg: &RunnerConfig, session: &SessionRef) -> Vec<String> {
     if let Some(model) = &cfg.model {
         args.extend(["--model".to_string(), model.clone()]);
     }
+    // One argument each, `--flag=value`: the id can never be read as a flag of its
+    // own, whatever it holds ([`start`] also refuses ids of any other shape).
     match session {
-        SessionRef::New(id) => args.extend(["--session-id".to_string(), id.clone()]),
-        SessionRef::Resume(id) => args.extend(["--resume".to_string(), id.clone()]),
+        SessionRef::New(id) => args.push(format!("--session-id={id}")),
+        SessionRef::Resume(id) => args.push(format!("--resume={id}")),
     }
     args.extend(cfg.extra_args.iter().cloned());
     args
@@ -348,6 +350,20 @@ pub fn start(
                 why: e.to_string(),
             });
         }
+    }
+    // A session id reaches argv only in the CLI's UUID shape. The hub's ids come
+    // from the CLI's own `init` or from a checked `resume` command; should one not
+    // fit, the prompt runs in a new session rather than pass it on.
+    let mut req = req;
+    if let SessionRef::Resume(id) | SessionRef::New(id) = &req.session
+        && !crate::protocol::is_session_id(id)
+    {
+        log::warn!(
+            "run {}: session id {:?} is not a Claude session id; running in a new session",
+            req.run,
+            excerpt(id, 80)
+        );
+        req.session = SessionRef::New(new_session_id());
     }
     let args = command_args(cfg, &req.session);
     let mut command = Command::new(&cfg.claude);
@@ -481,6 +497,9 @@ struct ChildGuard {
 impl ChildGuard {
     fn new(child: Child) -> ChildGuard {
         let pid = child.id();
+        // Recorded until reaped, so a server killed meanwhile finds it at its next
+        // start (crate::orphans).
+        crate::orphans::spawned(pid);
         ChildGuard {
             child,
             pid,
@@ -512,7 +531,9 @@ impl ChildGuard {
 
     fn reap(&mut self) -> ExitKind {
         self.reaped = true;
-        match self.child.wait() {
+        let waited = self.child.wait();
+        crate::orphans::reaped(self.pid);
+        match waited {
             Ok(status) => match (status.code(), status.signal()) {
                 (Some(code), _) => ExitKind::Code(code),
                 (None, Some(sig)) => ExitKind::Signal(sig),
@@ -1132,8 +1153,7 @@ mod tests {
                 "acceptEdits",
                 "--model",
                 "sonnet",
-                "--session-id",
-                UUID,
+                &format!("--session-id={UUID}"),
                 "--fake-transcript",
                 &t,
                 "--fake-record",
@@ -1206,10 +1226,14 @@ mod tests {
         let outputs = second.finish();
         assert_eq!(answers(&outputs), ["You said: second message"]);
         let argv = second.record().argv;
-        let at = argv.iter().position(|a| a == "--resume").expect("--resume");
-        assert_eq!(argv[at + 1], "11111111-2222-4333-8444-555555555555");
-        assert!(!argv.contains(&"--session-id".to_string()));
-        assert!(first.record().argv.contains(&UUID.to_string()));
+        assert!(argv.contains(&"--resume=11111111-2222-4333-8444-555555555555".to_string()));
+        assert!(!argv.iter().any(|a| a.starts_with("--session-id")));
+        assert!(
+            first
+                .record()
+                .argv
+                .contains(&format!("--session-id={UUID}"))
+        );
     }
 
     /// The start of the SIGINT fixture (init, two text deltas), then a long pause.
@@ -1601,6 +1625,8 @@ mod tests {
         );
     }
 
+    const S1: &str = "be8492f8-924b-4ecd-bd9e-69387a8e4337";
+
     #[test]
     fn command_lines_for_each_session_kind() {
         let cfg = RunnerConfig {
@@ -1609,14 +1635,13 @@ mod tests {
             ..RunnerConfig::default()
         };
         assert_eq!(
-            command_args(&cfg, &SessionRef::Resume("s1".into()))[7..],
+            command_args(&cfg, &SessionRef::Resume(S1.into()))[7..],
             [
                 "--permission-prompt-tool",
                 "stdio",
                 "--permission-mode",
                 "bypassPermissions",
-                "--resume",
-                "s1",
+                &format!("--resume={S1}"),
                 "--add-dir",
                 "/srv/x"
             ]

@@ -590,3 +590,16 @@ impl Notify {
         }
     }
 }
+
+/// A TCP connection to `to` from the loopback address `ip` (any of 127.0.0.0/8):
+/// how a test plays several machines, each with its own per-address limits.
+pub fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
+    let local: SocketAddr = format!("{ip}:0").parse().unwrap();
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    bind(&fd, &local).unwrap();
+    connect(&fd, &to).unwrap();
+    let stream = TcpStream::from(fd);
+    stream.set_nodelay(true).unwrap();
+    stream
+}
