@@ -46,6 +46,8 @@ struct Opts {
     /// Runs stream while we measure (see the module doc).
     with_runs: bool,
     fsync_delay_ms: u64,
+    /// `--claude PATH`: the CLI stand-in to run (default: fake-claude beside --bin).
+    claude: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -58,6 +60,7 @@ fn main() {
         idle_secs: 10,
         with_runs: false,
         fsync_delay_ms: 0,
+        claude: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -80,6 +83,7 @@ fn main() {
             "--burst" => opts.burst = v.parse().expect("--burst N"),
             "--idle-secs" => opts.idle_secs = v.parse().expect("--idle-secs N"),
             "--fsync-delay-ms" => opts.fsync_delay_ms = v.parse().expect("--fsync-delay-ms N"),
+            "--claude" => opts.claude = Some(v.into()),
             other => panic!("unknown flag {other}"),
         }
         i += 2;
@@ -285,7 +289,11 @@ fn start(opts: &Opts, cpu: Option<&str>) -> (Srv, Duration) {
             ]
         }))
         .arg("--claude")
-        .arg(std::path::Path::new(bin).with_file_name("fake-claude"))
+        .arg(
+            opts.claude
+                .clone()
+                .unwrap_or_else(|| std::path::Path::new(bin).with_file_name("fake-claude")),
+        )
         .env(
             "FAKE_CLAUDE_TRANSCRIPT",
             if opts.with_runs {
