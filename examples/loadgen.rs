@@ -659,7 +659,15 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
     }
 
     eprintln!("  latency, 1000 clients");
+    let cpu0 = cpu_ns(pid);
     let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds / 2, &mut next_id);
+    // Server CPU per round (a prompt echoed, then cancelled: two broadcasts and
+    // what runs meanwhile): next to the last client's latency it shows whether
+    // the server or the generator's reading is the limit.
+    out.push((
+        "server CPU per round, 1000 clients (ms)".into(),
+        (cpu_ns(pid) - cpu0) / 1e6 / (opts.rounds / 2) as f64,
+    ));
     out.push(("fan-out p50, 1000 clients, every delivery (ms)".into(), a50));
     out.push(("fan-out p99, 1000 clients, every delivery (ms)".into(), a99));
     out.push(("fan-out p50, 1000 clients, last client (ms)".into(), l50));
