@@ -164,7 +164,11 @@ fn linger(tcp: &std::net::TcpStream) {
     // Two seconds, like the close handshake's own grace; the byte budget only
     // bounds the work a flooder can make this thread do meanwhile.
     let until = Instant::now() + Duration::from_secs(2);
-    let mut sink = [0u8; 16 << 10];
+    // On the heap, and only now: a 16 KiB array in this frame would be probed
+    // into every connection thread's stack when it starts (inlined into `serve`),
+    // +16 KB of RSS per client for its whole life (measured: 29.8 -> 46.1 MB at
+    // 1000 idle clients).
+    let mut sink = vec![0u8; 16 << 10];
     let mut budget = 256usize << 20;
     while budget > 0 {
         let left = until.saturating_duration_since(Instant::now());
