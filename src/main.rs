@@ -14,6 +14,7 @@ mod config;
 mod http;
 mod hub;
 mod launcher;
+mod logs;
 mod markdown;
 mod meter;
 mod outbox;

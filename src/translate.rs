@@ -264,7 +264,7 @@ impl Translator {
         for block in assistant.message.content {
             match block {
                 AssistantBlock::Text { text } if main_agent && !text.is_empty() => {
-                    out.push(Emit::Progress(Progress::Text { text }))
+                    out.push(Emit::Progress(Progress::Text { text, html: None }))
                 }
                 AssistantBlock::Thinking { thinking } if main_agent && !thinking.is_empty() => {
                     out.push(Emit::Progress(Progress::Thinking { text: thinking }))
@@ -533,13 +533,8 @@ impl Translator {
                     _ => pattern.to_string(),
                 }
             }
-            "TodoWrite" => {
-                let n = input
-                    .get("todos")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
-                format!("{n} items")
-            }
+            // The page words the count from `edit_info.todos` in its own language.
+            "TodoWrite" => String::new(),
             "WebFetch" => field("url").unwrap_or("").to_string(),
             "WebSearch" => field("query").unwrap_or("").to_string(),
             "Task" | "Agent" => field("description")
@@ -782,7 +777,7 @@ mod tests {
                 Progress::Init { model, session_id } => format!("init {model} {session_id}"),
                 Progress::Session { resume_command, .. } => format!("session {resume_command}"),
                 Progress::TextDelta { text } => format!("delta {}", short(text)),
-                Progress::Text { text } => format!("text {}", short(text)),
+                Progress::Text { text, .. } => format!("text {}", short(text)),
                 Progress::Thinking { text } => format!("thinking {}", short(text)),
                 Progress::ToolStart {
                     turn,
@@ -952,7 +947,8 @@ mod tests {
         assert_eq!(
             r.progress[14],
             Progress::Text {
-                text: deltas.clone()
+                text: deltas.clone(),
+                html: None,
             }
         );
         assert_eq!(r.answers, [deltas]);
@@ -1127,7 +1123,7 @@ mod tests {
         assert_eq!(pick(1), "tool_start 1 Read README.md");
         assert_eq!(pick(2), "tool_start 2 Glob ./specs/*.md");
         assert_eq!(pick(4), "tool_start 4 Bash ls -la");
-        assert_eq!(pick(20), "tool_start 20 TodoWrite 4 items +edit_info");
+        assert_eq!(pick(20), "tool_start 20 TodoWrite  +edit_info");
         assert_eq!(
             pick(22),
             "tool_start 22 Write code\\src\\main.rs +edit_info"
