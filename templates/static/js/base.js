@@ -135,7 +135,7 @@ function fmtDuration(sec) {
 }
 function fmtMinutes(min) {
   min = Math.max(0, Math.round(min));
-  return min >= 60 ? Math.floor(min / 60) + "h " + String(min % 60).padStart(2, "0") + "m" : min + "m";
+  return min >= 60 ? t("hoursMinutes", Math.floor(min / 60), String(min % 60).padStart(2, "0")) : t("minutes", min);
 }
 // The currency amounts are shown in: the setting, else won for Korean.
 function currency() {
