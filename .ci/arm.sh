@@ -87,7 +87,9 @@ ensure_binfmt
 # by cargo's runner) finds the ARM loader and glibc. Tests that spawn the binary
 # must pass the environment through (no env_clear()) for this to reach it.
 step "cargo test --target $AARCH64 (under qemu-aarch64)"
-QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64"
+# The real-CLI test runs the x86_64 CLI whatever the target; it ran natively in
+# .ci/test, so it is skipped here.
+HOMECLAUDE_SKIP_REAL_CLI=1 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64"
 
 step "cargo test --features tls --test tls --target $AARCH64 (under qemu-aarch64)"
 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64" --features tls --test tls
@@ -108,7 +110,7 @@ cargo build --release --target "$ARMV7"
 
 if [ "${ARM_TEST_ARMV7:-1}" != 0 ]; then
     step "cargo test --target $ARMV7 (under qemu-arm)"
-    QEMU_LD_PREFIX=/usr/arm-linux-gnueabihf HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$ARMV7"
+    HOMECLAUDE_SKIP_REAL_CLI=1 QEMU_LD_PREFIX=/usr/arm-linux-gnueabihf HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$ARMV7"
 fi
 
 step "stripped release binary sizes (bytes)"

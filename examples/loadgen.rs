@@ -1,7 +1,8 @@
 //! Load generator for docs/PERFORMANCE.md: start-up, idle RSS, 1000 idle clients,
 //! fan-out latency (100 and 1000 clients) and a burst, against the real binary.
 //!
-//! One thread drives every client over non-blocking sockets with poll(2), so the
+//! One thread drives every client over non-blocking sockets with epoll(7) (the
+//! cost of a wait is the number of ready sockets, not of all 1000), so the
 //! generator costs about a microsecond per delivery and measures the server, not
 //! itself. Run it through `bench/core.sh`, which pins the server and the generator to
 //! different cores.
@@ -10,11 +11,19 @@
 //! echoed to everyone as a `message` event. The prompt is then cancelled, so the
 //! queue stays short and every round costs the same.
 //!
+//! With `--with-runs` prompts really run while everything is measured: the fake
+//! CLI replays a short transcript (init, streamed text, the answer, the result)
+//! for each, and client 0 queues the next whenever one completes, so runs start,
+//! stream and end (with their fsyncs) all through the measurement. The burst and
+//! the idle figures are left out in that mode. `--fsync-delay-ms N` makes every
+//! fsync of the server's data dir N ms slower (a test hook; a Pi's SD card takes
+//! 10-100 ms).
+//!
 //! With `--tls` the server (built with `--features tls`) serves a throwaway
 //! certificate and every client speaks wss: the same figures, over TLS
 //! (`bench/tls.sh` runs both in one go).
 
-use rustix::event::{PollFd, PollFlags, poll};
+use rustix::event::epoll;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -34,6 +43,11 @@ struct Opts {
     rounds: usize,
     burst: usize,
     idle_secs: u64,
+    /// Runs stream while we measure (see the module doc).
+    with_runs: bool,
+    fsync_delay_ms: u64,
+    /// `--claude PATH`: the CLI stand-in to run (default: fake-claude beside --bin).
+    claude: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -44,6 +58,9 @@ fn main() {
         rounds: 200,
         burst: 2000,
         idle_secs: 10,
+        with_runs: false,
+        fsync_delay_ms: 0,
+        claude: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -54,12 +71,19 @@ fn main() {
             i += 1;
             continue;
         }
+        if args[i] == "--with-runs" {
+            opts.with_runs = true;
+            i += 1;
+            continue;
+        }
         match args[i].as_str() {
             "--bin" => opts.bin = v,
             "--runs" => opts.runs = v.parse().expect("--runs N"),
             "--rounds" => opts.rounds = v.parse().expect("--rounds N"),
             "--burst" => opts.burst = v.parse().expect("--burst N"),
             "--idle-secs" => opts.idle_secs = v.parse().expect("--idle-secs N"),
+            "--fsync-delay-ms" => opts.fsync_delay_ms = v.parse().expect("--fsync-delay-ms N"),
+            "--claude" => opts.claude = Some(v.into()),
             other => panic!("unknown flag {other}"),
         }
         i += 2;
@@ -229,7 +253,8 @@ fn new_connection_ms(addr: SocketAddr, tls: Option<&Tls>, n: usize) -> f64 {
 }
 
 /// Starts the server, pinned to `cpu` through taskset when given.
-fn start(bin: &str, cpu: Option<&str>, tls: Option<&Tls>) -> (Srv, Duration) {
+fn start(opts: &Opts, cpu: Option<&str>) -> (Srv, Duration) {
+    let (bin, tls) = (opts.bin.as_str(), opts.tls.as_ref());
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let data = std::env::temp_dir().join(format!("homeclaude-bench-{port}"));
@@ -264,8 +289,24 @@ fn start(bin: &str, cpu: Option<&str>, tls: Option<&Tls>) -> (Srv, Duration) {
             ]
         }))
         .arg("--claude")
-        .arg(std::path::Path::new(bin).with_file_name("fake-claude"))
-        .env("FAKE_CLAUDE_TRANSCRIPT", hang_transcript())
+        .arg(
+            opts.claude
+                .clone()
+                .unwrap_or_else(|| std::path::Path::new(bin).with_file_name("fake-claude")),
+        )
+        .env(
+            "FAKE_CLAUDE_TRANSCRIPT",
+            if opts.with_runs {
+                short_transcript()
+            } else {
+                hang_transcript()
+            },
+        )
+        .env("HOMECLAUDE_TEST_HOOKS", "1")
+        .env(
+            "HOMECLAUDE_TEST_FSYNC_DELAY_MS",
+            opts.fsync_delay_ms.to_string(),
+        )
         .env("RUST_LOG", "warn")
         .env("HOMECLAUDE_TOKEN", TOKEN)
         .env("CLAUDE_CONFIG_DIR", data.join("claude"))
@@ -284,6 +325,11 @@ fn start(bin: &str, cpu: Option<&str>, tls: Option<&Tls>) -> (Srv, Duration) {
     }
     let up = t.elapsed();
     (Srv { child, addr }, up)
+}
+
+/// A short run: init, streamed text deltas, the answer and the result.
+fn short_transcript() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fixtures/quick.jsonl")
 }
 
 fn hang_transcript() -> std::path::PathBuf {
@@ -325,6 +371,12 @@ fn cpu_ns(pid: u32) -> f64 {
 
 struct Clients {
     socks: Vec<WebSocket<Conn>>,
+    epoll: std::os::fd::OwnedFd,
+    /// Runs completed (seen by client 0) for which no new prompt was sent yet.
+    completed: usize,
+    /// Prompts sent by `feed` (they take queue ids too).
+    fed: u64,
+    feeding: bool,
 }
 
 impl Clients {
@@ -350,6 +402,13 @@ impl Clients {
                 }
             }
             ws.get_mut().tcp().set_nonblocking(true).unwrap();
+            epoll::add(
+                &self.epoll,
+                ws.get_ref().tcp(),
+                epoll::EventData::new_u64(self.socks.len() as u64),
+                epoll::EventFlags::IN,
+            )
+            .expect("epoll add");
             self.socks.push(ws);
         }
     }
@@ -374,31 +433,41 @@ impl Clients {
         }
     }
 
+    /// With runs streaming: one new prompt for each run that completed, so one
+    /// is always running or queued.
+    fn feed(&mut self) {
+        for _ in 0..std::mem::take(&mut self.completed) {
+            self.send(r#"{"type":"message","message":"feed"}"#.to_string());
+            self.fed += 1;
+        }
+    }
+
     /// Reads frames until `on_frame(client, text)` has returned true `target` times.
     /// Returns how many times it returned true (at least `target`).
     fn pump(&mut self, target: usize, mut on_frame: impl FnMut(usize, &str) -> bool) -> usize {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut count = 0;
+        let mut events = Vec::with_capacity(1024);
         while count < target {
             assert!(Instant::now() < deadline, "pump timed out");
-            let mut fds: Vec<PollFd> = self
-                .socks
-                .iter()
-                .map(|ws| PollFd::new(ws.get_ref().tcp(), PollFlags::IN))
-                .collect();
-            poll(&mut fds, None).expect("poll");
-            let ready: Vec<usize> = fds
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !f.revents().is_empty())
-                .map(|(i, _)| i)
-                .collect();
-            drop(fds);
-            for i in ready {
+            events.clear();
+            epoll::wait(
+                &self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                None,
+            )
+            .expect("epoll wait");
+            for ev in &events {
+                let i = ev.data.u64() as usize;
                 loop {
                     match self.socks[i].read() {
                         Ok(Message::Text(t)) => {
-                            if on_frame(i, t.as_str()) {
+                            let t = t.as_str();
+                            if self.feeding && i == 0 && t.contains(r#""progress_type":"complete""#)
+                            {
+                                self.completed += 1;
+                            }
+                            if on_frame(i, t) {
                                 count += 1;
                             }
                         }
@@ -436,9 +505,16 @@ fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] 
         let mut got = vec![false; n];
         let mut worst = 0.0f64;
         let needle = format!(r#""message":"{marker}""#);
+        let mut id = 0;
         clients.pump(n, |i, t| {
             if got[i] || !t.contains(&needle) {
                 return false;
+            }
+            if i == 0 {
+                id = serde_json::from_str::<serde_json::Value>(t)
+                    .ok()
+                    .and_then(|v| v["id"].as_u64())
+                    .expect("the echo carries the prompt's id");
             }
             let ms = t0.elapsed().as_secs_f64() * 1e3;
             got[i] = true;
@@ -447,15 +523,20 @@ fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] 
             true
         });
         last.push(worst);
-        // Cancel it so the queue stays empty; wait until everyone saw that.
+        clients.feed();
+        // Cancel it so the queue stays short; wait until everyone saw a queue
+        // without it (cancelled, or started when the runs ahead of it ended).
         clients.send(format!(
-            r#"{{"type":"command","command":"cancel","id":{}}}"#,
-            *next_id
+            r#"{{"type":"command","command":"cancel","id":{id}}}"#
         ));
         *next_id += 1;
-        clients.pump(n, |_, t| {
-            t.contains(r#""type":"queue_status""#) && t.contains(r#""count":0"#)
+        let mut seen = vec![false; n];
+        clients.pump(n, |i, t| {
+            let fresh = !seen[i] && t.contains(r#""type":"queue_status""#) && !t.contains(&marker);
+            seen[i] |= fresh;
+            fresh
         });
+        clients.feed();
     }
     all.sort_by(|a, b| a.total_cmp(b));
     last.sort_by(|a, b| a.total_cmp(b));
@@ -504,7 +585,7 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     // Start-up, unpinned, fresh process.
     {
-        let (srv, up) = start(&opts.bin, None, opts.tls.as_ref());
+        let (srv, up) = start(opts, None);
         out.push((
             "start-up to first accepted connection (ms)".into(),
             up.as_secs_f64() * 1e3,
@@ -512,7 +593,7 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
         drop(srv);
     }
     let tls = opts.tls.as_ref();
-    let (srv, _) = start(&opts.bin, Some("0"), tls);
+    let (srv, _) = start(opts, Some("0"));
     let pid = srv.child.id();
     std::thread::sleep(Duration::from_millis(300));
     let (rss, _) = rss_threads(pid);
@@ -522,36 +603,60 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
         new_connection_ms(srv.addr, tls, 100),
     ));
 
-    let mut clients = Clients { socks: Vec::new() };
+    let mut clients = Clients {
+        socks: Vec::new(),
+        epoll: epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll"),
+        completed: 0,
+        fed: 0,
+        feeding: false,
+    };
     let mut next_id = 1u64;
     clients.connect(srv.addr, 100, tls);
     // Occupy the runner (prompt 1) and wait until every client saw its run start.
-    clients.send(r#"{"type":"message","message":"occupy"}"#.to_string());
+    // With runs, two short prompts instead, each replaced as it completes.
     let n = clients.socks.len();
-    clients.pump(n, |_, t| t.contains(r#""progress_type":"start""#));
-    next_id += 1;
+    if opts.with_runs {
+        clients.feeding = true;
+        clients.completed = 2;
+        clients.feed();
+        clients.pump(n, |_, t| t.contains(r#""progress_type":"start""#));
+    } else {
+        clients.send(r#"{"type":"message","message":"occupy"}"#.to_string());
+        clients.pump(n, |_, t| t.contains(r#""progress_type":"start""#));
+        next_id += 1;
+    }
     eprintln!("  latency, 100 clients");
     let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds, &mut next_id);
     out.push(("fan-out p50, 100 clients, every delivery (ms)".into(), a50));
     out.push(("fan-out p99, 100 clients, every delivery (ms)".into(), a99));
     out.push(("fan-out p50, 100 clients, last client (ms)".into(), l50));
     out.push(("fan-out p99, 100 clients, last client (ms)".into(), l99));
-    eprintln!("  burst, 100 clients");
-    let (rate, cpu) = burst(&mut clients, opts.burst, &mut next_id, pid);
-    out.push(("burst to 100 clients (deliveries/s)".into(), rate));
-    out.push(("burst server CPU per delivery (µs)".into(), cpu));
+    if opts.with_runs {
+        // Runs stream on: no burst, no idle figures; just the 900 more clients.
+        // (Frames keep arriving meanwhile; the next latency round reads past them.)
+        clients.connect(srv.addr, 900, tls);
+        out.push((
+            "runs completed while measuring 100 clients".into(),
+            clients.fed as f64,
+        ));
+    } else {
+        eprintln!("  burst, 100 clients");
+        let (rate, cpu) = burst(&mut clients, opts.burst, &mut next_id, pid);
+        out.push(("burst to 100 clients (deliveries/s)".into(), rate));
+        out.push(("burst server CPU per delivery (µs)".into(), cpu));
 
-    eprintln!("  1000 idle clients");
-    clients.connect(srv.addr, 900, tls);
-    std::thread::sleep(Duration::from_millis(500));
-    let cpu0 = cpu_ns(pid);
-    let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs(opts.idle_secs));
-    let cpu_pct = (cpu_ns(pid) - cpu0) / (t0.elapsed().as_secs_f64() * 1e9) * 100.0;
-    let (rss, threads) = rss_threads(pid);
-    out.push(("1000 idle clients: RSS (MB)".into(), rss / 1024.0));
-    out.push(("1000 idle clients: threads".into(), threads));
-    out.push(("1000 idle clients: CPU over 10 s (%)".into(), cpu_pct));
+        eprintln!("  1000 idle clients");
+        clients.connect(srv.addr, 900, tls);
+        std::thread::sleep(Duration::from_millis(500));
+        let cpu0 = cpu_ns(pid);
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(opts.idle_secs));
+        let cpu_pct = (cpu_ns(pid) - cpu0) / (t0.elapsed().as_secs_f64() * 1e9) * 100.0;
+        let (rss, threads) = rss_threads(pid);
+        out.push(("1000 idle clients: RSS (MB)".into(), rss / 1024.0));
+        out.push(("1000 idle clients: threads".into(), threads));
+        out.push(("1000 idle clients: CPU over 10 s (%)".into(), cpu_pct));
+    }
 
     eprintln!("  latency, 1000 clients");
     let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds / 2, &mut next_id);

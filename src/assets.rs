@@ -49,6 +49,7 @@ page_js!(
     "composer.js",
     "sessions.js",
     "settings.js",
+    "approvals.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

@@ -1,16 +1,27 @@
-//! Who may use the server: login tokens, session cookies, roles, login rate limits.
+//! Who may use the server: login tokens, session cookies, roles, the back-off.
 //!
 //! Like Jupyter: on first start a random 256-bit owner token (and a viewer token for
 //! read-only links) is written to the data dir with mode 0600; `/login?token=...`
-//! trades it for a session cookie. Cookies are stateless, `v1.<role>.<expiry>.<mac>`
-//! with an HMAC-SHA256 keyed by the owner token, so a restart keeps everyone logged
-//! in and rotating the token logs everyone out. Token files are re-read when their
-//! mtime changes, so `homeclaude token --rotate` takes effect without a restart.
-//! Scripts may send `Authorization: Bearer <token>` instead of a cookie.
+//! trades it for a session cookie. Cookies are `v2.<role>.<generation>.<expiry>.<mac>`
+//! with an HMAC-SHA256 under a random cookie key of their own (`cookie-key` in the
+//! data dir), so a restart keeps everyone logged in, and a cookie says nothing about
+//! the tokens: a forged cookie cannot test a guessed token. The generation
+//! (`session-generation`, one for owner cookies, one for viewer cookies) is bumped by
+//! an owner's `/logout` (every owner session ends, on every device) and by
+//! `homeclaude token --rotate` (every session ends). Token and generation files are
+//! re-read when their mtime changes, so `token --rotate` takes effect without a
+//! restart. Scripts may send `Authorization: Bearer <token>` instead of a cookie.
 //!
 //! With `HOMECLAUDE_PASSWORD_HASH` the login form also takes the owner's password
-//! (argon2, checked in [`crate::password`]); tokens keep working beside it. Every
-//! login attempt, token or password, goes through one per-address back-off.
+//! (argon2, checked in [`crate::password`]); tokens keep working beside it.
+//!
+//! Every way a secret is presented (a token in `/login`'s query or form, a password,
+//! a bearer token on any request or upgrade, a session cookie whose MAC is wrong)
+//! goes through one per-address back-off: 5 failures free, then 1 s, 2 s, 4 s ... up
+//! to 15 minutes, during which every token and password from that address is
+//! refused, right or wrong, so the answers tell a guesser nothing. A valid cookie is
+//! still honoured then: it cannot be guessed, and behind a tunnel every browser
+//! shares the attacker's address.
 
 use crate::password::{self, PasswordHash};
 use hmac::{Hmac, KeyInit, Mac};
@@ -53,6 +64,32 @@ impl Role {
     }
 }
 
+/// The least strength accepted for a token: 128 bits, as NIST and OWASP ask of a
+/// session secret. Generated tokens have 256.
+pub const MIN_TOKEN_BITS: u32 = 128;
+
+/// A rough upper bound of a token's entropy in bits: its length times the bits of
+/// the smallest usual alphabet its characters fit (hex, lower-case and digits,
+/// letters and digits, base64, printable ASCII). It cannot see that `aaaa...` is
+/// weak; it does see that a short one is.
+pub fn token_bits(token: &str) -> u32 {
+    let fits = |ok: fn(u8) -> bool| token.bytes().all(ok);
+    let per_char = if fits(|b| b.is_ascii_hexdigit()) {
+        4.0
+    } else if fits(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        || fits(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        36f64.log2()
+    } else if fits(|b| b.is_ascii_alphanumeric()) {
+        62f64.log2()
+    } else if fits(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)) {
+        6.0
+    } else {
+        95f64.log2()
+    };
+    (token.chars().count() as f64 * per_char) as u32
+}
+
 /// A problem with the token files.
 #[derive(Debug)]
 pub enum AuthError {
@@ -62,6 +99,8 @@ pub enum AuthError {
     Random(String),
     /// `--rotate` while the token comes from `HOMECLAUDE_TOKEN`.
     FromEnvironment,
+    /// A token (`what`: which file or variable) is shorter than [`MIN_TOKEN_BITS`].
+    Weak { what: String, bits: u32 },
 }
 
 impl fmt::Display for AuthError {
@@ -72,6 +111,12 @@ impl fmt::Display for AuthError {
             AuthError::FromEnvironment => {
                 write!(f, "the token comes from HOMECLAUDE_TOKEN; change it there")
             }
+            AuthError::Weak { what, bits } => write!(
+                f,
+                "{what} is too easy to guess (about {bits} bits; at least {MIN_TOKEN_BITS} \
+                 are needed, e.g. 32 hex digits): run `homeclaude token --rotate` for a new \
+                 random one, or `openssl rand -hex 32`"
+            ),
         }
     }
 }
@@ -92,18 +137,49 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// The owner and viewer tokens.
+/// The secrets and the session generations, as last read from the data dir.
 #[derive(Clone)]
 struct Secrets {
     owner: String,
     viewer: String,
+    /// The key of session cookies' MACs; unrelated to the tokens.
+    cookie_key: String,
+    generations: Generations,
+}
+
+/// The current generation of owner and of viewer cookies: a cookie of an older
+/// one was logged out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Generations {
+    owner: u64,
+    viewer: u64,
+}
+
+impl Generations {
+    fn of(self, role: Role) -> u64 {
+        match role {
+            Role::Owner => self.owner,
+            Role::Viewer => self.viewer,
+        }
+    }
+}
+
+/// What a session cookie turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+enum Cookie {
+    Valid(Role),
+    /// Ours once, but expired, logged out, or of the old `v1` format: the browser
+    /// just has not heard yet. Not a guess.
+    Stale,
+    /// Not made with our key: a forgery (or the key file was replaced).
+    Forged,
 }
 
 /// Reads (and on first use creates) the token files.
 pub struct TokenStore {
     dir: PathBuf,
     env_owner: Option<String>,
-    cache: Mutex<(Option<SystemTime>, Option<SystemTime>, Option<Secrets>)>,
+    cache: Mutex<(Vec<Option<SystemTime>>, Option<Secrets>)>,
 }
 
 fn owner_path(dir: &Path) -> PathBuf {
@@ -112,6 +188,14 @@ fn owner_path(dir: &Path) -> PathBuf {
 
 fn viewer_path(dir: &Path) -> PathBuf {
     dir.join("viewer-token")
+}
+
+fn cookie_key_path(dir: &Path) -> PathBuf {
+    dir.join("cookie-key")
+}
+
+fn generation_path(dir: &Path) -> PathBuf {
+    dir.join("session-generation")
 }
 
 /// Reads a token file, creating it with a new token (mode 0600) if missing.
@@ -124,11 +208,17 @@ fn read_or_create(path: &Path) -> Result<String, AuthError> {
     }
 }
 
-/// Writes a new token atomically (temp file, then rename), readable by this user only.
+/// Writes a new token atomically, readable by this user only.
 fn write_token(path: &Path) -> Result<String, AuthError> {
+    let token = random_token()?;
+    write_private(path, &format!("{token}\n"))?;
+    Ok(token)
+}
+
+/// Writes a file atomically (temp file, then rename), readable by this user only.
+fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let token = random_token()?;
     let tmp = path.with_extension("tmp");
     let io = |e| AuthError::Io(path.to_path_buf(), e);
     let _ = std::fs::remove_file(&tmp);
@@ -138,10 +228,34 @@ fn write_token(path: &Path) -> Result<String, AuthError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io)?;
-    f.write_all(format!("{token}\n").as_bytes()).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(token)
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The generations file: `<owner> <viewer>`; missing means both 0.
+fn read_generations(path: &Path) -> Result<Generations, AuthError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Generations::default()),
+        Err(e) => return Err(AuthError::Io(path.to_path_buf(), e)),
+    };
+    let mut numbers = text.split_whitespace().map(str::parse::<u64>);
+    match (numbers.next(), numbers.next()) {
+        (Some(Ok(owner)), Some(Ok(viewer))) => Ok(Generations { owner, viewer }),
+        // A damaged file must not bring old sessions back: start past any number
+        // it could have held (the clock), which ends every session once.
+        _ => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(u64::MAX / 2, |d| d.as_secs());
+            log::warn!("{} is damaged; every session is logged out", path.display());
+            Ok(Generations {
+                owner: now,
+                viewer: now,
+            })
+        }
+    }
 }
 
 fn mtime(path: &Path) -> Option<SystemTime> {
@@ -154,20 +268,25 @@ impl TokenStore {
         TokenStore {
             dir: dir.to_path_buf(),
             env_owner: env_owner.filter(|t| !t.is_empty()),
-            cache: Mutex::new((None, None, None)),
+            cache: Mutex::new((Vec::new(), None)),
         }
     }
 
-    /// The current tokens, re-read when a file changed.
+    fn paths(&self) -> [PathBuf; 4] {
+        [
+            owner_path(&self.dir),
+            viewer_path(&self.dir),
+            cookie_key_path(&self.dir),
+            generation_path(&self.dir),
+        ]
+    }
+
+    /// The current secrets, re-read when a file changed.
     fn secrets(&self) -> Result<Secrets, AuthError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let (om, vm) = (
-            mtime(&owner_path(&self.dir)),
-            mtime(&viewer_path(&self.dir)),
-        );
-        if let Some(s) = &cache.2
-            && cache.0 == om
-            && cache.1 == vm
+        let stamps: Vec<_> = self.paths().iter().map(|p| mtime(p)).collect();
+        if let Some(s) = &cache.1
+            && cache.0 == stamps
         {
             return Ok(s.clone());
         }
@@ -176,10 +295,26 @@ impl TokenStore {
             None => read_or_create(&owner_path(&self.dir))?,
         };
         let viewer = read_or_create(&viewer_path(&self.dir))?;
-        let secrets = Secrets { owner, viewer };
+        // A token edited to something short is not used, at start (where it stops
+        // the server) or later (where it stops token logins until fixed).
+        for (token, what) in [(&owner, "the owner token"), (&viewer, "the viewer token")] {
+            let bits = token_bits(token);
+            if bits < MIN_TOKEN_BITS {
+                let what = match (&self.env_owner, what) {
+                    (Some(_), "the owner token") => "HOMECLAUDE_TOKEN".to_string(),
+                    _ => format!("{what} in {}", self.dir.display()),
+                };
+                return Err(AuthError::Weak { what, bits });
+            }
+        }
+        let secrets = Secrets {
+            owner,
+            viewer,
+            cookie_key: read_or_create(&cookie_key_path(&self.dir))?,
+            generations: read_generations(&generation_path(&self.dir))?,
+        };
         *cache = (
-            mtime(&owner_path(&self.dir)),
-            mtime(&viewer_path(&self.dir)),
+            self.paths().iter().map(|p| mtime(p)).collect(),
             Some(secrets.clone()),
         );
         Ok(secrets)
@@ -195,14 +330,34 @@ impl TokenStore {
         self.secrets().map(|s| s.viewer)
     }
 
-    /// Replaces the owner token (and so every session cookie) and the viewer token.
+    /// Replaces the owner and viewer tokens and ends every session.
     pub fn rotate(&self) -> Result<String, AuthError> {
         if self.env_owner.is_some() {
             return Err(AuthError::FromEnvironment);
         }
         let owner = write_token(&owner_path(&self.dir))?;
         write_token(&viewer_path(&self.dir))?;
+        self.bump(|g| {
+            g.owner += 1;
+            g.viewer += 1;
+        })?;
         Ok(owner)
+    }
+
+    /// Ends every owner session, on every device ("log out everywhere").
+    pub fn logout_owners(&self) -> Result<(), AuthError> {
+        self.bump(|g| g.owner += 1)
+    }
+
+    fn bump(&self, change: impl Fn(&mut Generations)) -> Result<(), AuthError> {
+        let path = generation_path(&self.dir);
+        let mut g = read_generations(&path)?;
+        change(&mut g);
+        write_private(&path, &format!("{} {}\n", g.owner, g.viewer))?;
+        // Forget the cache: the next check reads the new numbers, even if the
+        // file system's clock did not move the mtime.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).1 = None;
+        Ok(())
     }
 
     /// Which role a presented token grants, compared in constant time.
@@ -217,44 +372,60 @@ impl TokenStore {
         }
     }
 
-    fn mac(&self, message: &str) -> Option<Hmac<Sha256>> {
-        let s = self.secrets().ok()?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(s.owner.as_bytes()).ok()?;
+    fn mac(s: &Secrets, message: &str) -> Option<String> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(s.cookie_key.as_bytes()).ok()?;
         mac.update(message.as_bytes());
-        Some(mac)
+        Some(hex(&mac.finalize().into_bytes()))
     }
 
-    /// A session cookie value for `role`, valid for [`SESSION_LIFETIME`].
+    /// A session cookie value for `role`, valid for [`SESSION_LIFETIME`] or until
+    /// its generation is bumped.
     pub fn session_value(&self, role: Role) -> Option<String> {
+        let s = self.secrets().ok()?;
         let expiry = (SystemTime::now() + SESSION_LIFETIME)
             .duration_since(UNIX_EPOCH)
             .ok()?
             .as_secs();
-        let body = format!("v1.{}.{expiry}", role.tag());
-        let tag = self.mac(&body)?.finalize().into_bytes();
-        Some(format!("{body}.{}", hex(&tag)))
+        let body = format!("v2.{}.{}.{expiry}", role.tag(), s.generations.of(role));
+        let tag = Self::mac(&s, &body)?;
+        Some(format!("{body}.{tag}"))
     }
 
-    /// Checks a session cookie value; returns its role if valid and unexpired.
-    fn check_session(&self, value: &str) -> Option<Role> {
-        let (body, tag) = value.rsplit_once('.')?;
-        let mut parts = body.split('.');
-        let (v, role, expiry) = (parts.next()?, parts.next()?, parts.next()?);
-        if v != "v1" || parts.next().is_some() {
-            return None;
+    /// Checks a session cookie value.
+    fn check_session(&self, value: &str) -> Cookie {
+        if value.starts_with("v1.") {
+            return Cookie::Stale;
         }
-        let expiry: u64 = expiry.parse().ok()?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-        if expiry < now {
-            return None;
+        let Ok(s) = self.secrets() else {
+            return Cookie::Stale;
+        };
+        let Some((body, tag)) = value.rsplit_once('.') else {
+            return Cookie::Forged;
+        };
+        let mac_ok = Self::mac(&s, body).is_some_and(|expected| same(&expected, tag));
+        if !mac_ok {
+            return Cookie::Forged;
         }
+        // Made by us: from here on a refusal means "no longer", not "never".
+        let fields: Vec<&str> = body.split('.').collect();
+        let [_, role, generation, expiry] = fields[..] else {
+            return Cookie::Stale;
+        };
         let role = match role {
             "o" => Role::Owner,
             "v" => Role::Viewer,
-            _ => return None,
+            _ => return Cookie::Stale,
         };
-        let expected = hex(&self.mac(body)?.finalize().into_bytes());
-        same(&expected, tag).then_some(role)
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(u64::MAX, |d| d.as_secs());
+        let current = generation.parse() == Ok(s.generations.of(role));
+        let unexpired = expiry.parse::<u64>().is_ok_and(|e| e >= now);
+        if current && unexpired {
+            Cookie::Valid(role)
+        } else {
+            Cookie::Stale
+        }
     }
 }
 
@@ -281,6 +452,11 @@ struct Failures {
     count: u32,
     blocked_until: Instant,
 }
+
+/// Too many failures from this address: credentials are not even looked at for
+/// this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited(pub Duration);
 
 /// What a login attempt came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -312,21 +488,68 @@ impl Auth {
         self.enabled() && self.password.is_some()
     }
 
-    /// The role of a request, from its bearer token or session cookie.
-    pub fn identify(&self, authorization: Option<&str>, cookie: Option<&str>) -> Option<Role> {
+    /// The role of a request from `from`, by its bearer token or session cookie.
+    /// A wrong bearer token or a forged cookie counts as a failed login; a token
+    /// from an address in back-off is refused unread, a valid cookie never is.
+    pub fn identify(
+        &self,
+        authorization: Option<&str>,
+        cookie: Option<&str>,
+        from: IpAddr,
+    ) -> Result<Option<Role>, Limited> {
         let store = match &self.mode {
-            Mode::Disabled => return Some(Role::Owner),
+            Mode::Disabled => return Ok(Some(Role::Owner)),
             Mode::Tokens(store) => store,
         };
         if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
-            return store.role_of(token.trim());
+            let mut limiter = self.lock_limiter();
+            if let Some(wait) = blocked(&limiter, from) {
+                return Err(Limited(wait));
+            }
+            return Ok(
+                match record(
+                    &mut limiter,
+                    from,
+                    store.role_of(token.trim()),
+                    "bearer token",
+                ) {
+                    Login::Ok(role) => Some(role),
+                    _ => None,
+                },
+            );
         }
-        let value = cookie?
-            .split(';')
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE)
-            .map(|(_, v)| v)?;
-        store.check_session(value)
+        let Some(value) = cookie.and_then(|c| {
+            c.split(';')
+                .filter_map(|c| c.trim().split_once('='))
+                .find(|(name, _)| *name == COOKIE)
+                .map(|(_, v)| v)
+        }) else {
+            return Ok(None);
+        };
+        match store.check_session(value) {
+            Cookie::Valid(role) => Ok(Some(role)),
+            Cookie::Stale => Ok(None),
+            Cookie::Forged => {
+                let mut limiter = self.lock_limiter();
+                if let Some(wait) = blocked(&limiter, from) {
+                    return Err(Limited(wait));
+                }
+                record(&mut limiter, from, None, "session cookie");
+                Ok(None)
+            }
+        }
+    }
+
+    /// `/logout` by `role`: an owner's ends every owner session (every device); a
+    /// viewer's only clears its own cookie (a shared viewer link must not let one
+    /// viewer log out the others).
+    pub fn logout(&self, role: Option<Role>) {
+        if let (Mode::Tokens(store), Some(Role::Owner)) = (&self.mode, role) {
+            match store.logout_owners() {
+                Ok(()) => log::info!("logout: every owner session is logged out"),
+                Err(e) => log::error!("logout: cannot end the other sessions: {e}"),
+            }
+        }
     }
 
     /// Checks a presented token under the per-address back-off.
@@ -410,7 +633,11 @@ fn record(
     what: &str,
 ) -> Login {
     if let Some(role) = outcome {
-        limiter.remove(&from);
+        // Only the owner's secret clears the address: a viewer token holder must
+        // not reset the back-off between guesses at the owner token.
+        if role == Role::Owner {
+            limiter.remove(&from);
+        }
         return Login::Ok(role);
     }
     let now = Instant::now();
@@ -480,33 +707,95 @@ mod tests {
         let Mode::Tokens(s) = &auth.mode else {
             unreachable!()
         };
+        let a = ip("10.0.0.1");
+        let id = |bearer: Option<&str>, cookie: Option<&str>| auth.identify(bearer, cookie, a);
         let owner = s.owner().unwrap();
         let viewer = s.viewer().unwrap();
         let cookie = |role| format!("{COOKIE}={}", s.session_value(role).unwrap());
         let oc = cookie(Role::Owner);
         let vc = cookie(Role::Viewer);
-        assert_eq!(auth.identify(None, Some(&oc)), Some(Role::Owner));
+        assert_eq!(id(None, Some(&oc)), Ok(Some(Role::Owner)));
         assert_eq!(
-            auth.identify(None, Some(&format!("a=b; {vc}"))),
-            Some(Role::Viewer)
+            id(None, Some(&format!("a=b; {vc}"))),
+            Ok(Some(Role::Viewer))
         );
         assert_eq!(
-            auth.identify(Some(&format!("Bearer {owner}")), None),
-            Some(Role::Owner)
+            id(Some(&format!("Bearer {owner}")), None),
+            Ok(Some(Role::Owner))
         );
         assert_eq!(
-            auth.identify(Some(&format!("Bearer {viewer}")), None),
-            Some(Role::Viewer)
+            id(Some(&format!("Bearer {viewer}")), None),
+            Ok(Some(Role::Viewer))
         );
-        assert_eq!(auth.identify(Some("Bearer nope"), None), None);
-        assert_eq!(auth.identify(None, None), None);
-        // A viewer cookie edited to say owner fails its MAC.
-        let forged = vc.replace("v1.v.", "v1.o.");
-        assert_eq!(auth.identify(None, Some(&forged)), None);
+        assert_eq!(id(Some("Bearer nope"), None), Ok(None));
+        assert_eq!(id(None, None), Ok(None));
+        // A viewer cookie edited to say owner fails its MAC; so does the old format.
+        let forged = vc.replace("v2.v.", "v2.o.");
+        assert_eq!(s.check_session(&forged[COOKIE.len() + 1..]), Cookie::Forged);
+        assert_eq!(id(None, Some(&forged)), Ok(None));
+        assert_eq!(s.check_session("v1.o.99999999999.00"), Cookie::Stale);
+        // The cookie key is not the token: a cookie made with the token as key (a
+        // guess at the token, tested online) is a forgery.
+        assert_ne!(s.secrets().unwrap().cookie_key, owner);
+        // An owner's logout ends owner sessions, not viewer ones.
+        auth.logout(Some(Role::Owner));
+        assert_eq!(s.check_session(&oc[COOKIE.len() + 1..]), Cookie::Stale);
+        assert_eq!(id(None, Some(&vc)), Ok(Some(Role::Viewer)));
+        let oc2 = cookie(Role::Owner);
+        assert_eq!(id(None, Some(&oc2)), Ok(Some(Role::Owner)));
         s.rotate().unwrap();
-        assert_eq!(auth.identify(None, Some(&oc)), None);
-        assert_eq!(auth.identify(Some(&format!("Bearer {owner}")), None), None);
+        assert_eq!(id(None, Some(&oc2)), Ok(None));
+        assert_eq!(id(None, Some(&vc)), Ok(None));
+        assert_eq!(id(Some(&format!("Bearer {owner}")), None), Ok(None));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bearer_tokens_and_forged_cookies_share_the_login_back_off() {
+        let (s, dir) = store();
+        let owner = s.owner().unwrap();
+        let viewer = s.viewer().unwrap();
+        let good = format!("{COOKIE}={}", s.session_value(Role::Owner).unwrap());
+        let auth = Auth::new(Mode::Tokens(s), None);
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        let bearer = |t: &str| format!("Bearer {t}");
+        // Wrong bearers and forged cookies count like wrong /login tokens; the viewer
+        // token in between does not reset the count.
+        for i in 0..FREE_FAILURES {
+            if i % 2 == 0 {
+                assert_eq!(auth.identify(Some(&bearer("wrong")), None, a), Ok(None));
+            } else {
+                let forged = format!("{COOKIE}=v2.o.0.99999999999.{}", "0".repeat(64));
+                assert_eq!(auth.identify(None, Some(&forged), a), Ok(None));
+            }
+            if i + 1 < FREE_FAILURES {
+                assert_eq!(
+                    auth.identify(Some(&bearer(&viewer)), None, a),
+                    Ok(Some(Role::Viewer))
+                );
+            }
+        }
+        // Now every token from `a` waits, the right one too, and /login with it...
+        assert!(auth.identify(Some(&bearer(&owner)), None, a).is_err());
+        assert!(matches!(auth.login(&owner, a), Login::Limited(_)));
+        // ...but a valid cookie still works, and so does another address.
+        assert_eq!(auth.identify(None, Some(&good), a), Ok(Some(Role::Owner)));
+        assert_eq!(
+            auth.identify(Some(&bearer(&owner)), None, b),
+            Ok(Some(Role::Owner))
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn short_tokens_are_weak() {
+        assert!(token_bits("a") < MIN_TOKEN_BITS);
+        assert!(token_bits(&"0123456789abcdef".repeat(2)) >= MIN_TOKEN_BITS);
+        assert!(token_bits(&"0123456789abcdef".repeat(2)[1..]) < MIN_TOKEN_BITS);
+        // 22 random letters and digits (base62) carry 130 bits.
+        assert!(token_bits("aZ3kP9qLm2Xw7Rt5Yb8NcV") >= MIN_TOKEN_BITS);
+        assert!(token_bits("hunter2hunter2") < MIN_TOKEN_BITS);
+        assert!(token_bits(&random_token().unwrap()) >= 256);
     }
 
     fn ip(s: &str) -> IpAddr {

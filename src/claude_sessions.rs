@@ -911,11 +911,13 @@ mod tests {
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// The CLI's own session files (see ../shared/fixtures/README.md).
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
-    const SPOTTER: &str = "sessions/public_v2.1.39_spotter_258c7280.jsonl";
-    const SUBAGENT: &str = "sessions/public_v2.1.39_spotter_subagent_acompact.jsonl";
-    const TOOLS: &str = "sessions/local_v2.1.330_tools_session.jsonl";
+    /// The CLI's own session files (see tests/fixtures/README.md).
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    /// Two turns: `first message`, then resumed with `second message`.
+    const RESUMED: &str = "sessions/resume_same_id.jsonl";
+    /// A sub-agent's own file (its main session is `sessions/subagent.jsonl`).
+    const SUBAGENT: &str = "sessions/subagent.subagent-1.jsonl";
+    const TOOLS: &str = "sessions/tools_write_bash_edit.jsonl";
 
     const ID_A: &str = "11111111-1111-4111-8111-111111111111";
     const ID_B: &str = "22222222-2222-4222-8222-222222222222";
@@ -1055,10 +1057,10 @@ mod tests {
         // CLI 2.1.330 prints its project directory (`memory_paths.auto`) next to the
         // cwd it was started in; these fixtures have `_` in the cwd.
         for name in [
-            "local_v2.1.330_stdin_init.stdout.jsonl",
-            "local_v2.1.330_sigint_partial_messages.jsonl",
-            "local_v2.1.330_stdin_perm_deny.stdout.jsonl",
-            "local_v2.1.330_tools_write_bash_edit.jsonl",
+            "stdin_init.jsonl",
+            "sigint_partial_messages.jsonl",
+            "stdin_perm_deny.jsonl",
+            "tools_write_bash_edit.jsonl",
         ] {
             let text = fs::read_to_string(format!("{FIXTURES}/stream-json/{name}")).unwrap();
             let init: serde_json::Value = text
@@ -1074,14 +1076,10 @@ mod tests {
             );
             assert_eq!(memory, expect, "{name}");
         }
-        // A session file names its own directory in a tool result.
-        let spotter = fs::read_to_string(format!("{FIXTURES}/{SPOTTER}")).unwrap();
-        let dir = encode_workdir(Path::new(
-            "/home/USER/projects/spotter-worktrees/spotter-gqc",
-        ));
-        assert!(spotter.contains(&format!(
-            ".claude/projects/{dir}/258c7280-ae70-4798-800f-63464d01a85d.jsonl"
-        )));
+        // The CLI names a background sub-agent's output file after the same encoding.
+        let text = fs::read_to_string(format!("{FIXTURES}/stream-json/subagent.jsonl")).unwrap();
+        let dir = encode_workdir(Path::new("/home/pi/projects/subagent"));
+        assert!(text.contains(&format!("/tmp/claude-0/{dir}/")), "{dir}");
     }
 
     #[test]
@@ -1196,33 +1194,38 @@ mod tests {
     #[test]
     fn lists_the_fixture_sessions_reading_only_heads_and_tails() {
         let store = Store::new("fixtures");
-        store.fixture(ID_A, SPOTTER);
+        store.fixture(ID_A, RESUMED);
         store.fixture(ID_B, TOOLS);
         store.fixture(ID_C, SUBAGENT);
         let mut index = store.index();
         let mut list = index.list(10);
         // serde_json's fast float parsing may land one ulp off the CLI's total.
         let cost = list[0].cost_usd.take().unwrap();
-        assert!((cost - 0.0258786).abs() < 1e-12, "{cost}");
+        // Each file's last `cost-state` line: for the resumed session, the cost of
+        // the second run alone (the CLI counts per process).
+        assert!((cost - 0.00765).abs() < 1e-12, "{cost}");
+        let cost = list[1].cost_usd.take().unwrap();
+        assert!((cost - 0.014955).abs() < 1e-12, "{cost}");
         assert_eq!(
             list,
             vec![
+                // Resumed later: the newest, titled by its first prompt.
                 SessionInfo {
-                    id: ID_B.into(),
-                    title: "SCENARIO_TOOLS create hello.txt, show it, then edit it".into(),
-                    created: time("2026-11-23T08:11:31.069Z"),
-                    updated: time("2026-11-23T08:11:31.471Z"),
+                    id: ID_A.into(),
+                    title: "first message".into(),
+                    created: time("2026-12-05T12:19:19.251Z"),
+                    updated: time("2026-12-05T12:19:19.913Z"),
                     cost_usd: None,
-                    size: 271_716,
+                    size: 261_047,
                     source: "claude",
                 },
                 SessionInfo {
-                    id: ID_A.into(),
-                    title: "Implement spotter-gqc".into(),
-                    created: time("2026-02-11T20:31:53.375Z"),
-                    updated: time("2026-02-11T21:46:25.932Z"),
+                    id: ID_B.into(),
+                    title: "SCENARIO_TOOLS make hello.txt".into(),
+                    created: time("2026-12-05T12:19:13.794Z"),
+                    updated: time("2026-12-05T12:19:14.109Z"),
                     cost_usd: None,
-                    size: 2_759_678,
+                    size: 272_187,
                     source: "claude",
                 },
             ]
@@ -1247,11 +1250,11 @@ mod tests {
             value,
             json!({
                 "id": ID_B,
-                "title": "SCENARIO_TOOLS create hello.txt, show it, then edit it",
-                "created": "2026-11-23T08:11:31.069Z",
-                "updated": "2026-11-23T08:11:31.471Z",
+                "title": "SCENARIO_TOOLS make hello.txt",
+                "created": "2026-12-05T12:19:13.794Z",
+                "updated": "2026-12-05T12:19:14.109Z",
                 "cost_usd": 0.0258786,
-                "size": 271716,
+                "size": 272187,
                 "source": "claude",
             })
         );

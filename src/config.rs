@@ -113,6 +113,8 @@ pub struct RunnerSettings {
     pub permission_mode: String,
     pub extra_args: Vec<String>,
     pub run_timeout: Duration,
+    /// Deny an approval nobody answered after this; `None`: wait as long as it takes.
+    pub approval_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -144,6 +146,7 @@ impl Default for Config {
                 permission_mode: "acceptEdits".to_string(),
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
+                approval_timeout: None,
             },
             access: Access::default(),
             tls: None,
@@ -190,6 +193,8 @@ pub enum ConfigError {
     PasswordWithoutAuth,
     /// `homeclaude hash-password SOMETHING`: passwords are not taken as arguments.
     PasswordArgument,
+    /// `HOMECLAUDE_TOKEN` is too short to resist guessing (about this many bits).
+    WeakToken(u32),
 }
 
 impl fmt::Display for ConfigError {
@@ -229,6 +234,13 @@ impl fmt::Display for ConfigError {
             ConfigError::PasswordWithoutAuth => write!(
                 f,
                 "HOMECLAUDE_PASSWORD_HASH is set but --no-auth turns login off: drop one of them"
+            ),
+            ConfigError::WeakToken(bits) => write!(
+                f,
+                "HOMECLAUDE_TOKEN is too easy to guess (about {bits} bits; at least {} are \
+                 needed, e.g. 32 hex digits): unset it to use the generated token, or set it \
+                 to the output of `openssl rand -hex 32`",
+                crate::auth::MIN_TOKEN_BITS
             ),
             ConfigError::PasswordArgument => write!(
                 f,
@@ -302,6 +314,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_RUN_TIMEOUT",
         value: "SECS",
         help: "a run is stopped after this long [1800]",
+    },
+    Setting {
+        flag: "approval-timeout",
+        env: "HOMECLAUDE_APPROVAL_TIMEOUT",
+        value: "SECS",
+        help: "deny a tool approval, question or plan nobody answered after this [never]",
     },
     Setting {
         flag: "max-daily-usd",
@@ -505,6 +523,12 @@ pub fn parse(
     }
     let mut config = Config::from_raw(&raw)?;
     config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
+    if let Some(token) = &config.access.token {
+        let bits = crate::auth::token_bits(token);
+        if bits < crate::auth::MIN_TOKEN_BITS && !config.access.no_auth {
+            return Err(ConfigError::WeakToken(bits));
+        }
+    }
     // Environment only, like the token: a flag would show the hash to every local
     // user in the process list (and so to an offline guesser), and a shell would
     // take its $ signs for variables.
@@ -629,6 +653,7 @@ impl Config {
                     c.runner.extra_args = value.split_whitespace().map(String::from).collect()
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
+                "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {
@@ -848,6 +873,20 @@ mod tests {
         // With --no-auth there is no login to use it.
         let text = err(&good, &["--no-auth"]);
         assert!(text.contains("--no-auth turns login off"), "{text}");
+    }
+
+    #[test]
+    fn a_short_token_is_refused() {
+        let err = run(&[], &[("HOMECLAUDE_TOKEN", "a")]).unwrap_err();
+        assert_eq!(err, ConfigError::WeakToken(4));
+        assert!(err.to_string().contains("at least 128"), "{err}");
+        let good = "0123456789abcdef".repeat(2);
+        assert!(
+            serve(&[], &[("HOMECLAUDE_TOKEN", &good)])
+                .access
+                .token
+                .is_some()
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! handshake, on its own thread and under the same deadline as a request head
 //! ([`crate::transport`]); plain HTTP arriving at a TLS port is redirected to https.
 
+use crate::admission::{Admission, Ticket};
+use crate::auth::Role;
 use crate::routes::{self, App};
 use crate::transport::{Accepted, Acceptor, Stream};
 use crate::ws;
@@ -19,7 +21,7 @@ use rustix::io::Errno;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tiny_http::{HTTPVersion, Header};
 
@@ -106,8 +108,6 @@ enum ReadError {
 pub struct HttpSettings {
     pub max_header: usize,
     pub max_body: usize,
-    pub max_connections: usize,
-    pub max_clients: usize,
     pub request_timeout: Duration,
     pub keepalive_timeout: Duration,
 }
@@ -119,10 +119,8 @@ pub struct Door {
     pub ws: ws::WsSettings,
     /// Plain, or TLS.
     pub acceptor: Acceptor,
-    /// Open TCP connections.
-    pub connections: AtomicUsize,
-    /// Open WebSocket clients.
-    pub ws_clients: AtomicUsize,
+    /// Who gets a connection and a WebSocket slot ([`crate::admission`]).
+    pub admission: Arc<Admission>,
     /// Set at shutdown: new connections are dropped at once.
     pub closing: AtomicBool,
     /// Test hook (`HOMECLAUDE_TEST_HOOKS=1`, SIGUSR2): the accept loop stops
@@ -145,24 +143,22 @@ pub fn accept_loop(listener: TcpListener, door: Arc<Door>) {
                 if door.closing.load(Ordering::Relaxed) {
                     continue;
                 }
-                let open = door.connections.fetch_add(1, Ordering::AcqRel);
-                if open >= door.settings.max_connections {
-                    door.connections.fetch_sub(1, Ordering::AcqRel);
-                    log::warn!("http {peer}: refused: {open} connections open (--max-connections)");
-                    refuse_busy(stream);
-                    continue;
-                }
+                // A second descriptor, so that admission can cut this connection
+                // from another thread while it sends nothing (see crate::admission).
+                let ticket = match door.admission.admit(peer.ip(), stream.try_clone().ok()) {
+                    Ok(ticket) => ticket,
+                    Err(why) => {
+                        log::warn!("http {peer}: refused: {why} (--max-connections)");
+                        refuse_busy(stream);
+                        continue;
+                    }
+                };
                 let conn_door = door.clone();
                 let spawned = std::thread::Builder::new()
                     .name("conn".into())
                     .stack_size(CONN_STACK)
-                    .spawn(move || {
-                        let door = conn_door;
-                        connection(stream, peer, &door);
-                        door.connections.fetch_sub(1, Ordering::AcqRel);
-                    });
+                    .spawn(move || connection(stream, peer, &conn_door, &ticket));
                 if let Err(e) = spawned {
-                    door.connections.fetch_sub(1, Ordering::AcqRel);
                     log::error!("http {peer}: cannot start a thread: {e}");
                 }
             }
@@ -200,7 +196,7 @@ fn refuse_busy(stream: TcpStream) {
 }
 
 /// Serves one TCP connection: requests in turn (keep-alive), or one upgrade.
-fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door) {
+fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door, ticket: &Ticket) {
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(door.settings.request_timeout));
     let deadline = Instant::now() + door.settings.request_timeout;
@@ -215,31 +211,61 @@ fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door) {
             return;
         }
     };
-    match serve_requests(&mut stream, peer, door) {
-        Some((head, leftover)) => upgrade(stream, peer, head, leftover, door),
+    match serve_requests(&mut stream, peer, door, ticket) {
+        Some((head, leftover, who)) => upgrade(stream, peer, head, leftover, who, door, ticket),
         None => stream.close_notify(),
     }
 }
 
 /// Requests in turn on one connection, until it closes, or asks for a WebSocket
 /// upgrade: then its head and the bytes that followed it are returned.
-fn serve_requests(stream: &mut Stream, peer: SocketAddr, door: &Door) -> Option<(Head, Vec<u8>)> {
+fn serve_requests(
+    stream: &mut Stream,
+    peer: SocketAddr,
+    door: &Door,
+    ticket: &Ticket,
+) -> Option<(Head, Vec<u8>, Option<Role>)> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first = true;
     loop {
+        ticket.waiting();
         let head = match read_head(stream, &mut buf, &door.settings, first) {
             Ok(head) => head,
+            Err(_) if ticket.was_cut() => return None,
             Err(err) => {
                 answer_read_error(stream, peer, err);
                 return None;
             }
         };
+        ticket.busy();
         first = false;
         let head_len = head.1;
         let head = head.0;
+        // Once per request: a wrong secret counts once towards the back-off.
+        let who = match routes::identify(&head, peer.ip(), &door.app) {
+            Ok(who) => who,
+            Err(limited) => {
+                log::info!(
+                    "http {peer}: {} {} -> 429 (login back-off)",
+                    head.method,
+                    head.path
+                );
+                let _ = write_response(stream, limited, head.minor, false, false);
+                return None;
+            }
+        };
+        if let Some(role) = who
+            && let Err(why) = ticket.identified(role)
+        {
+            log::warn!("http {peer}: refused {role:?}: {why}");
+            let reply =
+                routes::text(503, &why.to_string()).with_header(header("Retry-After", "10"));
+            let _ = write_response(stream, reply, head.minor, false, false);
+            return None;
+        }
         if head.path == "/ws" && ws::is_upgrade(&head) {
             let leftover = buf.split_off(head_len);
-            return Some((head, leftover));
+            return Some((head, leftover, who));
         }
         let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
@@ -257,7 +283,7 @@ fn serve_requests(stream: &mut Stream, peer: SocketAddr, door: &Door) -> Option<
             peer,
             tls: stream.is_tls(),
         };
-        let response = routes::handle(&request, &door.app);
+        let response = routes::handle(&request, &door.app, who);
         let status = response.status_code().0;
         if status >= 400 {
             log::info!(
@@ -306,7 +332,7 @@ fn plain_on_tls_port(mut stream: Stream, peer: SocketAddr, door: &Door) {
             peer,
             tls: false,
         };
-        routes::handle(&request, &door.app)
+        routes::handle(&request, &door.app, None)
     } else {
         let host = head.header("host").unwrap_or("");
         let query = if head.query.is_empty() { "" } else { "?" };
@@ -323,8 +349,16 @@ fn plain_on_tls_port(mut stream: Stream, peer: SocketAddr, door: &Door) {
 }
 
 /// Handles the `/ws` upgrade: limits, handshake, then the WebSocket loop.
-fn upgrade(mut stream: Stream, peer: SocketAddr, head: Head, leftover: Vec<u8>, door: &Door) {
-    let role = match routes::authorize_ws(&head, &door.app) {
+fn upgrade(
+    mut stream: Stream,
+    peer: SocketAddr,
+    head: Head,
+    leftover: Vec<u8>,
+    who: Option<Role>,
+    door: &Door,
+    ticket: &Ticket,
+) {
+    let role = match routes::authorize_ws(&head, who, &door.app) {
         Ok(role) => role,
         Err(response) => {
             let _ = write_response(&mut stream, response, head.minor, false, false);
@@ -345,12 +379,9 @@ fn upgrade(mut stream: Stream, peer: SocketAddr, head: Head, leftover: Vec<u8>, 
             return;
         }
     };
-    let clients = door.ws_clients.fetch_add(1, Ordering::AcqRel);
-    if clients >= door.settings.max_clients {
-        door.ws_clients.fetch_sub(1, Ordering::AcqRel);
-        log::warn!("ws {peer}: refused: {clients} clients connected (--max-clients)");
-        let response = routes::text(503, "too many clients are connected; try again later")
-            .with_header(header("Retry-After", "10"));
+    if let Err(why) = ticket.open_websocket(role) {
+        log::warn!("ws {peer}: refused {role:?}: {why} (--max-clients)");
+        let response = routes::text(503, &why.to_string()).with_header(header("Retry-After", "10"));
         let _ = write_response(&mut stream, response, head.minor, false, false);
         return;
     }
@@ -372,7 +403,6 @@ fn upgrade(mut stream: Stream, peer: SocketAddr, head: Head, leftover: Vec<u8>, 
             &door.ws,
         );
     }
-    door.ws_clients.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// Answers what can be answered; closes either way.
@@ -497,7 +527,23 @@ fn read_body(
     head: &Head,
     settings: &HttpSettings,
 ) -> Result<Vec<u8>, ReadError> {
-    if head.header("transfer-encoding").is_some() {
+    // Two framings, or two lengths, are how requests are smuggled past a proxy
+    // that reads the other one: refused outright rather than picking one.
+    let lengths = head
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "content-length")
+        .count();
+    let chunked = head.header("transfer-encoding").is_some();
+    if chunked && lengths > 0 {
+        return Err(ReadError::Malformed(
+            "Transfer-Encoding and Content-Length together".into(),
+        ));
+    }
+    if lengths > 1 {
+        return Err(ReadError::Malformed("more than one Content-Length".into()));
+    }
+    if chunked {
         return Err(ReadError::Unsupported(
             "chunked request bodies are not accepted; send Content-Length",
         ));

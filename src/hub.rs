@@ -13,18 +13,21 @@
 //! history are read and paced by each client's own connection thread
 //! ([`crate::replay`]).
 
+use crate::approvals::{self, Approvals, Refusal};
 use crate::auth::Role;
 use crate::launcher::Launcher;
 use crate::meter::Meter;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
 use crate::protocol::{
-    self, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply, Request, RequestId,
-    SessionItem,
+    self, ApprovalAnswer, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply,
+    Request, RequestId, SessionItem,
 };
 use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
 use crate::store::writer::{StoreHandle, StoreOp};
 use crate::store::{self, SavedPrompt, SessionState};
+use crate::stream_json::PermissionAnswer;
+use crate::translate::ToolRequest;
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -98,6 +101,11 @@ pub enum Input {
         id: ClientId,
         last: u64,
     },
+    /// `POST /api/approvals/<id>`: an answer from HTTP; the reply says how it went.
+    ApprovalHttp {
+        answer: ApprovalAnswer,
+        reply: Sender<Result<&'static str, Refusal>>,
+    },
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
@@ -153,6 +161,18 @@ impl HubHandle {
         self.send(Input::Sessions { client, req, items });
     }
 
+    /// Answers an approval for `POST /api/approvals/<id>` (the owner); `None` if
+    /// the hub does not answer in time.
+    pub fn approve(
+        &self,
+        answer: ApprovalAnswer,
+        wait: Duration,
+    ) -> Option<Result<&'static str, Refusal>> {
+        let (reply, rx) = mpsc::channel();
+        self.send(Input::ApprovalHttp { answer, reply });
+        rx.recv_timeout(wait).ok()
+    }
+
     /// The store thread's report (see [`crate::store::writer::Report`]).
     pub fn store_report(&self, result: Result<(), String>) {
         self.send(Input::Store(result));
@@ -184,6 +204,10 @@ impl HubHandle {
 /// the runner counts as wedged.
 const RUNNER_SLACK: Duration = Duration::from_secs(60);
 
+/// Inputs handled per turn of the loop at most before the batch goes out: bounds
+/// how long the first frame of a burst waits for the last.
+const BATCH_INPUTS: usize = 64;
+
 /// `seq` is reserved on disk this far ahead, so a crash never reuses one.
 pub const SEQ_BLOCK: u64 = 10_000;
 
@@ -199,6 +223,8 @@ pub struct HubSettings {
     pub drain: Duration,
     /// The data dir, where replays find the session logs.
     pub data_dir: std::path::PathBuf,
+    /// `--approval-timeout`: deny an unanswered approval after this (never if None).
+    pub approval_timeout: Option<Duration>,
 }
 
 struct Client {
@@ -279,6 +305,12 @@ struct Hub {
     draining: Option<(Exit, Instant)>,
     /// The id of the client frame being handled, echoed by `tell`.
     req: Option<RequestId>,
+    /// Broadcasts of a run's output not yet written to the clients.
+    batch: Vec<Bytes>,
+    /// What Claude waits for a person to answer.
+    approvals: Approvals,
+    /// The input being handled is a run's output: broadcasts go into `batch`.
+    batching: bool,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -307,6 +339,7 @@ pub fn run(
             return Exit::Stop;
         }
     };
+    let settings_timeout = settings.approval_timeout;
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -327,6 +360,9 @@ pub fn run(
         store_failing: None,
         draining: None,
         req: None,
+        batch: Vec::new(),
+        batching: false,
+        approvals: Approvals::new(settings_timeout),
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -351,10 +387,22 @@ impl Hub {
     fn serve(&mut self, rx: &Receiver<Input>) -> Exit {
         loop {
             let input = match self.draining {
-                None => match rx.recv() {
-                    Ok(input) => input,
-                    // Every handle is gone: nobody can reach us any more.
-                    Err(_) => return Exit::Stop,
+                None => match self.approvals.next_deadline() {
+                    None => match rx.recv() {
+                        Ok(input) => input,
+                        // Every handle is gone: nobody can reach us any more.
+                        Err(_) => return Exit::Stop,
+                    },
+                    Some(deadline) => {
+                        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                            Ok(input) => input,
+                            Err(RecvTimeoutError::Timeout) => {
+                                self.approvals_timed_out();
+                                continue;
+                            }
+                            Err(RecvTimeoutError::Disconnected) => return Exit::Stop,
+                        }
+                    }
                 },
                 Some((exit, deadline)) => {
                     if self.clients.is_empty() && self.running.is_none() {
@@ -368,8 +416,50 @@ impl Hub {
                     }
                 }
             };
-            self.handle(input);
+            self.handle_coalescing(input);
+            // Whatever else is already waiting is handled now too, so a burst of a
+            // run's output leaves in one write per client (`flush_batch`).
+            for _ in 1..BATCH_INPUTS {
+                match rx.try_recv() {
+                    Ok(input) => self.handle_coalescing(input),
+                    Err(_) => break,
+                }
+            }
+            self.flush_batch();
         }
+    }
+
+    /// A run's streamed output is broadcast into the batch; anything else first
+    /// sends the batch out, so clients see every frame in `seq` order and joins,
+    /// replays and notices never interleave with a half-sent batch.
+    fn handle_coalescing(&mut self, input: Input) {
+        let coalesce = matches!(
+            input,
+            Input::Runner(RunnerOutput::Progress { .. } | RunnerOutput::Answer { .. })
+        );
+        if !coalesce {
+            self.flush_batch();
+        }
+        self.batching = coalesce;
+        self.handle(input);
+        self.batching = false;
+    }
+
+    /// Writes the batched broadcasts to every live client, all in one go.
+    fn flush_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        for client in self.clients.iter().filter(|c| c.live) {
+            if client.outbox.push_many(&self.batch) == Pushed::Overflowed {
+                log::warn!(
+                    "hub: client {} ({}) fell too far behind; dropping it",
+                    client.id,
+                    client.peer
+                );
+            }
+        }
+        self.batch.clear();
     }
 
     /// Writes `seq` ahead in blocks, so a crash can make it jump but never repeat.
@@ -460,6 +550,10 @@ impl Hub {
             Input::Store(result) => self.store_report(result),
             Input::Launched { run, result } => self.launched(run, result),
             Input::ReplayDone { id, last } => self.replay_done(id, last),
+            Input::ApprovalHttp { answer, reply } => {
+                let result = self.answer_approval(&answer, "owner (API)");
+                let _ = reply.send(result);
+            }
             Input::Sessions { client, req, items } => {
                 let reply = Reply::Sessions {
                     current: self.session.claude_id.clone(),
@@ -503,17 +597,9 @@ impl Hub {
                     message: store_failing_message(why),
                 })));
         }
-        client.outbox.push(&text_frame(protocol::encode_snapshot(
-            &Event::QueueStatus {
-                count: self.queue.len(),
-                items: self.queue_items(),
-                running: self.running.is_some(),
-                cancelled: None,
-            },
-        )));
         match replay_after {
             Some(after) => self.catch_up(&mut client, after),
-            None => client.live = true,
+            None => self.go_live(&mut client),
         }
         log::debug!(
             "hub: client {} ({}) joined; {} connected",
@@ -532,7 +618,7 @@ impl Hub {
     fn catch_up(&self, client: &mut Client, after: u64) {
         let after = after.max(self.session.first_seq.saturating_sub(1));
         if after >= self.seq {
-            client.live = true;
+            self.go_live(client);
             return;
         }
         let oldest = self.history.front().map_or(self.seq + 1, |(seq, _)| *seq);
@@ -548,7 +634,7 @@ impl Hub {
             for (_, frame) in memory {
                 client.outbox.push(frame);
             }
-            client.live = true;
+            self.go_live(client);
             return;
         }
         client.live = false;
@@ -560,6 +646,30 @@ impl Hub {
             // the log span) ends at the current `seq`.
             upto: self.seq,
         });
+    }
+
+    /// The client is up to date: live events from now on, and every approval still
+    /// waiting, whatever it saw before (pages drop the ones they have, by id).
+    /// The `queue_status` snapshot comes after the replay: pages take it as "the
+    /// replay is over".
+    fn go_live(&self, client: &mut Client) {
+        client.live = true;
+        client.outbox.push(&text_frame(protocol::encode_snapshot(
+            &Event::QueueStatus {
+                count: self.queue.len(),
+                items: self.queue_items(),
+                running: self.running.is_some(),
+                cancelled: None,
+            },
+        )));
+        client.outbox.push(&text_frame(protocol::encode_snapshot(
+            &Event::PermissionMode {
+                mode: self.mode().to_string(),
+            },
+        )));
+        for frame in self.approvals.frames() {
+            client.outbox.push(frame);
+        }
     }
 
     /// A client's thread has sent its replay job: continue from there.
@@ -581,7 +691,12 @@ impl Hub {
             .clients
             .iter()
             .any(|c| c.id == id && c.role == Role::Viewer);
-        if viewer && matches!(msg, ClientMsg::Message { .. } | ClientMsg::Command(_)) {
+        if viewer
+            && matches!(
+                msg,
+                ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
+            )
+        {
             self.tell(
                 id,
                 ErrorCode::ReadOnly,
@@ -596,6 +711,20 @@ impl Hub {
                 client_id,
             } => self.prompt(id, username, message, client_id),
             ClientMsg::Command(cmd) => self.command(id, cmd),
+            ClientMsg::Approval(answer) => match self.answer_approval(&answer, "owner") {
+                Ok(_) => {}
+                Err(Refusal::AlreadyResolved) => self.tell(
+                    id,
+                    ErrorCode::AlreadyResolved,
+                    "someone answered this first, or it was withdrawn",
+                ),
+                Err(Refusal::Unknown) => self.tell(
+                    id,
+                    ErrorCode::UnknownApproval,
+                    &format!("no approval {:?} is waiting", answer.id),
+                ),
+                Err(Refusal::Unfit(why)) => self.tell(id, ErrorCode::BadField, why),
+            },
             ClientMsg::Hello { last_seq } => {
                 let Some(i) = self.clients.iter().position(|c| c.id == id) else {
                     return;
@@ -711,6 +840,12 @@ impl Hub {
                 ),
             },
             Command::Resume { session } => self.resume_session(from, session),
+            Command::PermissionMode { mode } => {
+                if let Some(handle) = self.running.as_ref().and_then(|r| r.handle.as_ref()) {
+                    handle.set_mode(&mode);
+                }
+                self.mode_changed(mode);
+            }
             Command::Cancel { id } => {
                 let before = self.queue.len();
                 self.queue.retain(|q| q.id != id);
@@ -783,8 +918,9 @@ impl Hub {
         let out = Box::new(move |o| {
             let _ = tx.send(Input::Runner(o));
         });
-        self.launcher
-            .launch(self.settings.runner.clone(), request, out);
+        let mut config = self.settings.runner.clone();
+        config.permission_mode = self.mode().to_string();
+        self.launcher.launch(config, request, out);
         self.running = Some(Running {
             prompt,
             handle: None,
@@ -849,11 +985,26 @@ impl Hub {
                     client_id: None,
                 });
             }
+            RunnerOutput::Approval { run, request } => self.approval_asked(run, request),
+            RunnerOutput::ApprovalCancelled { run: _, request_id } => {
+                if let Some(p) = self.approvals.withdraw(&request_id) {
+                    self.approval_resolved(&p, "cancelled", "claude", None);
+                }
+            }
+            RunnerOutput::PermissionMode { run, mode } => {
+                log::debug!("hub: run {run}: claude confirms permission mode {mode}");
+                self.mode_changed(mode);
+            }
             RunnerOutput::Finished {
                 run,
                 session_id,
                 outcome,
-            } => self.run_finished(run, session_id, outcome),
+            } => {
+                for p in self.approvals.of_run(run) {
+                    self.approval_resolved(&p, "cancelled", "claude", None);
+                }
+                self.run_finished(run, session_id, outcome)
+            }
         }
     }
 
@@ -929,6 +1080,120 @@ impl Hub {
         }
     }
 
+    /// The CLI asks a person something: every page shows it until it is answered.
+    fn approval_asked(&mut self, run: u64, request: ToolRequest) {
+        let event = Approvals::event(run, &request);
+        log::info!(
+            "hub: run {run} waits for an approval of {} ({})",
+            event.tool,
+            event.detail
+        );
+        self.audit(&serde_json::json!({
+            "event": "asked", "id": event.id, "run": run, "tool": event.tool,
+            "detail": event.detail,
+        }));
+        let frame = self.broadcast(&Event::Approval(Box::new(event)));
+        self.approvals.add(run, request, frame);
+    }
+
+    /// A person's answer (the first one wins): to the CLI, to every page, to the
+    /// audit log.
+    fn answer_approval(
+        &mut self,
+        answer: &ApprovalAnswer,
+        by: &str,
+    ) -> Result<&'static str, Refusal> {
+        let (pending, cli) = self.approvals.answer(answer)?;
+        let handle = self
+            .running
+            .as_ref()
+            .filter(|r| r.prompt.id == pending.run)
+            .and_then(|r| r.handle.as_ref());
+        match handle {
+            Some(h) => h.answer(&pending.id, &cli),
+            None => log::warn!("hub: approval {} answered after its run ended", pending.id),
+        }
+        let decision = approvals::outcome_name(answer.decision, pending.kind);
+        self.approval_resolved(&pending, decision, by, answer.message.as_deref());
+        if pending.kind == approvals::Kind::Plan
+            && let PermissionAnswer::Allow { .. } = cli
+        {
+            self.mode_changed(answer.mode.clone().unwrap_or_else(|| "acceptEdits".into()));
+        }
+        Ok(decision)
+    }
+
+    fn approval_resolved(
+        &mut self,
+        pending: &approvals::Pending,
+        decision: &'static str,
+        by: &str,
+        message: Option<&str>,
+    ) {
+        log::info!("hub: approval {} resolved: {decision} by {by}", pending.id);
+        self.audit(&serde_json::json!({
+            "event": "resolved", "id": pending.id, "run": pending.run,
+            "tool": pending.request.tool, "decision": decision, "by": by,
+            "message": message,
+        }));
+        self.broadcast(&Event::ApprovalResolved {
+            id: pending.id.clone(),
+            decision,
+            by: by.to_string(),
+        });
+    }
+
+    /// `--approval-timeout`: unanswered approvals are denied, and everyone is told.
+    fn approvals_timed_out(&mut self) {
+        for p in self.approvals.expired(Instant::now()) {
+            if let Some(h) = self
+                .running
+                .as_ref()
+                .filter(|r| r.prompt.id == p.run)
+                .and_then(|r| r.handle.as_ref())
+            {
+                h.answer(
+                    &p.id,
+                    &PermissionAnswer::Deny {
+                        message: "Nobody answered in time; the request timed out.".into(),
+                        interrupt: false,
+                    },
+                );
+            }
+            self.approval_resolved(&p, "timed_out", "server", None);
+        }
+    }
+
+    /// One line of the audit log (the store thread appends it).
+    fn audit(&self, entry: &Value) {
+        let mut entry = entry.clone();
+        entry["ts"] = Value::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        );
+        self.store.send(StoreOp::Audit(entry.to_string()));
+    }
+
+    /// The session's permission mode is now `mode` (from a page, a plan's approval,
+    /// or the CLI): used by the next run, broadcast when it changed.
+    fn mode_changed(&mut self, mode: String) {
+        if self.mode() == mode {
+            return;
+        }
+        self.session.permission_mode = Some(mode.clone());
+        self.save_state();
+        self.broadcast(&Event::PermissionMode { mode });
+    }
+
+    /// The session's permission mode: chosen on a page, or the configured default.
+    fn mode(&self) -> &str {
+        self.session
+            .permission_mode
+            .as_deref()
+            .unwrap_or(&self.settings.runner.permission_mode)
+    }
+
     /// `resume`: continue an earlier Claude session (one made by this server or by
     /// `claude` in a terminal) from the next prompt on, in a new log. Refused while a
     /// run is in progress: stop it or let it finish first.
@@ -971,8 +1236,11 @@ impl Hub {
         let key = store::new_key();
         self.store.send(StoreOp::SwitchLog(key.clone()));
         self.session.key = key;
+        let was = self.mode().to_string();
         self.session.claude_id = None;
         self.session.resumable = false;
+        // A new session starts in the configured mode.
+        self.session.permission_mode = None;
         self.session.first_seq = self.seq + 1;
         self.save_state();
         self.history.clear();
@@ -980,6 +1248,10 @@ impl Hub {
         self.broadcast(&Event::System {
             message: "New session started.".into(),
         });
+        if was != self.mode() {
+            let mode = self.mode().to_string();
+            self.broadcast(&Event::PermissionMode { mode });
+        }
     }
 
     /// A notice for one client only, answering the frame being handled (its
@@ -995,7 +1267,7 @@ impl Hub {
     }
 
     /// Stamps, encodes once, logs, keeps for replay, and writes to every client.
-    fn broadcast(&mut self, event: &Event) {
+    fn broadcast(&mut self, event: &Event) -> Bytes {
         self.seq += 1;
         self.reserve_seq();
         let json = protocol::encode_event(self.seq, event);
@@ -1020,6 +1292,10 @@ impl Hub {
                 None => break,
             }
         }
+        if self.batching {
+            self.batch.push(frame.clone());
+            return frame;
+        }
         for client in self.clients.iter().filter(|c| c.live) {
             if client.outbox.push(&frame) == Pushed::Overflowed {
                 log::warn!(
@@ -1029,6 +1305,7 @@ impl Hub {
                 );
             }
         }
+        frame
     }
 
     fn shutdown(&mut self, exit: Exit) {

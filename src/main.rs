@@ -4,6 +4,8 @@
 //! threads, runs the hub on this thread, and maps how it ended to an exit code.
 #![forbid(unsafe_code)]
 
+mod admission;
+mod approvals;
 mod assets;
 mod auth;
 mod boxstatus;
@@ -17,6 +19,7 @@ mod launcher;
 mod logs;
 mod markdown;
 mod meter;
+mod orphans;
 mod outbox;
 mod pages;
 mod password;
@@ -40,7 +43,7 @@ use std::fmt;
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// Exit codes, written down once.
@@ -80,7 +83,12 @@ fn main() -> ExitCode {
         Err(e) => {
             log::error!("{e}");
             eprintln!("homeclaude: {e}");
-            ExitCode::from(EXIT_START_FAILED)
+            // A token too short to use is a configuration mistake like a bad flag.
+            if matches!(e, StartError::Auth(auth::AuthError::Weak { .. })) {
+                ExitCode::from(EXIT_BAD_CONFIG)
+            } else {
+                ExitCode::from(EXIT_START_FAILED)
+            }
         }
     }
 }
@@ -130,6 +138,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             "data dir {}: {e}; continuing without it",
             config.data_dir.display()
         );
+    }
+    let swept = orphans::sweep(&config.data_dir);
+    if swept > 0 {
+        log::warn!("ended {swept} claude run(s) left running by a server that was killed");
     }
     let pages = pages::Pages::new(config.templates.clone()).map_err(StartError::Templates)?;
     // Absolute, so the `claude --resume` command shown to users works from anywhere.
@@ -186,8 +198,6 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         settings: http::HttpSettings {
             max_header: config.limits.max_header,
             max_body: config.limits.max_body,
-            max_connections: config.limits.max_connections,
-            max_clients: config.limits.max_clients,
             request_timeout: config.limits.request_timeout,
             keepalive_timeout: config.limits.keepalive_timeout,
         },
@@ -198,8 +208,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             ping_interval: config.ws.ping_interval,
             peer_timeout: config.ws.peer_timeout,
         },
-        connections: AtomicUsize::new(0),
-        ws_clients: AtomicUsize::new(0),
+        admission: admission::Admission::new(admission::Caps::new(
+            config.limits.max_connections,
+            config.limits.max_clients,
+        )),
         closing: AtomicBool::new(false),
         wedge_accept: wedge_accept.clone(),
     });
@@ -220,6 +232,16 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         config.data_dir.display()
     );
 
+    // A missing CLI is not fatal (it may be installed while the server runs), but
+    // a new user should hear of it now, not at the first prompt.
+    if child::find_executable(&config.claude).is_none() {
+        log::warn!(
+            "the Claude Code CLI ({}) was not found: prompts will fail until it is \
+             installed (npm install -g @anthropic-ai/claude-code, then run `claude` once \
+             to log in) or --claude names it",
+            config.claude.display()
+        );
+    }
     watchdog::ready(&format!("listening on {local}"));
     watchdog::spawn(local, hub_handle.clone()).map_err(|e| StartError::Thread("watchdog", e))?;
     let (store, mut recovered) = store::Store::open(&config.data_dir, fsync_delay(test_hooks_on));
@@ -258,6 +280,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             history_bytes: 4 << 20,
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
+            approval_timeout: config.runner.approval_timeout,
         },
         store,
         recovered,
@@ -277,6 +300,9 @@ fn fsync_delay(test_hooks: bool) -> Duration {
         .and_then(|v| v.parse().ok())
         .filter(|_| test_hooks)
         .unwrap_or(0);
+    if ms > 0 {
+        log::warn!("store: test hook: every fsync takes {ms} ms longer");
+    }
     Duration::from_millis(ms)
 }
 

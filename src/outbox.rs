@@ -20,6 +20,7 @@
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
 use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +32,9 @@ use crate::replay::Job;
 
 /// An encoded WebSocket frame, shared by every client it goes to.
 pub type Bytes = Arc<[u8]>;
+
+/// Frames handed to the wire in one vectored write at most.
+const IOV: usize = 64;
 
 /// Encodes a text message as one unmasked server frame.
 pub fn text_frame(text: String) -> Bytes {
@@ -61,6 +65,13 @@ fn encode(frame: Frame) -> Bytes {
 pub trait Wire {
     /// Takes some of `bytes` now, without blocking; `Err(AGAIN)` when it can take none.
     fn send_now(&mut self, bytes: &[u8]) -> Result<usize, Errno>;
+    /// Takes some of several buffers, in order, in one call where the wire can.
+    fn send_vectored_now(&mut self, bufs: &[IoSlice<'_>]) -> Result<usize, Errno> {
+        match bufs.first() {
+            Some(b) => self.send_now(b),
+            None => Ok(0),
+        }
+    }
     /// Writes out bytes buffered below the outbox (TLS records); `Ok(true)` while
     /// some remain, waiting for the socket.
     fn drain_now(&mut self) -> Result<bool, Errno> {
@@ -175,6 +186,32 @@ impl Outbox {
         Pushed::Sent
     }
 
+    /// Queues several data frames at once, in order: one write for all of them
+    /// when nothing is waiting before them (the hub's batched fan-out).
+    pub fn push_many(&self, frames: &[Bytes]) -> Pushed {
+        let mut st = self.lock();
+        if st.closing || st.dead {
+            return Pushed::Closed;
+        }
+        let total: usize = frames.iter().map(|f| f.len()).sum();
+        if st.live > 0 && st.live + total > self.limit {
+            self.begin_close(
+                &mut st,
+                close_frame(CloseCode::Again, "client too slow"),
+                true,
+            );
+            return Pushed::Overflowed;
+        }
+        let was_idle = st.queue.is_empty();
+        for frame in frames {
+            st.pending += frame.len();
+            st.live += frame.len();
+            st.queue.push_back((frame.clone(), true));
+        }
+        self.written(&mut st, was_idle);
+        Pushed::Sent
+    }
+
     /// Queues a control frame (ping, pong, close reply). They count against the
     /// limit like any frame: a peer that floods pings and never reads would
     /// otherwise grow its queue of pongs without bound.
@@ -248,6 +285,12 @@ impl Outbox {
             st.live += frame.len();
         }
         st.queue.push_back((frame, live));
+        self.written(st, was_idle);
+    }
+
+    /// After frames were queued: write them at once when the queue was idle (the
+    /// direct path), else (or for what is left) wake the owner thread.
+    fn written(&self, st: &mut State, was_idle: bool) {
         if was_idle {
             if let Some(mut sock) = self.direct.as_ref() {
                 Self::write_some(st, &mut sock);
@@ -259,22 +302,36 @@ impl Outbox {
         }
     }
 
-    /// Writes as much of the queue as the wire takes now.
+    /// Writes as much of the queue as the wire takes now, up to [`IOV`] frames
+    /// per call.
     fn write_some(st: &mut State, wire: &mut dyn Wire) {
-        while let Some((front, live)) = st.queue.front() {
-            let rest = &front[st.offset..];
-            let (len, live) = (front.len(), *live);
-            match wire.send_now(rest) {
-                Ok(n) => {
+        while !st.queue.is_empty() {
+            let sent = {
+                let mut bufs: [IoSlice<'_>; IOV] = [IoSlice::new(&[]); IOV];
+                let mut count = 0;
+                for (i, (frame, _)) in st.queue.iter().take(IOV).enumerate() {
+                    let skip = if i == 0 { st.offset } else { 0 };
+                    bufs[i] = IoSlice::new(&frame[skip..]);
+                    count += 1;
+                }
+                wire.send_vectored_now(&bufs[..count])
+            };
+            match sent {
+                Ok(mut n) => {
                     st.pending -= n;
-                    if n == rest.len() {
+                    // Retire the frames written whole; keep the offset into the next.
+                    while let Some((front, live)) = st.queue.front() {
+                        let rest = front.len() - st.offset;
+                        if n < rest {
+                            st.offset += n;
+                            break;
+                        }
+                        n -= rest;
+                        if *live {
+                            st.live -= front.len();
+                        }
                         st.queue.pop_front();
                         st.offset = 0;
-                        if live {
-                            st.live -= len;
-                        }
-                    } else {
-                        st.offset += n;
                     }
                 }
                 Err(Errno::AGAIN) => return,
@@ -364,6 +421,34 @@ mod tests {
         let mut buf = [0u8; 5];
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"\x81\x03one");
+    }
+
+    #[test]
+    fn a_batch_goes_out_whole_and_in_order_even_when_the_socket_takes_part_of_it() {
+        let (server, mut client) = pair();
+        let out = Outbox::new(Some(server.try_clone().unwrap()), 64 << 20).unwrap();
+        // More frames than one vectored write takes, and more bytes than the
+        // socket buffers: the rest waits in the queue, partly written frames too.
+        let frames: Vec<Bytes> = (0..300)
+            .map(|i| text_frame(format!("{i:05}{}", "y".repeat(20_000))))
+            .collect();
+        assert_eq!(out.push_many(&frames), Pushed::Sent);
+        assert!(out.pending() > 0, "the kernel cannot take 6 MB at once");
+        let expected: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        client.set_nonblocking(true).unwrap();
+        while seen.len() < expected.len() {
+            let _ = out.flush(&mut &server);
+            match client.read(&mut buf) {
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(seen == expected, "every byte, in order");
+        assert_eq!(out.pending(), 0);
+        assert_eq!(out.backlog(), 0);
     }
 
     #[test]

@@ -31,6 +31,46 @@ pub enum ClientMsg {
     /// Application-level keep-alive (the original page pings every 5 minutes to
     /// keep an ngrok tunnel busy). Answered with nothing: the traffic is the point.
     Ping,
+    /// An answer to a pending `approval` (owner only).
+    Approval(ApprovalAnswer),
+}
+
+/// The decision of an `approval` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    AllowAlways,
+    Deny,
+}
+
+/// Where "allow always" is remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// For this Claude session only.
+    Session,
+    /// In the project's `.claude/settings.local.json`, written by the CLI, so a
+    /// `claude` in a terminal obeys it too.
+    Local,
+}
+
+/// The permission modes a page may choose (never `bypassPermissions`: that stays
+/// a server flag).
+pub const PAGE_MODES: &[&str] = &["default", "acceptEdits", "plan"];
+
+/// `{"type":"approval","id":...,"decision":...}`: one person's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalAnswer {
+    pub id: String,
+    pub decision: Decision,
+    pub destination: Destination,
+    /// Deny: the reason the model reads; plan: the feedback.
+    pub message: Option<String>,
+    /// AskUserQuestion: question text -> a label, labels, or typed text.
+    pub answers: Option<Map<String, Value>>,
+    /// Plan approval: the mode to continue in (`acceptEdits` unless `default`).
+    pub mode: Option<String>,
+    /// Deny and end the turn.
+    pub interrupt: bool,
 }
 
 /// A `{"type":"command"}` frame.
@@ -50,6 +90,8 @@ pub enum Command {
     Sessions,
     /// Continue an earlier Claude session (from `sessions`) from the next prompt on.
     Resume { session: String },
+    /// Switch the session's permission mode (one of [`PAGE_MODES`]).
+    PermissionMode { mode: String },
 }
 
 /// Why a browser frame was refused. Each variant is answered with an `error` frame
@@ -121,6 +163,22 @@ pub fn parse_request(text: &str) -> Result<Request, Refused> {
     }
 }
 
+/// The body of `POST /api/approvals/<id>`: the `approval` frame's fields, the id
+/// from the path.
+pub fn parse_http_approval(id: &str, body: &[u8]) -> Result<ApprovalAnswer, FrameError> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let Value::Object(obj) = &mut value else {
+        return Err(FrameError::Malformed("expected an object".into()));
+    };
+    obj.insert("type".into(), "approval".into());
+    obj.insert("id".into(), id.into());
+    match parse_value(value)? {
+        ClientMsg::Approval(a) => Ok(a),
+        _ => Err(FrameError::MissingType),
+    }
+}
+
 /// Longest string `id` echoed back.
 const MAX_REQUEST_ID: usize = 128;
 
@@ -163,6 +221,11 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
                         .ok_or(FrameError::BadField("id"))?,
                 },
                 "sessions" => Command::Sessions,
+                "permission_mode" => Command::PermissionMode {
+                    mode: str_field(&obj, "mode")?
+                        .filter(|m| PAGE_MODES.contains(&m.as_str()))
+                        .ok_or(FrameError::BadField("mode"))?,
+                },
                 "resume" => Command::Resume {
                     session: str_field(&obj, "session")?
                         .filter(|s| is_session_id(s))
@@ -180,17 +243,63 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
             Ok(ClientMsg::Hello { last_seq })
         }
         "ping" => Ok(ClientMsg::Ping),
+        "approval" => {
+            let id = str_field(&obj, "id")?
+                .filter(|s| !s.is_empty() && s.len() <= 128)
+                .ok_or(FrameError::BadField("id"))?;
+            let decision = match str_field(&obj, "decision")?.as_deref() {
+                Some("allow") => Decision::Allow,
+                Some("allow_always") => Decision::AllowAlways,
+                Some("deny") => Decision::Deny,
+                _ => return Err(FrameError::BadField("decision")),
+            };
+            let destination = match str_field(&obj, "destination")?.as_deref() {
+                None | Some("session") => Destination::Session,
+                Some("local") => Destination::Local,
+                Some(_) => return Err(FrameError::BadField("destination")),
+            };
+            let answers = match obj.get("answers") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(_) => return Err(FrameError::BadField("answers")),
+            };
+            let mode = str_field(&obj, "mode")?;
+            if mode
+                .as_deref()
+                .is_some_and(|m| !["default", "acceptEdits"].contains(&m))
+            {
+                return Err(FrameError::BadField("mode"));
+            }
+            let interrupt = match obj.get("interrupt") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(FrameError::BadField("interrupt")),
+            };
+            Ok(ClientMsg::Approval(ApprovalAnswer {
+                id,
+                decision,
+                destination,
+                message: str_field(&obj, "message")?,
+                answers,
+                mode,
+                interrupt,
+            }))
+        }
         other => Err(FrameError::UnknownType(other.to_string())),
     }
 }
 
-/// A Claude session id as `--resume` takes it: letters, digits, `-` and `_` only
-/// (it becomes a command-line argument and a file name).
+/// A Claude session id: the CLI's own shape, a UUID (`8-4-4-4-12` hex digits, as
+/// `--session-id` requires and every session file is named). The one rule for ids
+/// that reach the CLI's argv or a file name: nothing else can start with `-` or
+/// hold a path separator.
 pub fn is_session_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// An optional string field: absent or null is `None`, any other non-string is an error.
@@ -252,6 +361,42 @@ pub enum Event {
         #[serde(flatten)]
         body: Map<String, Value>,
     },
+    /// Claude waits for a person: a tool to allow, questions, a plan.
+    Approval(Box<ApprovalEvent>),
+    /// A pending approval was answered, withdrawn or timed out.
+    ApprovalResolved {
+        id: String,
+        /// `allow`, `allow_always`, `deny`, `answered`, `cancelled`, `timed_out`.
+        decision: &'static str,
+        by: String,
+    },
+    /// The session's permission mode (also sent to each client on connect).
+    PermissionMode { mode: String },
+}
+
+/// What a pending approval shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalEvent {
+    pub id: String,
+    pub run: u64,
+    /// `tool`, `question` or `plan`.
+    pub kind: &'static str,
+    pub tool: String,
+    /// What the tool will do, in one readable line.
+    pub detail: String,
+    pub input: Value,
+    pub suggestions: Vec<Value>,
+    /// AskUserQuestion: the questions with their options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Value>,
+    /// ExitPlanMode: the plan as markdown, and rendered like an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Why the CLI asks (e.g. "Path is outside allowed working directories").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Event {
@@ -264,6 +409,9 @@ impl Event {
             Event::Progress { .. } => "progress",
             Event::QueueStatus { .. } => "queue_status",
             Event::UsageStatus { .. } => "usage_status",
+            Event::Approval(_) => "approval",
+            Event::ApprovalResolved { .. } => "approval_resolved",
+            Event::PermissionMode { .. } => "permission_mode",
         }
     }
 }
@@ -418,6 +566,10 @@ pub enum ErrorCode {
     Busy,
     /// Older events of this session could not be sent.
     HistoryGap,
+    /// Someone answered this approval first (or it was withdrawn).
+    AlreadyResolved,
+    /// No approval has this id.
+    UnknownApproval,
 }
 
 impl ErrorCode {
@@ -439,6 +591,8 @@ impl ErrorCode {
         ErrorCode::NotQueued,
         ErrorCode::Busy,
         ErrorCode::HistoryGap,
+        ErrorCode::AlreadyResolved,
+        ErrorCode::UnknownApproval,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -459,6 +613,8 @@ impl ErrorCode {
             ErrorCode::NotQueued => "not_queued",
             ErrorCode::Busy => "busy",
             ErrorCode::HistoryGap => "history_gap",
+            ErrorCode::AlreadyResolved => "already_resolved",
+            ErrorCode::UnknownApproval => "unknown_approval",
         }
     }
 }
@@ -621,15 +777,23 @@ mod tests {
             Ok(ClientMsg::Command(Command::Sessions)),
         );
         check(
-            r#"{"type":"command","command":"resume","session":"ab-12"}"#,
+            r#"{"type":"command","command":"resume","session":"be8492f8-924b-4ecd-bd9e-69387a8e4337"}"#,
             Ok(ClientMsg::Command(Command::Resume {
-                session: "ab-12".into(),
+                session: "be8492f8-924b-4ecd-bd9e-69387a8e4337".into(),
             })),
         );
-        check(
-            r#"{"type":"command","command":"resume","session":"../x y"}"#,
-            Err(FrameError::BadField("session")),
-        );
+        // Anything but the CLI's UUID shape, above all what argv would read as a flag.
+        for bad in [
+            "../x y",
+            "--dangerously-skip-permissions",
+            "-be8492f8-924b-4ecd-bd9e-69387a8e433",
+            "be8492f8-924b-4ecd-bd9e-69387a8e4337x",
+            "be8492f8_924b-4ecd-bd9e-69387a8e4337",
+            "ab-12",
+        ] {
+            let frame = serde_json::json!({"type":"command","command":"resume","session":bad});
+            check(&frame.to_string(), Err(FrameError::BadField("session")));
+        }
     }
 
     #[test]
@@ -749,6 +913,25 @@ mod tests {
                 cancelled: None,
             },
             Event::UsageStatus { body: Map::new() },
+            Event::Approval(Box::new(ApprovalEvent {
+                id: text(),
+                run: 1,
+                kind: "tool",
+                tool: text(),
+                detail: text(),
+                input: Value::Null,
+                suggestions: vec![],
+                questions: None,
+                plan: None,
+                html: None,
+                reason: None,
+            })),
+            Event::ApprovalResolved {
+                id: text(),
+                decision: "allow",
+                by: text(),
+            },
+            Event::PermissionMode { mode: text() },
         ];
         let progress = vec![
             Progress::Start { prompt_id: 1 },

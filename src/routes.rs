@@ -5,13 +5,14 @@
 //! [`crate::ws`]'s. This module decides what each path answers and who may ask.
 
 use crate::assets::{Assets, Body};
-use crate::auth::{self, Auth, Login, Role};
+use crate::auth::{self, Auth, Limited, Login, Role};
 use crate::config::Access;
 use crate::http::{Head, Request, header};
 use crate::hub::HubHandle;
 use crate::pages::Pages;
 use minijinja::{Value, context};
 use std::io::{Cursor, Read};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tiny_http::{Response, StatusCode};
@@ -43,10 +44,25 @@ enum Gate {
     LoggedIn,
 }
 
-type Handler = fn(&Request, &App) -> Reply;
+type Handler = fn(&Request, &App, Option<Role>) -> Reply;
 
-/// Routes one request.
-pub fn handle(req: &Request, app: &App) -> Reply {
+/// Who sent a request, from its bearer token or cookie, checked once per request
+/// (a wrong secret counts once towards the back-off). An address in back-off that
+/// presents a token is answered 429 here, whatever the path.
+pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Reply> {
+    app.auth
+        .identify(head.header("authorization"), head.header("cookie"), from)
+        .map_err(|Limited(wait)| {
+            text(
+                429,
+                "too many failed logins from this address; wait and try again",
+            )
+            .with_header(header("Retry-After", &wait.as_secs().max(1).to_string()))
+        })
+}
+
+/// Routes one request; `who` is what [`identify`] found.
+pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
     let head = &req.head;
     if let Err(reply) = check_host(head, app) {
         return reply;
@@ -60,6 +76,8 @@ pub fn handle(req: &Request, app: &App) -> Reply {
         "/sw.js" | "/manifest.webmanifest" => ("GET, HEAD", Gate::Public, root_asset),
         "/api/logs" => ("GET, HEAD", Gate::LoggedIn, logs_list),
         p if p.starts_with("/api/logs/") => ("GET, HEAD", Gate::LoggedIn, log_one),
+        // Owner only (checked in the handler): a viewer gets 403.
+        p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -70,7 +88,7 @@ pub fn handle(req: &Request, app: &App) -> Reply {
     {
         return reply;
     }
-    if access == Gate::LoggedIn && role(head, app).is_none() {
+    if access == Gate::LoggedIn && who.is_none() {
         return if head.path == "/" {
             redirect("/login")
         } else {
@@ -80,20 +98,14 @@ pub fn handle(req: &Request, app: &App) -> Reply {
             )
         };
     }
-    reply(req, app)
-}
-
-/// The role a request's cookie or bearer token grants.
-fn role(head: &Head, app: &App) -> Option<Role> {
-    app.auth
-        .identify(head.header("authorization"), head.header("cookie"))
+    reply(req, app, who)
 }
 
 /// Checks a WebSocket upgrade before the handshake and returns the client's role.
-pub fn authorize_ws(head: &Head, app: &App) -> Result<Role, Reply> {
+pub fn authorize_ws(head: &Head, who: Option<Role>, app: &App) -> Result<Role, Reply> {
     check_host(head, app)?;
     check_origin(head, app)?;
-    role(head, app).ok_or_else(|| {
+    who.ok_or_else(|| {
         log::info!("ws: refused upgrade without a valid session");
         text(401, "log in first")
     })
@@ -134,16 +146,7 @@ fn check_origin(head: &Head, app: &App) -> Result<(), Reply> {
 /// given, restricts Host.
 fn check_host(head: &Head, app: &App) -> Result<(), Reply> {
     let no_auth = !app.auth.enabled();
-    if no_auth
-        && [
-            "x-forwarded-for",
-            "forwarded",
-            "x-forwarded-host",
-            "x-forwarded-proto",
-        ]
-        .iter()
-        .any(|h| head.header(h).is_some())
-    {
+    if no_auth && head.headers.iter().any(|(name, _)| is_proxy_header(name)) {
         log::warn!("refused a proxied request: --no-auth serves this machine only");
         return Err(text(
             403,
@@ -180,9 +183,31 @@ fn check_host(head: &Head, app: &App) -> Result<(), Reply> {
     }
 }
 
+/// Headers that only a proxy, tunnel or CDN adds (names lower-case): with
+/// `--no-auth` a request carrying one did not come from this machine's own browser.
+/// Whole families by prefix (`x-forwarded-*`, Cloudflare's `cf-*`, Tailscale's
+/// `tailscale-*`, Envoy's `x-envoy-*`), then single names used by nginx, Apache,
+/// Akamai, Fastly, Fly.io and others.
+pub fn is_proxy_header(name: &str) -> bool {
+    const PREFIXES: &[&str] = &["x-forwarded-", "cf-", "tailscale-", "x-envoy-", "x-amzn-"];
+    const NAMES: &[&str] = &[
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "true-client-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "fastly-client-ip",
+        "fly-client-ip",
+        "x-proxyuser-ip",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
+}
+
 /// `/login`: shows the form, or trades a token (query or form) or the password
 /// (form only: a query string ends up in histories and logs) for a session cookie.
-fn login(req: &Request, app: &App) -> Reply {
+fn login(req: &Request, app: &App, _who: Option<Role>) -> Reply {
     let head = &req.head;
     let form_field = |name: &str| {
         (head.method == "POST")
@@ -276,7 +301,10 @@ fn login_page(
     }
 }
 
-fn logout(_req: &Request, _app: &App) -> Reply {
+/// `/logout`: clears this browser's cookie; an owner's logout also ends every
+/// other owner session (see [`Auth::logout`]), so a copied cookie dies with it.
+fn logout(_req: &Request, app: &App, who: Option<Role>) -> Reply {
+    app.auth.logout(who);
     redirect("/login").with_header(header("Set-Cookie", &auth::logout_cookie()))
 }
 
@@ -286,12 +314,12 @@ fn redirect(to: &str) -> Reply {
         .with_header(header("Cache-Control", "no-store"))
 }
 
-fn index(req: &Request, app: &App) -> Reply {
+fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
     let ctx = context! {
         version => env!("CARGO_PKG_VERSION"),
         lang => request_language(&req.head),
         // The page hides what a read-only viewer cannot use (the hub enforces it).
-        viewer => role(&req.head, app) == Some(Role::Viewer),
+        viewer => who == Some(Role::Viewer),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
@@ -354,7 +382,7 @@ fn page_language(accept: Option<&str>) -> &'static str {
     best.0
 }
 
-fn asset(req: &Request, app: &App) -> Reply {
+fn asset(req: &Request, app: &App, _who: Option<Role>) -> Reply {
     let name = req.head.path.trim_start_matches("/static/");
     let Some(found) = app.assets.get(name) else {
         return text(404, "not found");
@@ -389,7 +417,7 @@ fn asset(req: &Request, app: &App) -> Reply {
 /// The PWA's files that must live at the root: the service worker (its scope is
 /// the path it is served from) and the manifest. Always revalidated, so a new build's
 /// worker and manifest are picked up at once.
-fn root_asset(req: &Request, app: &App) -> Reply {
+fn root_asset(req: &Request, app: &App, _who: Option<Role>) -> Reply {
     let name = req.head.path.trim_start_matches('/');
     let Some(found) = app.assets.get(name) else {
         return text(404, "not found");
@@ -401,9 +429,9 @@ fn root_asset(req: &Request, app: &App) -> Reply {
     bytes(200, found.content_type, body).with_header(header("Cache-Control", "no-cache"))
 }
 
-/// `GET /api/logs`: homeclaude's own session logs (see [`crate::logs`]), read on
+// `GET /api/logs`: homeclaude's own session logs (see [`crate::logs`]), read on
 /// this connection's thread.
-fn logs_list(_req: &Request, app: &App) -> Reply {
+fn logs_list(_req: &Request, app: &App, _who: Option<Role>) -> Reply {
     bytes(
         200,
         "application/json",
@@ -413,7 +441,7 @@ fn logs_list(_req: &Request, app: &App) -> Reply {
 }
 
 /// `GET /api/logs/<key>`: one session log as JSON lines, streamed from the disk.
-fn log_one(req: &Request, app: &App) -> Reply {
+fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
     let key = req.head.path.trim_start_matches("/api/logs/");
     let Some((file, len)) = crate::logs::open(&app.data_dir, key) else {
         return text(404, "no such log");
@@ -431,7 +459,38 @@ fn log_one(req: &Request, app: &App) -> Reply {
     )
 }
 
-fn healthz(req: &Request, app: &App) -> Reply {
+/// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the
+/// WebSocket `approval` frame): the owner answers without a page (a notification's
+/// buttons, a script). 200 with the outcome; 404 unknown; 409 already answered;
+/// 400 a bad body; 403 for a viewer.
+fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
+    if who != Some(Role::Owner) {
+        return text(403, "only the owner answers approvals");
+    }
+    let id = req.head.path.trim_start_matches("/api/approvals/");
+    let answer = match crate::protocol::parse_http_approval(id, &req.body) {
+        Ok(a) => a,
+        Err(e) => return text(400, &e.to_string()),
+    };
+    match app.hub.approve(answer, Duration::from_secs(5)) {
+        Some(Ok(decision)) => bytes(
+            200,
+            "application/json",
+            serde_json::json!({"id": id, "decision": decision})
+                .to_string()
+                .into_bytes(),
+        )
+        .with_header(header("Cache-Control", "no-store")),
+        Some(Err(crate::approvals::Refusal::Unknown)) => text(404, "no such approval is waiting"),
+        Some(Err(crate::approvals::Refusal::AlreadyResolved)) => {
+            text(409, "someone answered this first, or it was withdrawn")
+        }
+        Some(Err(crate::approvals::Refusal::Unfit(why))) => text(400, why),
+        None => text(503, "the server is not responding"),
+    }
+}
+
+fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
     let claude_found = crate::child::find_executable(&app.claude).is_some();
     let stats = app.hub.stats(Duration::from_secs(1));
     let status = match stats {
@@ -446,12 +505,16 @@ fn healthz(req: &Request, app: &App) -> Reply {
         "clients": stats.map(|s| s.clients),
         "queue": stats.map(|s| s.queue),
         "running": stats.map(|s| s.running),
-        "claude": { "path": app.claude.display().to_string(), "found": claude_found },
     });
-    // The box's own figures (temperature, memory, disk) are for logged-in users only;
-    // the public health check says no more than it must.
+    // Where the CLI lives (a path names the user) and the box's own figures
+    // (temperature, memory, disk) are for logged-in users only; the public health
+    // check says no more than it must (docs/SECURITY.md lists it).
     let mut body = body;
-    if role(&req.head, app).is_some() {
+    if who.is_some() {
+        body["claude"] = serde_json::json!({
+            "path": app.claude.display().to_string(),
+            "found": claude_found,
+        });
         body["box"] =
             serde_json::to_value(crate::boxstatus::read(&app.data_dir)).unwrap_or_default();
     }

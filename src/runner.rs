@@ -10,8 +10,10 @@
 
 use crate::child::{self, Chunk, Tail};
 use crate::protocol::{Progress, excerpt};
-use crate::stream_json::{self, Line, ParseError};
-use crate::translate::{Emit, ExitFacts, ExitKind, StopReason, Translator, human_duration};
+use crate::stream_json::{self, Line, ParseError, PermissionAnswer};
+use crate::translate::{
+    Emit, ExitFacts, ExitKind, StopReason, ToolRequest, Translator, human_duration,
+};
 use rustix::process::Signal;
 use std::fmt;
 use std::io::{self, Write};
@@ -123,6 +125,12 @@ pub enum RunnerOutput {
     Progress { run: u64, progress: Progress },
     /// Claude's final answer to the prompt: a chat message from Claude.
     Answer { run: u64, text: String },
+    /// The CLI waits for an answer to this (see [`RunHandle::answer`]).
+    Approval { run: u64, request: ToolRequest },
+    /// The CLI withdrew an approval request.
+    ApprovalCancelled { run: u64, request_id: String },
+    /// The session's permission mode changed (the CLI said so).
+    PermissionMode { run: u64, mode: String },
     /// The run is over and its process reaped. Always the last output of a run.
     Finished {
         run: u64,
@@ -200,6 +208,19 @@ impl RunHandle {
     pub fn pid(&self) -> u32 {
         self.pid
     }
+
+    /// Answers the CLI's approval request `request_id` (written to its stdin).
+    pub fn answer(&self, request_id: &str, answer: &PermissionAnswer) {
+        let line = stream_json::permission_response_line(request_id, answer);
+        let _ = self.events.send(Event::Stdin(line));
+    }
+
+    /// Switches the running session's permission mode.
+    pub fn set_mode(&self, mode: &str) {
+        let id = format!("homeclaude-mode-{}", self.pid);
+        let line = stream_json::set_permission_mode_line(&id, mode);
+        let _ = self.events.send(Event::Stdin(line));
+    }
 }
 
 impl RunHandle {
@@ -262,6 +283,10 @@ pub fn command_args(cfg: &RunnerConfig, session: &SessionRef) -> Vec<String> {
         "stream-json",
         "--verbose",
         "--include-partial-messages",
+        // Tool approvals, questions and plans come to us as `control_request`s
+        // on stdout, answered on stdin, instead of being denied silently.
+        "--permission-prompt-tool",
+        "stdio",
         "--permission-mode",
     ]
     .iter()
@@ -271,9 +296,11 @@ pub fn command_args(cfg: &RunnerConfig, session: &SessionRef) -> Vec<String> {
     if let Some(model) = &cfg.model {
         args.extend(["--model".to_string(), model.clone()]);
     }
+    // One argument each, `--flag=value`: the id can never be read as a flag of its
+    // own, whatever it holds ([`start`] also refuses ids of any other shape).
     match session {
-        SessionRef::New(id) => args.extend(["--session-id".to_string(), id.clone()]),
-        SessionRef::Resume(id) => args.extend(["--resume".to_string(), id.clone()]),
+        SessionRef::New(id) => args.push(format!("--session-id={id}")),
+        SessionRef::Resume(id) => args.push(format!("--resume={id}")),
     }
     args.extend(cfg.extra_args.iter().cloned());
     args
@@ -299,6 +326,8 @@ enum Event {
     /// The process exited; it stays a zombie until the supervisor reaps it.
     Exited,
     Stop,
+    /// A line for the CLI's stdin from the hub (an approval's answer, a mode).
+    Stdin(String),
 }
 
 /// Starts a run. Its outputs go to `out`, called from the run's supervisor thread.
@@ -321,6 +350,20 @@ pub fn start(
                 why: e.to_string(),
             });
         }
+    }
+    // A session id reaches argv only in the CLI's UUID shape. The hub's ids come
+    // from the CLI's own `init` or from a checked `resume` command; should one not
+    // fit, the prompt runs in a new session rather than pass it on.
+    let mut req = req;
+    if let SessionRef::Resume(id) | SessionRef::New(id) = &req.session
+        && !crate::protocol::is_session_id(id)
+    {
+        log::warn!(
+            "run {}: session id {:?} is not a Claude session id; running in a new session",
+            req.run,
+            excerpt(id, 80)
+        );
+        req.session = SessionRef::New(new_session_id());
     }
     let args = command_args(cfg, &req.session);
     let mut command = Command::new(&cfg.claude);
@@ -454,6 +497,9 @@ struct ChildGuard {
 impl ChildGuard {
     fn new(child: Child) -> ChildGuard {
         let pid = child.id();
+        // Recorded until reaped, so a server killed meanwhile finds it at its next
+        // start (crate::orphans).
+        crate::orphans::spawned(pid);
         ChildGuard {
             child,
             pid,
@@ -485,7 +531,9 @@ impl ChildGuard {
 
     fn reap(&mut self) -> ExitKind {
         self.reaped = true;
-        match self.child.wait() {
+        let waited = self.child.wait();
+        crate::orphans::reaped(self.pid);
+        match waited {
             Ok(status) => match (status.code(), status.signal()) {
                 (Some(code), _) => ExitKind::Code(code),
                 (None, Some(sig)) => ExitKind::Signal(sig),
@@ -658,6 +706,11 @@ impl Supervisor {
                     // with them the last holders of its output pipes.
                     self.child.signal(Signal::KILL);
                 }
+                Some(Event::Stdin(line)) => {
+                    if !self.send_stdin(line) {
+                        log::info!("run {}: an answer came after stdin closed", self.run);
+                    }
+                }
                 Some(Event::Stop) => {
                     if exited_at.is_none() && stop.is_none() {
                         stop_reason = Some(StopReason::Requested);
@@ -715,6 +768,18 @@ impl Supervisor {
             Emit::Answer(text) => (self.out)(RunnerOutput::Answer {
                 run: self.run,
                 text,
+            }),
+            Emit::Approval(request) => (self.out)(RunnerOutput::Approval {
+                run: self.run,
+                request,
+            }),
+            Emit::ApprovalCancelled(request_id) => (self.out)(RunnerOutput::ApprovalCancelled {
+                run: self.run,
+                request_id,
+            }),
+            Emit::PermissionMode(mode) => (self.out)(RunnerOutput::PermissionMode {
+                run: self.run,
+                mode,
             }),
             Emit::TurnEnded => {
                 // Dropping the sender closes stdin once queued lines are written: the
@@ -799,7 +864,7 @@ mod tests {
 
     /// A safety net for a runner that went quiet, never a way to synchronise.
     const WAIT: Duration = Duration::from_secs(20);
-    const FIXTURES: &str = "../shared/fixtures/stream-json";
+    const FIXTURES: &str = "tests/fixtures/stream-json";
     const UUID: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
 
     /// The fake CLI. Unit tests of a binary get no `CARGO_BIN_EXE_*`, so it is found
@@ -1067,12 +1132,7 @@ mod tests {
         };
         let mut req = request(1, SessionRef::New(UUID.into()));
         req.text = "hello \"you\"\nsecond line".into();
-        let run = launch(
-            &scratch,
-            cfg,
-            &fixture("local_v2.1.330_session_id_new.jsonl"),
-            req,
-        );
+        let run = launch(&scratch, cfg, &fixture("session_id_new.jsonl"), req);
         let outputs = run.finish();
         let record = run.record();
         let t = run.transcript.display().to_string();
@@ -1087,12 +1147,13 @@ mod tests {
                 "stream-json",
                 "--verbose",
                 "--include-partial-messages",
+                "--permission-prompt-tool",
+                "stdio",
                 "--permission-mode",
                 "acceptEdits",
                 "--model",
                 "sonnet",
-                "--session-id",
-                UUID,
+                &format!("--session-id={UUID}"),
                 "--fake-transcript",
                 &t,
                 "--fake-record",
@@ -1121,6 +1182,9 @@ mod tests {
                 }
                 RunnerOutput::Answer { .. } => "Answer".into(),
                 RunnerOutput::Finished { .. } => "Finished".into(),
+                RunnerOutput::Approval { .. } => "Approval".into(),
+                RunnerOutput::ApprovalCancelled { .. } => "ApprovalCancelled".into(),
+                RunnerOutput::PermissionMode { .. } => "PermissionMode".into(),
             })
             .collect();
         assert_eq!(
@@ -1147,7 +1211,7 @@ mod tests {
         let first = launch(
             &scratch,
             config(&scratch),
-            &fixture("local_v2.1.330_session_id_new.jsonl"),
+            &fixture("session_id_new.jsonl"),
             request(1, SessionRef::New(UUID.into())),
         );
         let (outcome1, session) = outcome(&first.finish());
@@ -1156,21 +1220,25 @@ mod tests {
         let second = launch(
             &scratch,
             config(&scratch),
-            &fixture("local_v2.1.330_resume_same_id.jsonl"),
+            &fixture("resume_same_id.jsonl"),
             request(2, SessionRef::Resume(session.clone())),
         );
         let outputs = second.finish();
         assert_eq!(answers(&outputs), ["You said: second message"]);
         let argv = second.record().argv;
-        let at = argv.iter().position(|a| a == "--resume").expect("--resume");
-        assert_eq!(argv[at + 1], "11111111-2222-4333-8444-555555555555");
-        assert!(!argv.contains(&"--session-id".to_string()));
-        assert!(first.record().argv.contains(&UUID.to_string()));
+        assert!(argv.contains(&"--resume=11111111-2222-4333-8444-555555555555".to_string()));
+        assert!(!argv.iter().any(|a| a.starts_with("--session-id")));
+        assert!(
+            first
+                .record()
+                .argv
+                .contains(&format!("--session-id={UUID}"))
+        );
     }
 
     /// The start of the SIGINT fixture (init, two text deltas), then a long pause.
     fn slow_transcript() -> Vec<String> {
-        let mut t = fixture("local_v2.1.330_sigint_partial_messages.jsonl");
+        let mut t = fixture("sigint_partial_messages.jsonl");
         t.insert(6, "@sleep 60000".into());
         t
     }
@@ -1224,11 +1292,7 @@ mod tests {
             ..config(&scratch)
         };
         let mut transcript = lines(&["@ignore_signals", "@spawn_sleeper"]);
-        transcript.extend(
-            fixture("local_v2.1.330_session_id_new.jsonl")
-                .into_iter()
-                .take(1),
-        );
+        transcript.extend(fixture("session_id_new.jsonl").into_iter().take(1));
         transcript.push("@sleep 60000".into());
         let run = launch(
             &scratch,
@@ -1359,7 +1423,7 @@ mod tests {
     #[test]
     fn a_crash_mid_run_fails_with_a_clear_message() {
         let scratch = Scratch::new("crash");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.truncate(2);
         transcript.extend(lines(&[
             "@stderr TypeError: Cannot read properties of undefined",
@@ -1430,7 +1494,7 @@ mod tests {
     #[test]
     fn not_logged_in_is_reported_once() {
         let scratch = Scratch::new("login");
-        let mut transcript = fixture("local_v2.1.330_not_logged_in.jsonl");
+        let mut transcript = fixture("not_logged_in.jsonl");
         transcript.push("@exit 1".into());
         let run = launch(
             &scratch,
@@ -1449,7 +1513,7 @@ mod tests {
     #[test]
     fn resume_of_an_unknown_session_asks_the_hub_to_retry() {
         let scratch = Scratch::new("resume");
-        let mut transcript = fixture("local_v2.1.330_resume_unknown_session.jsonl");
+        let mut transcript = fixture("resume_unknown_session.jsonl");
         transcript.push("@exit 1".into());
         let run = launch(
             &scratch,
@@ -1469,7 +1533,7 @@ mod tests {
     #[test]
     fn a_10_mb_line_is_dropped_and_the_run_completes() {
         let scratch = Scratch::new("big");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.insert(1, "@big 10485760".into());
         let run = launch(
             &scratch,
@@ -1485,7 +1549,7 @@ mod tests {
     #[test]
     fn unknown_lines_garbage_and_bad_bytes_are_passed_over() {
         let scratch = Scratch::new("garbage");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.splice(
             1..1,
             lines(&[
@@ -1522,7 +1586,7 @@ mod tests {
                 nested(depth)
             )
         };
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
+        let mut transcript = fixture("session_id_new.jsonl");
         transcript.splice(1..1, [tool(120), tool(400)]);
         let run = launch(
             &scratch,
@@ -1545,12 +1609,8 @@ mod tests {
     #[test]
     fn a_second_result_from_a_background_agent_is_a_second_answer() {
         let scratch = Scratch::new("two-results");
-        let mut transcript = fixture("local_v2.1.330_session_id_new.jsonl");
-        transcript.extend(
-            fixture("local_v2.1.330_resume_same_id.jsonl")
-                .into_iter()
-                .skip(1),
-        );
+        let mut transcript = fixture("session_id_new.jsonl");
+        transcript.extend(fixture("resume_same_id.jsonl").into_iter().skip(1));
         let run = launch(
             &scratch,
             config(&scratch),
@@ -1565,6 +1625,8 @@ mod tests {
         );
     }
 
+    const S1: &str = "be8492f8-924b-4ecd-bd9e-69387a8e4337";
+
     #[test]
     fn command_lines_for_each_session_kind() {
         let cfg = RunnerConfig {
@@ -1573,12 +1635,13 @@ mod tests {
             ..RunnerConfig::default()
         };
         assert_eq!(
-            command_args(&cfg, &SessionRef::Resume("s1".into()))[7..],
+            command_args(&cfg, &SessionRef::Resume(S1.into()))[7..],
             [
+                "--permission-prompt-tool",
+                "stdio",
                 "--permission-mode",
                 "bypassPermissions",
-                "--resume",
-                "s1",
+                &format!("--resume={S1}"),
                 "--add-dir",
                 "/srv/x"
             ]

@@ -20,8 +20,8 @@
 
 use crate::protocol::{EditInfo, Progress, excerpt};
 use crate::stream_json::{
-    ApiEvent, Assistant, AssistantBlock, Delta, Line, ParseError, ResultLine, ResultSubtype,
-    StreamEvent, System, User, UserBlock, UserContent,
+    ApiEvent, Assistant, AssistantBlock, ControlRequestBody, Delta, Line, ParseError, ResultLine,
+    ResultSubtype, StreamEvent, System, User, UserBlock, UserContent,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -72,6 +72,25 @@ pub enum Emit {
     /// A `result` line ended the turn: the runner closes the CLI's stdin so the
     /// process exits once it has nothing left to do.
     TurnEnded,
+    /// The CLI asks whether a tool may run (or a question, or a plan) and waits.
+    Approval(ToolRequest),
+    /// The CLI withdrew request `0` (the turn was interrupted).
+    ApprovalCancelled(String),
+    /// The session's permission mode is now this.
+    PermissionMode(String),
+}
+
+/// A `can_use_tool` request, as the hub needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRequest {
+    /// The CLI's `request_id`, echoed by the answer.
+    pub request_id: String,
+    pub tool: String,
+    pub input: serde_json::Value,
+    pub suggestions: Vec<serde_json::Value>,
+    pub blocked_path: Option<String>,
+    pub description: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// How the process ended.
@@ -184,11 +203,31 @@ impl Translator {
             Line::User(user) => self.user(user, &mut out),
             Line::StreamEvent(event) => self.stream_event(event, &mut out),
             Line::Result(result) => self.result(result, &mut out),
-            Line::ControlRequest(req) => {
-                // Tool approvals need `--permission-prompt-tool stdio`, which this
-                // runner does not pass yet; a request here would go unanswered.
-                log::warn!("claude sent a control request this runner does not answer: {req:?}");
-            }
+            Line::ControlRequest(req) => match req.request {
+                ControlRequestBody::CanUseTool {
+                    tool_name,
+                    input,
+                    permission_suggestions,
+                    blocked_path,
+                    description,
+                    decision_reason,
+                    ..
+                } => out.push(Emit::Approval(ToolRequest {
+                    request_id: req.request_id,
+                    tool: tool_name,
+                    input,
+                    suggestions: permission_suggestions,
+                    blocked_path,
+                    description,
+                    reason: decision_reason,
+                })),
+                other => {
+                    log::warn!(
+                        "claude sent a control request this runner does not answer: {other:?}"
+                    );
+                }
+            },
+            Line::ControlCancel { request_id } => out.push(Emit::ApprovalCancelled(request_id)),
             Line::ControlResponse(resp) => {
                 if resp.response.subtype.as_deref() == Some("error") {
                     log::warn!("claude refused a control request: {:?}", resp.response);
@@ -250,6 +289,10 @@ impl Translator {
                 p.tool_name.as_deref().unwrap_or("a tool"),
                 p.message.as_deref().unwrap_or("")
             ),
+            System::Status {
+                permission_mode: Some(mode),
+                ..
+            } => out.push(Emit::PermissionMode(mode)),
             System::Status { .. } | System::Other { .. } => {}
         }
     }
@@ -730,7 +773,7 @@ mod tests {
     use crate::stream_json::parse_line;
     use std::path::PathBuf;
 
-    const FIXTURES: &str = "../shared/fixtures/stream-json";
+    const FIXTURES: &str = "tests/fixtures/stream-json";
 
     /// A run of a fixture through the translator: one short string per emitted item,
     /// so expectations read like the transcript they describe.
@@ -755,7 +798,10 @@ mod tests {
                 match emit {
                     Emit::Progress(p) => progress.push(p),
                     Emit::Answer(a) => answers.push(a),
-                    Emit::TurnEnded => {}
+                    Emit::TurnEnded
+                    | Emit::Approval(_)
+                    | Emit::ApprovalCancelled(_)
+                    | Emit::PermissionMode(_) => {}
                 }
             }
         }
@@ -772,6 +818,9 @@ mod tests {
         match emit {
             Emit::Answer(text) => format!("answer {}", short(text)),
             Emit::TurnEnded => "turn_ended".into(),
+            Emit::Approval(r) => format!("approval {} {}", r.tool, r.request_id),
+            Emit::ApprovalCancelled(id) => format!("approval_cancelled {id}"),
+            Emit::PermissionMode(mode) => format!("mode {mode}"),
             Emit::Progress(p) => match p {
                 Progress::Start { prompt_id } => format!("start {prompt_id}"),
                 Progress::Init { model, session_id } => format!("init {model} {session_id}"),
@@ -841,20 +890,20 @@ mod tests {
     #[test]
     fn tools_write_bash_edit() {
         let r = check(
-            "local_v2.1.330_tools_write_bash_edit.jsonl",
+            "tools_write_bash_edit.jsonl",
             "/elsewhere",
             &[
-                "init claude-sonnet-4-5-20250929 84770548-4d5d-4999-b163-a9bfbc86b7aa",
-                "session cd /home/pi/projects/tools && claude --resume 84770548-4d5d-4999-b163-a9bfbc86b7aa",
+                "init claude-sonnet-4-5-20250929 ca98fcdc-ee95-47e1-8b7d-ef7a57811091",
+                "session cd /home/pi/projects/tools_write_bash_edit && claude --resume ca98fcdc-ee95-47e1-8b7d-ef7a57811091",
                 "text I'll create the file first.",
                 "tool_start 1 Write hello.txt +edit_info",
-                "tool_end 1 131B",
+                "tool_end 1 147B",
                 "tool_start 2 Bash cat hello.txt",
                 "tool_end 2 13B",
                 "tool_start 3 Edit hello.txt +edit_info",
-                "tool_end 3 141B",
+                "tool_end 3 157B",
                 "text Created hello.txt, printed it, and chang",
-                "complete 0.404s $0.02587860 in=28736 out=115 turns=4",
+                "complete 0.314s $0.01495500 in=4460 out=105 turns=4",
                 "answer Created hello.txt, printed it, and chang",
                 "turn_ended",
             ],
@@ -890,7 +939,7 @@ mod tests {
             Progress::ToolEnd {
                 turn: 2,
                 lines: None,
-                tool_use_id: "toolu_01Mock36a9cbbe00de4ff98d".into(),
+                tool_use_id: "toolu_mock_scenario_tools_t1_s1_0".into(),
                 is_error: false,
                 output: "Hello, world!".into(),
                 output_bytes: 13,
@@ -902,7 +951,7 @@ mod tests {
             Finish {
                 progress: None,
                 outcome: Outcome::Success,
-                session_id: Some("84770548-4d5d-4999-b163-a9bfbc86b7aa".into()),
+                session_id: Some("ca98fcdc-ee95-47e1-8b7d-ef7a57811091".into()),
             }
         );
     }
@@ -910,25 +959,26 @@ mod tests {
     #[test]
     fn partial_messages_stream_text_then_send_the_block() {
         let r = check(
-            "local_v2.1.330_partial_messages_tools.jsonl",
-            "/home/pi/projects/partial",
+            "partial_messages_tools.jsonl",
+            "/home/pi/projects/partial_messages_tools",
             &[
-                "init claude-sonnet-4-5-20250929 be8492f8-924b-4ecd-bd9e-69387a8e4337",
-                "session cd /home/pi/projects/partial && claude --resume be8492f8-924b-4ecd-bd9e-69387a8e4337",
-                "delta I'll create the ",
-                "delta file first.",
+                "init claude-sonnet-4-5-20250929 0645b2c8-91ae-4d73-89cd-52e9b7ab6779",
+                "session cd /home/pi/projects/partial_messages_tools && claude --resume 0645b2c8-91ae-4d73-89cd-52e9b7ab6779",
+                "delta I'll create ",
+                "delta the file ",
+                "delta first.",
                 "text I'll create the file first.",
                 "tool_start 1 Write hello.txt +edit_info",
-                "tool_end 1 133B",
+                "tool_end 1 148B",
                 "tool_start 2 Bash cat hello.txt",
                 "tool_end 2 13B",
                 "tool_start 3 Edit hello.txt +edit_info",
-                "tool_end 3 143B",
+                "tool_end 3 158B",
                 "delta Created hello.txt, printed ",
-                "delta it, and changed ",
-                "delta 'world' to 'stream-json'.",
+                "delta it, and changed 'world' ",
+                "delta to 'stream-json'.",
                 "text Created hello.txt, printed it, and chang",
-                "complete 0.562s $0.02249940 in=43072 out=115 turns=4",
+                "complete 0.361s $0.01495500 in=4460 out=105 turns=4",
                 "answer Created hello.txt, printed it, and chang",
                 "turn_ended",
             ],
@@ -937,7 +987,7 @@ mod tests {
         let deltas: String = r
             .progress
             .iter()
-            .skip(11)
+            .skip(12)
             .take(3)
             .map(|p| match p {
                 Progress::TextDelta { text } => text.as_str(),
@@ -945,7 +995,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            r.progress[14],
+            r.progress[15],
             Progress::Text {
                 text: deltas.clone(),
                 html: None,
@@ -955,47 +1005,75 @@ mod tests {
     }
 
     #[test]
-    fn smallest_run_and_haiku_without_stats() {
+    fn thinking_then_an_answer_and_a_run_without_cwd_or_stats() {
         let r = check(
-            "public_v2.1.7_basic_query_golden.jsonl",
-            "/home/cyou/claude-agent-sdk-gleam",
+            "thinking.jsonl",
+            "/w",
             &[
-                "init claude-opus-4-5-20251101 1d1e46f9-35c7-4834-b529-846d5bb82288",
-                "session cd /home/cyou/claude-agent-sdk-gleam && claude --resume 1d1e46f9-35c7-4834-b529-846d5bb82288",
-                "text 4",
-                "complete 2.36s $0.13548750 in=10 out=25 turns=1",
-                "answer 4",
+                "init claude-sonnet-4-5-20250929 e780ee05-2657-4d85-8e03-73cf0de55bc8",
+                "session cd /home/pi/projects/thinking && claude --resume e780ee05-2657-4d85-8e03-73cf0de55bc8",
+                "thinking The user wants a short answer. Two plus ",
+                "text 2 + 2 = 4.",
+                "complete 0.127s $0.00375000 in=1100 out=30 turns=1",
+                "answer 2 + 2 = 4.",
                 "turn_ended",
             ],
         );
         assert_eq!(r.translator.finish(&exited(0)).outcome, Outcome::Success);
-        // Sanitised by its author: no cwd, no stats. The configured workdir stands in.
-        let r = check(
-            "public_v2.1.220_partial_messages_haiku_sanitized.jsonl",
-            "/srv/project dir",
-            &[
-                "init claude-haiku-4-5-20251001 claude-haiku-alias-session",
-                "session cd '/srv/project dir' && claude --resume claude-haiku-alias-session",
-                "delta HAIKU GOLDEN COMPLETE",
-                "text HAIKU GOLDEN COMPLETE",
+        // The same run with the init's cwd and the result's figures taken out (as
+        // some published transcripts are): the configured workdir stands in, and
+        // the missing figures are zeros, not a failure.
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(FIXTURES)
+            .join("thinking.jsonl");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut t = Translator::new(Path::new("/srv/project dir"));
+        let mut events = Vec::new();
+        for raw in text.lines() {
+            let mut v: Value = serde_json::from_str(raw).unwrap();
+            if let Some(o) = v.as_object_mut() {
+                for key in [
+                    "cwd",
+                    "duration_ms",
+                    "total_cost_usd",
+                    "usage",
+                    "modelUsage",
+                    "num_turns",
+                ] {
+                    o.remove(key);
+                }
+            }
+            events.extend(
+                t.line(parse_line(&v.to_string()).unwrap())
+                    .iter()
+                    .map(summary),
+            );
+        }
+        assert_eq!(
+            events,
+            [
+                "init claude-sonnet-4-5-20250929 e780ee05-2657-4d85-8e03-73cf0de55bc8",
+                "session cd '/srv/project dir' && claude --resume e780ee05-2657-4d85-8e03-73cf0de55bc8",
+                "thinking The user wants a short answer. Two plus ",
+                "text 2 + 2 = 4.",
                 "complete 0s $0.00000000 in=0 out=0 turns=0",
-                "answer HAIKU GOLDEN COMPLETE",
+                "answer 2 + 2 = 4.",
                 "turn_ended",
-            ],
+            ]
         );
-        assert_eq!(r.translator.finish(&exited(0)).outcome, Outcome::Success);
+        assert_eq!(t.finish(&exited(0)).outcome, Outcome::Success);
     }
 
     #[test]
     fn sessions_new_then_resumed_keep_the_id() {
         let r = check(
-            "local_v2.1.330_session_id_new.jsonl",
+            "session_id_new.jsonl",
             "/w",
             &[
                 "init claude-sonnet-4-5-20250929 11111111-2222-4333-8444-555555555555",
-                "session cd /home/pi/projects/session && claude --resume 11111111-2222-4333-8444-555555555555",
+                "session cd /home/pi/projects/session_id_new && claude --resume 11111111-2222-4333-8444-555555555555",
                 "text You said: first message",
-                "complete 0.263s $0.00812400 in=13 out=27 turns=1",
+                "complete 0.122s $0.00367500 in=1100 out=25 turns=1",
                 "answer You said: first message",
                 "turn_ended",
             ],
@@ -1005,13 +1083,13 @@ mod tests {
             Some("11111111-2222-4333-8444-555555555555")
         );
         let r = check(
-            "local_v2.1.330_resume_same_id.jsonl",
+            "resume_same_id.jsonl",
             "/w",
             &[
                 "init claude-sonnet-4-5-20250929 11111111-2222-4333-8444-555555555555",
-                "session cd /home/pi/projects/session && claude --resume 11111111-2222-4333-8444-555555555555",
+                "session cd /home/pi/projects/session_id_new && claude --resume 11111111-2222-4333-8444-555555555555",
                 "text You said: second message",
-                "complete 0.357s $0.01287480 in=14351 out=27 turns=1",
+                "complete 0.131s $0.00765000 in=1200 out=25 turns=1",
                 "answer You said: second message",
                 "turn_ended",
             ],
@@ -1021,11 +1099,7 @@ mod tests {
 
     #[test]
     fn resume_of_an_unknown_session_asks_for_a_retry() {
-        let r = check(
-            "local_v2.1.330_resume_unknown_session.jsonl",
-            "/w",
-            &["turn_ended"],
-        );
+        let r = check("resume_unknown_session.jsonl", "/w", &["turn_ended"]);
         let facts = ExitFacts {
             resumed: true,
             ..exited(1)
@@ -1047,12 +1121,12 @@ mod tests {
     #[test]
     fn not_logged_in_says_how_to_log_in() {
         let r = check(
-            "local_v2.1.330_not_logged_in.jsonl",
+            "not_logged_in.jsonl",
             "/w",
             &[
-                "init claude-opus-5-5 d5719471-749c-4b2c-8199-3d98c8d903bb",
-                "session cd /home/pi/projects/exp && claude --resume d5719471-749c-4b2c-8199-3d98c8d903bb",
-                "complete 0.174s $0.00000000 in=0 out=0 turns=1",
+                "init claude-sonnet-4-5-20250929 ca0887c6-a8aa-4ab9-848a-294ed50c96a6",
+                "session cd /home/pi/projects/not_logged_in && claude --resume ca0887c6-a8aa-4ab9-848a-294ed50c96a6",
+                "complete 0.113s $0.00000000 in=0 out=0 turns=1",
                 "error Not logged in · Please run /login\nThe claude CLI on the server is not logged in: run `claude` once in a terminal as the server's user and log in with /login.",
                 "turn_ended",
             ],
@@ -1064,77 +1138,112 @@ mod tests {
 
     #[test]
     fn api_error_mid_run_is_an_error_with_its_stats() {
-        let r = replay("public_v2.1.4_api_error_500_mid_run.jsonl", "/w");
-        let n = r.events.len();
-        assert_eq!(
-            r.events[n - 3..],
-            [
-                "complete 266.193s $0.38886945 in=292038 out=3671 turns=18",
-                "error API Error: 500 {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"},\"request_id\":\"req_011CX7HaqAMfRL4GKbdQarW7\"}",
+        let r = check(
+            "api_error.jsonl",
+            "/w",
+            &[
+                "init claude-sonnet-4-5-20250929 96f0edd5-9904-428e-863b-782cc18c08e0",
+                "session cd /home/pi/projects/api_error && claude --resume 96f0edd5-9904-428e-863b-782cc18c08e0",
+                "tool_start 1 Bash echo before the error",
+                "tool_end 1 16B",
+                "complete 0.554s $0.00367500 in=1100 out=25 turns=2",
+                "error API Error: 400 mock-api: scripted failure",
                 "turn_ended",
-            ]
+            ],
         );
+        // The CLI's synthetic "API Error" assistant line is no answer.
         assert!(r.answers.is_empty());
-        // Windows paths in both spellings are shown relative to the project.
-        let details: Vec<&str> = r
-            .events
-            .iter()
-            .filter(|e| e.starts_with("tool_start"))
-            .map(String::as_str)
-            .collect();
-        assert_eq!(details.len(), 17);
-        assert_eq!(details[0], "tool_start 1 Read ai-coder/PHILOSOPHY.md");
-        assert_eq!(details[3], "tool_start 4 Glob specs/*.md");
-        assert_eq!(
-            details[16],
-            "tool_start 17 Bash cat /c/Users/Human/Desktop/prjx/vecsum/r"
-        );
-        let errors = r
-            .progress
-            .iter()
-            .filter(|p| matches!(p, Progress::ToolEnd { is_error: true, .. }))
-            .count();
-        assert_eq!(errors, 4);
         let finish = r.translator.finish(&exited(1));
         assert_eq!((finish.outcome, finish.progress), (Outcome::Failed, None));
     }
 
-    #[test]
-    fn todowrite_write_edit_bash_long_run() {
-        let r = replay("public_v2.1.4_todowrite_write_edit_bash.jsonl", "/w");
-        let starts: Vec<&Progress> = r
-            .progress
+    /// Tool lines as the CLI prints them: an assistant line with the calls, then one
+    /// user line per result (in any order), with the CLI's `tool_use_result`.
+    fn tool_lines(calls: &[(&str, &str, Value)], results: &[(&str, &str, Value)]) -> Vec<String> {
+        let blocks: Vec<Value> = calls
             .iter()
-            .filter(|p| matches!(p, Progress::ToolStart { .. }))
+            .map(|(id, name, input)| {
+                serde_json::json!({"type":"tool_use","id":id,"name":name,"input":input})
+            })
             .collect();
-        let ends = r
-            .progress
-            .iter()
-            .filter(|p| matches!(p, Progress::ToolEnd { .. }))
-            .count();
-        assert_eq!((starts.len(), ends), (28, 28));
-        let pick = |turn: u64| -> String {
-            let p = starts
-                .iter()
-                .find(|p| matches!(p, Progress::ToolStart { turn: t, .. } if *t == turn))
-                .unwrap();
-            summary(&Emit::Progress((*p).clone()))
-        };
-        assert_eq!(pick(1), "tool_start 1 Read README.md");
-        assert_eq!(pick(2), "tool_start 2 Glob ./specs/*.md");
-        assert_eq!(pick(4), "tool_start 4 Bash ls -la");
-        assert_eq!(pick(20), "tool_start 20 TodoWrite  +edit_info");
+        let mut lines = vec![
+            serde_json::json!({"type":"assistant","message":{"id":"m1","content":blocks}})
+                .to_string(),
+        ];
+        for (id, text, meta) in results {
+            lines.push(
+                serde_json::json!({"type":"user","message":{"role":"user","content":[
+                    {"type":"tool_result","tool_use_id":id,"content":text}]},
+                    "tool_use_result":meta})
+                .to_string(),
+            );
+        }
+        lines
+    }
+
+    #[test]
+    fn parallel_calls_todo_lists_and_windows_paths() {
+        // CLI 2.1.330 has no TodoWrite and runs on Linux here, so these shapes (from
+        // published 2.1.4 transcripts) are written out rather than recorded.
+        let init = r#"{"type":"system","subtype":"init","session_id":"s1","model":"m","cwd":"C:\\Users\\Human\\prj"}"#;
+        let todos = serde_json::json!({"todos":[
+            {"content":"Write the spec","status":"in_progress","activeForm":"Writing the spec"},
+            {"content":"Write the code","status":"pending","activeForm":"Writing the code"},
+            {"content":"Test","status":"pending","activeForm":"Testing"},
+            {"content":"Ship","status":"pending","activeForm":"Shipping"}]});
+        let mut lines = vec![init.to_string()];
+        lines.extend(tool_lines(
+            &[
+                (
+                    "t1",
+                    "Read",
+                    serde_json::json!({"file_path":"C:\\Users\\Human\\prj\\README.md"}),
+                ),
+                (
+                    "t2",
+                    "Glob",
+                    serde_json::json!({"pattern":"specs/*.md","path":"C:/Users/Human/prj"}),
+                ),
+                ("t3", "TodoWrite", todos),
+            ],
+            &[
+                // Results come back in another order than the calls.
+                (
+                    "t2",
+                    "specs/a.md",
+                    serde_json::json!({"filenames":["specs/a.md"]}),
+                ),
+                (
+                    "t1",
+                    "line 1\nline 2",
+                    serde_json::json!({"file":{"numLines":2}}),
+                ),
+                ("t3", "Todos have been modified", Value::Null),
+            ],
+        ));
+        let mut t = Translator::new(Path::new("/w"));
+        let mut events = Vec::new();
+        let mut progress = Vec::new();
+        for raw in &lines {
+            for emit in t.line(parse_line(raw).unwrap()) {
+                events.push(summary(&emit));
+                if let Emit::Progress(p) = emit {
+                    progress.push(p);
+                }
+            }
+        }
         assert_eq!(
-            pick(22),
-            "tool_start 22 Write code\\src\\main.rs +edit_info"
+            events[2..],
+            [
+                "tool_start 1 Read README.md",
+                "tool_start 2 Glob specs/*.md",
+                "tool_start 3 TodoWrite  +edit_info",
+                "tool_end 2 10B",
+                "tool_end 1 lines=2 13B",
+                "tool_end 3 24B",
+            ]
         );
-        // Parallel calls: each result names the call it answers, and Reads their lines.
-        assert!(
-            r.events.contains(&"tool_end 1 lines=21 1514B".to_string()),
-            "{:#?}",
-            r.events
-        );
-        let todo = starts
+        let todo = progress
             .iter()
             .find_map(|p| match p {
                 Progress::ToolStart {
@@ -1146,30 +1255,21 @@ mod tests {
             .unwrap();
         assert_eq!(todo.len(), 4);
         assert_eq!(todo[0]["status"], "in_progress");
-        let n = r.events.len();
-        assert_eq!(
-            r.events[n - 3..n - 1],
-            [
-                "complete 215.056s $0.45500040 in=410473 out=7295 turns=29",
-                "answer Perfect! I've successfully generated the",
-            ]
-        );
-        assert!(r.answers[0].ends_with("minimal viable project philosophy."));
     }
 
     #[test]
     fn max_turns_has_no_result_text_but_a_clear_error() {
         let r = check(
-            "local_v2.1.330_error_max_turns.jsonl",
-            "/home/pi/projects/maxturns",
+            "error_max_turns.jsonl",
+            "/home/pi/projects/error_max_turns",
             &[
-                "init claude-sonnet-4-5-20250929 09dd244a-8c36-4a46-bf28-a455b4b3c9c1",
-                "session cd /home/pi/projects/maxturns && claude --resume 09dd244a-8c36-4a46-bf28-a455b4b3c9c1",
+                "init claude-sonnet-4-5-20250929 13083ab4-2b9a-4ed2-8303-e3dc2320fc40",
+                "session cd /home/pi/projects/error_max_turns && claude --resume 13083ab4-2b9a-4ed2-8303-e3dc2320fc40",
                 "tool_start 1 Bash echo step 0",
                 "tool_end 1 6B",
                 "tool_start 2 Bash echo step 1",
                 "tool_end 2 6B",
-                "complete 0.594s $0.00949560 in=28700 out=54 turns=3",
+                "complete 0.283s $0.00738000 in=2210 out=50 turns=3",
                 "error Claude stopped before finishing: Reached maximum number of turns (2). Send another prompt to let it continue.",
                 "turn_ended",
             ],
@@ -1180,15 +1280,15 @@ mod tests {
     #[test]
     fn permission_denied_headless_shows_the_refusal_as_a_failed_tool() {
         let r = check(
-            "local_v2.1.330_permission_denied_headless.jsonl",
+            "permission_denied_headless.jsonl",
             "/w",
             &[
-                "init claude-sonnet-4-5-20250929 2fa0944e-046c-4f44-8089-7099a4a64e73",
-                "session cd /home/pi/projects/deny && claude --resume 2fa0944e-046c-4f44-8089-7099a4a64e73",
+                "init claude-sonnet-4-5-20250929 af114bd9-33b2-4356-8087-d198d5673945",
+                "session cd /home/pi/projects/permission_denied_headless && claude --resume af114bd9-33b2-4356-8087-d198d5673945",
                 "tool_start 1 Bash rm -rf ./build-output",
-                "tool_end 1 error 232B",
+                "tool_end 1 error 276B",
                 "text I was not allowed to run that command, s",
-                "complete 0.218s $0.01287480 in=14364 out=54 turns=2",
+                "complete 0.257s $0.00738000 in=2210 out=50 turns=2",
                 "answer I was not allowed to run that command, s",
                 "turn_ended",
             ],
@@ -1199,10 +1299,10 @@ mod tests {
     #[test]
     fn sigint_is_a_stop_when_we_asked_and_an_error_when_we_did_not() {
         let expect_head = [
-            "init claude-sonnet-4-5-20250929 f724b87a-c279-4d85-ac8f-a71f9eeb8dd2",
-            "session cd /home/pi/projects/sig_INT && claude --resume f724b87a-c279-4d85-ac8f-a71f9eeb8dd2",
+            "init claude-sonnet-4-5-20250929 425ef47f-3fba-4681-80bf-929aa8d37c3b",
+            "session cd /home/pi/projects/sigint_partial_messages && claude --resume 425ef47f-3fba-4681-80bf-929aa8d37c3b",
         ];
-        let r = replay("local_v2.1.330_sigint_partial_messages.jsonl", "/w");
+        let r = replay("sigint_partial_messages.jsonl", "/w");
         assert_eq!(r.events[..2], expect_head);
         let deltas = r.events.iter().filter(|e| e.starts_with("delta")).count();
         assert_eq!(deltas, 10);
@@ -1212,7 +1312,7 @@ mod tests {
             r.events[n - 4..],
             [
                 "text word0 word1 word2 word3 word4 word5 word",
-                "complete 2.532s $0.00508980 in=14349 out=50 turns=2",
+                "complete 0.691s $0.00352500 in=1100 out=15 turns=2",
                 "error Claude Code ended the turn with an error: [ede_diagnostic] result_type=user last_content_type=n/a stop_reason=null",
                 "turn_ended",
             ]
@@ -1220,7 +1320,7 @@ mod tests {
         // The same transcript, when the runner had asked for the stop.
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join(FIXTURES)
-            .join("local_v2.1.330_sigint_partial_messages.jsonl");
+            .join("sigint_partial_messages.jsonl");
         let text = std::fs::read_to_string(path).unwrap();
         let mut t = Translator::new(Path::new("/w"));
         let mut last = Vec::new();
@@ -1233,7 +1333,7 @@ mod tests {
         assert_eq!(
             last.iter().map(summary).collect::<Vec<_>>(),
             [
-                "complete 2.532s $0.00508980 in=14349 out=50 turns=2",
+                "complete 0.691s $0.00352500 in=1100 out=15 turns=2",
                 "turn_ended"
             ]
         );
@@ -1255,54 +1355,67 @@ mod tests {
     #[test]
     fn stdin_fixtures_translate_turn_by_turn() {
         let r = check(
-            "local_v2.1.330_stdin_init.stdout.jsonl",
+            "stdin_init.jsonl",
             "/w",
             &[
-                "init claude-sonnet-4-5-20250929 70b1c8d6-02b2-4a4f-b5d4-0339363b731a",
-                "session cd /home/pi/projects/in_init && claude --resume 70b1c8d6-02b2-4a4f-b5d4-0339363b731a",
-                "text You said: SCENARIO_MULTI hello after ini",
-                "complete 0.199s $0.00812400 in=13 out=27 turns=1",
-                "answer You said: SCENARIO_MULTI hello after ini",
+                "init claude-sonnet-4-5-20250929 f28759bd-be81-47b9-8c89-d01944965cb2",
+                "session cd /home/pi/projects/stdin_init && claude --resume f28759bd-be81-47b9-8c89-d01944965cb2",
+                "text You said: hello after init",
+                "complete 0.133s $0.00367500 in=1100 out=25 turns=1",
+                "answer You said: hello after init",
                 "turn_ended",
             ],
         );
         assert_eq!(r.answers.len(), 1);
         // Two turns in one process: the session is announced once, each turn answers.
         let r = check(
-            "local_v2.1.330_stdin_multi.stdout.jsonl",
+            "stdin_multi.jsonl",
             "/w",
             &[
-                "init claude-sonnet-4-5-20250929 877babed-54de-446d-9cba-0a3a0ef5f005",
-                "session cd /home/pi/projects/in_multi && claude --resume 877babed-54de-446d-9cba-0a3a0ef5f005",
+                "init claude-sonnet-4-5-20250929 68c94ae3-366b-470f-8c3b-505a0e281583",
+                "session cd /home/pi/projects/stdin_multi && claude --resume 68c94ae3-366b-470f-8c3b-505a0e281583",
                 "text You said: first turn: remember the word ",
-                "complete 0.229s $0.00474480 in=14349 out=27 turns=1",
+                "complete 0.141s $0.00367500 in=1100 out=25 turns=1",
                 "answer You said: first turn: remember the word ",
                 "turn_ended",
                 "text You said: second turn: what word did I a",
-                "complete 0.05s $0.00949560 in=14351 out=27 turns=1",
+                "complete 0.04s $0.00765000 in=1200 out=25 turns=1",
                 "answer You said: second turn: what word did I a",
                 "turn_ended",
             ],
         );
         assert_eq!(r.translator.finish(&exited(0)).outcome, Outcome::Success);
-        for name in [
-            "local_v2.1.330_stdin_perm.stdout.jsonl",
-            "local_v2.1.330_stdin_perm_deny.stdout.jsonl",
-        ] {
+        for name in ["stdin_perm.jsonl", "stdin_perm_deny.jsonl"] {
             let r = replay(name, "/w");
             assert_eq!(
-                r.events[2], "tool_start 1 Bash touch perm-granted.txt",
+                r.events[2], "tool_start 1 Bash touch approved.txt",
                 "{name}"
             );
-            assert_eq!(r.answers, ["Done: the marker file exists now."], "{name}");
         }
-        let r = replay("local_v2.1.330_stdin_perm_deny.stdout.jsonl", "/w");
-        assert_eq!(r.events[3], "tool_end 1 error 35B");
+        // The CLI asks, then (allowed) the command ran, or (denied) the model read
+        // the denial's message.
+        let r = replay("stdin_perm.jsonl", "/w");
+        assert_eq!(
+            r.events[3],
+            "approval Bash 8baadaf7-70d9-40e7-b5f1-6f6f9ac093d5"
+        );
+        assert_eq!(r.events[4], "tool_end 1 31B");
+        assert_eq!(
+            r.answers,
+            ["Done. The tool said: (Bash completed with no output)"]
+        );
+        let r = replay("stdin_perm_deny.jsonl", "/w");
+        assert!(r.events[3].starts_with("approval Bash "), "{:?}", r.events);
+        assert_eq!(r.events[4], "tool_end 1 error 26B");
+        assert_eq!(
+            r.answers,
+            ["Done. The tool said: Not now: the user said no."]
+        );
     }
 
     #[test]
     fn stdin_interrupt_then_a_second_turn() {
-        let r = replay("local_v2.1.330_stdin_interrupt.stdout.jsonl", "/w");
+        let r = replay("stdin_interrupt.jsonl", "/w");
         let turn_ends: Vec<usize> = r
             .events
             .iter()
@@ -1317,7 +1430,7 @@ mod tests {
         );
         assert_eq!(
             r.events[turn_ends[1] - 2],
-            "complete 3.567s $0.00945060 in=14351 out=27 turns=1"
+            "complete 2.491s $0.00735000 in=1200 out=25 turns=1"
         );
         assert_eq!(r.answers.len(), 1);
         assert!(r.answers[0].ends_with("word38 word39"), "{}", r.answers[0]);

@@ -201,6 +201,17 @@ impl Wire for Stream {
         }
     }
 
+    fn send_vectored_now(&mut self, bufs: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
+        match self {
+            Stream::Plain(s) => (&*s).send_vectored_now(bufs),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => match bufs.first() {
+                Some(b) => self.send_now(b),
+                None => Ok(0),
+            },
+        }
+    }
+
     fn drain_now(&mut self) -> Result<bool, Errno> {
         match self {
             Stream::Plain(_) => Ok(false),
@@ -234,6 +245,22 @@ impl Wire for &TcpStream {
     fn send_now(&mut self, bytes: &[u8]) -> Result<usize, Errno> {
         loop {
             match send(*self, bytes, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+                Err(Errno::INTR) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Several frames in one `sendmsg`: a burst of events costs one syscall per
+    /// client, not one per event.
+    fn send_vectored_now(&mut self, bufs: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
+        loop {
+            match rustix::net::sendmsg(
+                *self,
+                bufs,
+                &mut rustix::net::SendAncillaryBuffer::default(),
+                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            ) {
                 Err(Errno::INTR) => continue,
                 other => return other,
             }

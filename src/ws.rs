@@ -151,8 +151,32 @@ pub fn serve(
     let end = run(&mut stream, &outbox, &mut ctx, id, hub, settings);
     hub.leave(id);
     stream.close_notify();
-    let _ = stream.tcp().shutdown(Shutdown::Both);
+    linger(stream.tcp());
     log::info!("ws {peer}: closed (client {id}): {end}");
+}
+
+/// Closes like a web server does ("lingering close"): stop sending, then read and
+/// drop what the peer still sends, for a moment. Closing a socket with unread input
+/// makes the kernel send RST, and a peer that gets RST loses what it had not read
+/// yet: the close frame saying why (1013 to a ping flooder that was still sending).
+fn linger(tcp: &std::net::TcpStream) {
+    let _ = tcp.shutdown(Shutdown::Write);
+    // Two seconds, like the close handshake's own grace; the byte budget only
+    // bounds the work a flooder can make this thread do meanwhile.
+    let until = Instant::now() + Duration::from_secs(2);
+    let mut sink = [0u8; 16 << 10];
+    let mut budget = 256usize << 20;
+    while budget > 0 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || tcp.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match (&*tcp).read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => budget = budget.saturating_sub(n),
+        }
+    }
+    let _ = tcp.shutdown(Shutdown::Both);
 }
 
 fn run(

@@ -106,9 +106,31 @@ fn wrong_tokens_are_rate_limited_and_logged() {
     server.wait_log("failed attempts from 127.0.0.1");
     let (_, resp, _) = login(&server, "again", &[]);
     assert!(header_value(&resp, "retry-after").is_some());
-    // A client that holds the token as a bearer is not locked out by someone
-    // else's guessing from the same address (a tunnel makes every peer 127.0.0.1).
-    assert_eq!(get(server.addr, "/").0, 200);
+    // A browser logged in before is not locked out by someone else's guessing from
+    // the same address (a tunnel makes every peer 127.0.0.1): a cookie cannot be
+    // guessed. A bearer token can, so it waits like any token (F4).
+    let pair = cookie_pair(&cookie_from(&server, "127.0.0.2"));
+    assert_eq!(get_with(server.addr, "/", &[("Cookie", &pair)]).0, 200);
+    assert_eq!(get(server.addr, "/").0, 429);
+}
+
+/// Logs in with the owner token from a source address of our choosing; returns the
+/// Set-Cookie value.
+fn cookie_from(server: &Server, ip: &str) -> String {
+    let mut s = connect_from(ip, server.addr);
+    s.set_read_timeout(Some(wait())).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        format!(
+            "GET /login?token={TOKEN} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (status, resp) = read_response(&mut s);
+    assert_eq!(status, 303, "{resp}");
+    header_value(&resp, "set-cookie").expect("a cookie")
 }
 
 #[test]

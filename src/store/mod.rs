@@ -10,11 +10,16 @@
 //!   that id can be resumed) and the highest `seq` handed out, so `seq` stays
 //!   monotonic across restarts. Rewritten atomically (temp file + rename).
 //! - `queue.jsonl`: a journal of queue changes (`add`, `remove`, `run`, `done`),
-//!   appended on every change without fsync (a killed process loses nothing; a power
-//!   cut loses what came after the last run's fsync) and compacted at start-up, so
+//!   appended on every change without fsync and compacted at start-up, so
 //!   the queue survives a crash and an interrupted run can be reported. A journal,
 //!   not a rewritten snapshot: prompts may be large, and the hub must not rewrite
 //!   megabytes on every change.
+//!
+//! While the server runs, every write happens on the store thread ([`writer`]), a
+//! moment after the hub broadcast the event: a process killed with SIGKILL can lose
+//! the changes of its last instant (those the store thread had not yet written), a
+//! power cut what came after the last run's fsync. `seq` cannot repeat either way:
+//! it is reserved ahead in `state.json`, the first block before anything is served.
 //!
 //! Retention: the newest [`KEEP_SESSIONS`] session logs are kept, and older ones
 //! are deleted while the total passes [`KEEP_BYTES`]. Every write failure (disk full,
@@ -89,6 +94,9 @@ pub struct SessionState {
     /// Next queue id to hand out.
     #[serde(default)]
     pub next_prompt: u64,
+    /// The permission mode chosen for this session; `None`: the configured one.
+    #[serde(default)]
+    pub permission_mode: Option<String>,
 }
 
 /// What was found at start-up.
@@ -561,6 +569,20 @@ impl Store {
             visit(seq, &line);
         }
         Ok(())
+    }
+
+    /// Appends one line to `audit.jsonl`: every approval asked and answered (who,
+    /// when, what, the decision), kept across sessions.
+    pub fn audit(&mut self, line: &str) -> Result<(), StoreError> {
+        let path = self.dir.join("audit.jsonl");
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        f.write_all(&bytes).map_err(io_err(&path))
     }
 
     /// Deletes the oldest session logs beyond the retention limits.

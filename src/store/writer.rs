@@ -31,6 +31,8 @@ pub enum StoreOp {
     SaveState(SessionState),
     /// A new session log from here on.
     SwitchLog(String),
+    /// A line for the approvals' audit log.
+    Audit(String),
     /// Final sync; the reply says the thread has finished.
     Close(Sender<()>),
 }
@@ -99,6 +101,7 @@ fn serve(mut store: Store, rx: &Receiver<StoreOp>, report: &Report) {
                     Ok(())
                 }
                 StoreOp::SwitchLog(key) => store.switch_log(&key),
+                StoreOp::Audit(line) => store.audit(&line),
                 StoreOp::Close(reply) => {
                     sync = true;
                     closed = Some(reply);

@@ -3,6 +3,8 @@
 //! each bounded by a deadline so a broken build fails instead of hanging.
 #![allow(dead_code)]
 
+pub mod real_cli;
+
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -226,6 +228,32 @@ impl Server {
         )
     }
 
+    /// The viewer (read-only) token of this server's data dir.
+    pub fn viewer_token(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_homeclaude"))
+            .args(["token", "--data-dir"])
+            .arg(&self.data_dir)
+            .env("HOMECLAUDE_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("viewer (read-only) token: "))
+            .expect("viewer token printed")
+            .to_string()
+    }
+
+    /// The server's resident memory in bytes (`VmRSS`).
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
     /// Sends a signal to the server process.
     pub fn signal(&self, sig: Signal) {
         if let Some(pid) = Pid::from_raw(self.pid as i32) {
@@ -257,6 +285,25 @@ impl Server {
                 false
             }
             Err(_) => true,
+        }
+    }
+}
+
+impl Server {
+    /// SIGTERM, then waits (bounded, never panicking) for the graceful shutdown that
+    /// stops the runs and their CLI processes: for tests whose CLI would outlive a
+    /// SIGKILLed server (the real one). Returns whether it exited.
+    pub fn stop_gracefully(&mut self) -> bool {
+        if !self.is_running() {
+            return true;
+        }
+        self.signal(Signal::TERM);
+        match self.exit_rx.recv_timeout(wait()) {
+            Ok(status) => {
+                self.exited = Some(status);
+                true
+            }
+            Err(_) => false,
         }
     }
 }
@@ -492,10 +539,10 @@ pub fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
-/// The path of the shared fixtures beside the project.
+/// The path of a fixture recorded with the real CLI (tests/fixtures/README.md).
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(rel)
 }
 
@@ -542,4 +589,17 @@ impl Notify {
             }
         }
     }
+}
+
+/// A TCP connection to `to` from the loopback address `ip` (any of 127.0.0.0/8):
+/// how a test plays several machines, each with its own per-address limits.
+pub fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
+    let local: SocketAddr = format!("{ip}:0").parse().unwrap();
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    bind(&fd, &local).unwrap();
+    connect(&fd, &to).unwrap();
+    let stream = TcpStream::from(fd);
+    stream.set_nodelay(true).unwrap();
+    stream
 }

@@ -30,6 +30,20 @@
 //! (from now on ignore interrupts, SIGINT and SIGTERM: only SIGKILL ends it) and
 //! `@spawn_sleeper` (start a child that sleeps in the same process group and holds
 //! stdout open).
+//!
+//! The control protocol (`--permission-prompt-tool stdio`), as the fixtures show
+//! the real CLI speaks it (tests/fixtures/README.md):
+//! - `@ask {"type":"control_request","request_id":...,"request":{"subtype":
+//!   "can_use_tool",...}}` prints that request and waits, with no time limit, for
+//!   the `control_response` with its `request_id` on stdin (recorded like every
+//!   stdin line). An allow whose `updatedPermissions` adds a rule (`addRules`,
+//!   `ruleContent` = the Bash command) makes later `@ask`s for the same tool and
+//!   command pass without asking, as the CLI does; with destination
+//!   `localSettings` it also writes `<cwd>/.claude/settings.local.json`. A deny with
+//!   `interrupt:true` ends the turn. An `interrupt` while a request is pending
+//!   prints `control_cancel_request` for it first, as the CLI does.
+//! - A `set_permission_mode` request on stdin is answered with the new mode and a
+//!   `system/status` line carrying `permissionMode`.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, Read, Write};
@@ -55,6 +69,12 @@ struct Fake {
     stdin_open: bool,
     ignore_signals: bool,
     session_id: String,
+    /// The `can_use_tool` request waiting for its answer.
+    pending: Option<String>,
+    /// Its answer, once it came.
+    answer: Option<Value>,
+    /// "Allow always" rules: (tool, rule content).
+    rules: Vec<(String, String)>,
 }
 
 fn main() {
@@ -108,6 +128,9 @@ fn main() {
         stdin_open: true,
         ignore_signals: false,
         session_id: String::new(),
+        pending: None,
+        answer: None,
+        rules: Vec::new(),
     };
     fake.catch(SIGINT);
 
@@ -189,6 +212,7 @@ impl Fake {
                     .collect();
                 print_bytes(&bytes);
             }
+            "ask" => self.ask(arg),
             "ignore_signals" => {
                 self.ignore_signals = true;
                 self.catch(SIGTERM);
@@ -201,6 +225,65 @@ impl Fake {
                 }
             }
             _ => eprintln!("fake-claude: unknown directive @{directive}"),
+        }
+    }
+
+    /// `@ask`: a `can_use_tool` request, answered on stdin.
+    fn ask(&mut self, request: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(request) else {
+            eprintln!("fake-claude: @ask needs a control_request line");
+            return;
+        };
+        let tool = v["request"]["tool_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let content = v["request"]["input"]["command"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if self.rules.contains(&(tool.clone(), content.clone())) {
+            self.note(&format!("#allowed by rule {tool}({content})"));
+            return;
+        }
+        self.pending = v["request_id"].as_str().map(String::from);
+        self.answer = None;
+        print_bytes(request.as_bytes());
+        while self.answer.is_none() {
+            let Ok(input) = self.inputs.recv() else {
+                exit(1);
+            };
+            self.handle(input);
+            if !self.stdin_open && self.answer.is_none() {
+                exit(1);
+            }
+        }
+        self.pending = None;
+        let answer = self.answer.take().unwrap_or_default();
+        let response = &answer["response"]["response"];
+        if response["behavior"] == "deny" && response["interrupt"] == true {
+            self.end_interrupted();
+            self.wait_for_stdin_to_close();
+            exit(0);
+        }
+        for p in response["updatedPermissions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if p["type"] != "addRules" {
+                continue;
+            }
+            for rule in p["rules"].as_array().into_iter().flatten() {
+                let t = rule["toolName"].as_str().unwrap_or_default().to_string();
+                let c = rule["ruleContent"].as_str().unwrap_or_default().to_string();
+                if p["destination"] == "localSettings" {
+                    let _ = std::fs::create_dir_all(".claude");
+                    let settings = json!({"permissions": {"allow": [format!("{t}({c})")]}});
+                    let _ = std::fs::write(".claude/settings.local.json", settings.to_string());
+                }
+                self.rules.push((t, c));
+            }
         }
     }
 
@@ -291,10 +374,34 @@ impl Fake {
                 let Ok(v) = serde_json::from_str::<Value>(&line) else {
                     return;
                 };
+                if v["type"] == "control_response"
+                    && self.pending.is_some()
+                    && v["response"]["request_id"].as_str() == self.pending.as_deref()
+                {
+                    self.answer = Some(v);
+                    return;
+                }
+                if v["type"] == "control_request"
+                    && v["request"]["subtype"] == "set_permission_mode"
+                {
+                    let mode = v["request"]["mode"].clone();
+                    let ok = json!({"type": "control_response", "response": {
+                        "subtype": "success", "request_id": v["request_id"],
+                        "response": {"mode": mode}}});
+                    print_bytes(ok.to_string().as_bytes());
+                    let status = json!({"type": "system", "subtype": "status", "status": null,
+                        "permissionMode": mode, "session_id": self.session_id});
+                    print_bytes(status.to_string().as_bytes());
+                    return;
+                }
                 if v["type"] == "control_request"
                     && v["request"]["subtype"] == "interrupt"
                     && !self.ignore_signals
                 {
+                    if let Some(id) = self.pending.take() {
+                        let cancel = json!({"type": "control_cancel_request", "request_id": id});
+                        print_bytes(cancel.to_string().as_bytes());
+                    }
                     let ack = json!({"type": "control_response", "response": {
                         "subtype": "success", "request_id": v["request_id"],
                         "response": {"still_queued": []}}});

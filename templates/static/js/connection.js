@@ -108,6 +108,13 @@ function connect() {
       return;
     }
     if (!ev || typeof ev !== "object") return;
+    if (ev.type === "approval" && typeof ev.seq === "number" && ev.seq <= conn.lastSeq) {
+      // A request still waiting is sent again on every connect with its own
+      // `seq`: not a sign that the server started over. approvals.js keeps one
+      // card per id.
+      dispatch(ev);
+      return;
+    }
     if (typeof ev.seq === "number") {
       if (ev.seq <= conn.lastSeq) {
         if (!conn.sawSeq && conn.lastSeq > 0) {

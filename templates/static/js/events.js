@@ -10,8 +10,12 @@ const ON = {
   queue_status: onQueue,
   usage_status: onUsage,
   sessions: onSessions,
+  approval: onApproval,
+  approval_resolved: onApprovalResolved,
+  permission_mode: onPermissionMode,
   error(ev) {
     if (ev.code === "read_only") setViewer(true);
+    if (ev.code === "already_resolved" || ev.code === "unknown_approval") approvalRefused(ev);
     if (ev.code === "history_gap") addSystem(t("err_history_gap"), true);
     else if (ev.code !== "usage_unavailable") toast(STRINGS.en["err_" + ev.code] ? t("err_" + ev.code) : ev.message || ev.code || "error");
   },
