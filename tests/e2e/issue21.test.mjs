@@ -17,6 +17,13 @@ after(async () => {
   await server?.stop();
 });
 
+/** A server of a test's own, stopped when the test ends, passed or failed. */
+async function ownServer(t, opts) {
+  const s = await startServer(opts);
+  t.after(() => s.stop());
+  return s;
+}
+
 /** Sends a prompt as a phone user does: the Send button (Enter is a new line). */
 async function tapSend(page, text) {
   await page.locator("#prompt").fill(text);
@@ -34,10 +41,10 @@ async function watchJump(page) {
   });
 }
 
-test("1: the view follows a long run to its end when nobody touches the screen", { timeout: 90000 }, async () => {
+test("1: the view follows a long run to its end when nobody touches the screen", { timeout: 90000 }, async (t) => {
   // Each line in its own frame, as a real run streams (faster, the page's frames
   // would batch what a real run spreads out).
-  const slow = await startServer({ env: { FAKE_CLAUDE_DELAY_MS: process.env.E2E_NOTES_DELAY || "60" } });
+  const slow = await ownServer(t, { env: { FAKE_CLAUDE_DELAY_MS: process.env.E2E_NOTES_DELAY || "60" } });
   const { page, context } = await openPage(browser, slow.url, PHONE);
   await watchJump(page);
   await tapSend(page, "@notes check every requirement");
@@ -55,11 +62,10 @@ test("1: the view follows a long run to its end when nobody touches the screen",
   assert.equal(await page.evaluate(() => window.__jumpShown), false, "'Scroll to the latest' appeared though nobody scrolled");
   assert.ok(gap < 48, `the answer ends ${gap} px below the view`);
   await context.close();
-  await slow.stop();
 });
 
-test("1: a scroll the browser makes (anchoring, a shrinking block) does not stop the following; the user's does", { timeout: 90000 }, async () => {
-  const slow = await startServer({ env: { FAKE_CLAUDE_DELAY_MS: "100" } });
+test("1: a scroll the browser makes (anchoring, a shrinking block) does not stop the following; the user's does", { timeout: 90000 }, async (t) => {
+  const slow = await ownServer(t, { env: { FAKE_CLAUDE_DELAY_MS: "100" } });
   const { page, context } = await openPage(browser, slow.url, PHONE);
   await watchJump(page);
   await tapSend(page, "@notes check every requirement");
@@ -87,7 +93,6 @@ test("1: a scroll the browser makes (anchoring, a shrinking block) does not stop
     return s.scrollHeight - s.scrollTop - s.clientHeight < 48;
   });
   await context.close();
-  await slow.stop();
 });
 
 test("2: notes between tool calls are rendered markdown, like answers", { timeout: 90000 }, async () => {
@@ -150,9 +155,9 @@ test("4: Korean reaches the login page and the to-do summary", { timeout: 90000 
   await context.close();
 });
 
-test("5: an earlier session's log opens read-only from the sessions sheet; the confirm says what happens", { timeout: 90000 }, async () => {
+test("5: an earlier session's log opens read-only from the sessions sheet; the confirm says what happens", { timeout: 90000 }, async (t) => {
   // A server of its own: the log's first prompt is this test's.
-  const fresh = await startServer();
+  const fresh = await ownServer(t);
   const { page, context } = await openPage(browser, fresh.url);
   await sendPrompt(page, "@quick an earlier question");
   await until(page, () => [...document.querySelectorAll(".msg.claude .bubble")].some((b) => b.textContent.includes("Quick answer.")));
@@ -180,7 +185,6 @@ test("5: an earlier session's log opens read-only from the sessions sheet; the c
   await page.locator("#log-view-close").click();
   await view.waitFor({ state: "hidden" });
   await context.close();
-  await fresh.stop();
 });
 
 test("6: touch targets are at least 44 px: Copy, Scroll to the latest, language, tool rows", { timeout: 90000 }, async () => {
