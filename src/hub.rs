@@ -659,6 +659,7 @@ impl Hub {
                 count: self.queue.len(),
                 items: self.queue_items(),
                 running: self.running.is_some(),
+                cancelled: None,
             },
         )));
         client.outbox.push(&text_frame(protocol::encode_snapshot(
@@ -856,7 +857,7 @@ impl Hub {
                     );
                 } else {
                     self.store.send(StoreOp::QueueRemove(id));
-                    self.queue_changed();
+                    self.queue_status(Some(id));
                 }
             }
         }
@@ -874,11 +875,18 @@ impl Hub {
     }
 
     fn queue_changed(&mut self) {
+        self.queue_status(None);
+    }
+
+    /// Starts what can start and tells everyone the queue; `cancelled` is the
+    /// prompt a `cancel` just removed, so pages can mark it.
+    fn queue_status(&mut self, cancelled: Option<u64>) {
         self.maybe_start();
         self.broadcast(&Event::QueueStatus {
             count: self.queue.len(),
             items: self.queue_items(),
             running: self.running.is_some(),
+            cancelled,
         });
     }
 
@@ -962,7 +970,10 @@ impl Hub {
 
     fn runner_output(&mut self, output: RunnerOutput) {
         match output {
-            RunnerOutput::Progress { run, progress } => {
+            RunnerOutput::Progress { run, mut progress } => {
+                if let Progress::Text { text, html } = &mut progress {
+                    *html = Some(crate::markdown::to_html(text));
+                }
                 self.broadcast(&Event::Progress { run, progress });
             }
             RunnerOutput::Answer { run: _, text } => {

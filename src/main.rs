@@ -16,6 +16,7 @@ mod config;
 mod http;
 mod hub;
 mod launcher;
+mod logs;
 mod markdown;
 mod meter;
 mod orphans;

@@ -351,6 +351,10 @@ pub enum Event {
         items: Vec<QueueItem>,
         /// Whether a run is in progress (the page shows a Stop button).
         running: bool,
+        /// The prompt a `cancel` command just took out of the queue (only on that
+        /// broadcast): it will never run.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cancelled: Option<u64>,
     },
     /// Usage figures; the body's shape is documented in docs/PROTOCOL.md.
     UsageStatus {
@@ -427,8 +431,14 @@ pub enum Progress {
     },
     /// A text fragment as Claude generates it.
     TextDelta { text: String },
-    /// A whole text block of an assistant message.
-    Text { text: String },
+    /// A whole text block of an assistant message; `html` is it rendered like an
+    /// answer (src/markdown.rs), added by the hub: a block followed by a tool call is
+    /// a note in the run's card.
+    Text {
+        text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
+    },
     /// Claude's thinking (shown collapsed).
     Thinking { text: String },
     /// A tool call began.
@@ -868,6 +878,7 @@ mod tests {
                 message: "m".into(),
             }],
             running: false,
+            cancelled: None,
         };
         let v: Value = serde_json::from_str(&encode_event(5, &ev)).unwrap();
         assert_eq!(v["type"], "queue_status");
@@ -890,12 +901,16 @@ mod tests {
             },
             Event::Progress {
                 run: 1,
-                progress: Progress::Text { text: text() },
+                progress: Progress::Text {
+                    text: text(),
+                    html: None,
+                },
             },
             Event::QueueStatus {
                 count: 0,
                 items: vec![],
                 running: false,
+                cancelled: None,
             },
             Event::UsageStatus { body: Map::new() },
             Event::Approval(Box::new(ApprovalEvent {
@@ -929,7 +944,10 @@ mod tests {
                 resume_command: text(),
             },
             Progress::TextDelta { text: text() },
-            Progress::Text { text: text() },
+            Progress::Text {
+                text: text(),
+                html: None,
+            },
             Progress::Thinking { text: text() },
             Progress::ToolStart {
                 turn: 1,

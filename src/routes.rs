@@ -74,6 +74,8 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         "/healthz" => ("GET, HEAD", Gate::Public, healthz),
         p if p.starts_with("/static/") => ("GET, HEAD", Gate::Public, asset),
         "/sw.js" | "/manifest.webmanifest" => ("GET, HEAD", Gate::Public, root_asset),
+        "/api/logs" => ("GET, HEAD", Gate::LoggedIn, logs_list),
+        p if p.starts_with("/api/logs/") => ("GET, HEAD", Gate::LoggedIn, log_one),
         // Owner only (checked in the handler): a viewer gets 403.
         p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
         _ => return text(404, "not found"),
@@ -224,7 +226,7 @@ fn login(req: &Request, app: &App, _who: Option<Role>) -> Reply {
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
     let Some(token) = form_field("token").or(from_query) else {
-        return login_page(app, 200, None, None);
+        return login_page(req, app, 200, None, None);
     };
     let outcome = app.auth.login(&token, req.peer.ip());
     login_outcome(req, app, outcome, Tried::Token)
@@ -255,28 +257,31 @@ fn login_outcome(req: &Request, app: &App, outcome: Login, tried: Tried) -> Repl
         }
         Login::Wrong => {
             let error = match tried {
-                Tried::Token => "That token is not valid.",
-                Tried::Password => "That password is not right.",
+                Tried::Token => "token",
+                Tried::Password => "password",
             };
-            login_page(app, 401, Some(error), Some(tried))
+            login_page(req, app, 401, Some(error), Some(tried))
         }
         Login::Limited(wait) => {
             let secs = wait.as_secs().max(1);
-            login_page(
-                app,
-                429,
-                Some("Too many failed attempts; wait and try again."),
-                Some(tried),
-            )
-            .with_header(header("Retry-After", &secs.to_string()))
+            login_page(req, app, 429, Some("limited"), Some(tried))
+                .with_header(header("Retry-After", &secs.to_string()))
         }
     }
 }
 
-/// The login form; `tried` is what the failed attempt presented, so a failed
-/// token attempt shows the token field open again.
-fn login_page(app: &App, status: u16, error: Option<&str>, tried: Option<Tried>) -> Reply {
+/// The login form, in the page's language; `error` says why the last attempt failed
+/// (`token`, `password` or `limited`: the template words it); `tried` is what it
+/// presented, so a failed token attempt shows the token field open again.
+fn login_page(
+    req: &Request,
+    app: &App,
+    status: u16,
+    error: Option<&str>,
+    tried: Option<Tried>,
+) -> Reply {
     let ctx = context! {
+        lang => request_language(&req.head),
         error => error,
         password => app.auth.password_login(),
         token_tried => tried == Some(Tried::Token),
@@ -312,7 +317,7 @@ fn redirect(to: &str) -> Reply {
 fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
     let ctx = context! {
         version => env!("CARGO_PKG_VERSION"),
-        lang => page_language(req.head.header("accept-language")),
+        lang => request_language(&req.head),
         // The page hides what a read-only viewer cannot use (the hub enforces it).
         viewer => who == Some(Role::Viewer),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
@@ -330,6 +335,22 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
                 "the page template failed to render; see the server log",
             )
         }
+    }
+}
+
+/// The language the user picked on the page (cookie `hc_lang`, set by the page's
+/// language setting), else the browser's preference.
+fn request_language(head: &Head) -> &'static str {
+    let picked = head.header("cookie").and_then(|c| {
+        c.split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == "hc_lang")
+            .map(|(_, v)| v.trim())
+    });
+    match picked {
+        Some("ko") => "ko",
+        Some("en") => "en",
+        _ => page_language(head.header("accept-language")),
     }
 }
 
@@ -406,6 +427,36 @@ fn root_asset(req: &Request, app: &App, _who: Option<Role>) -> Reply {
         Body::Owned(v) => v,
     };
     bytes(200, found.content_type, body).with_header(header("Cache-Control", "no-cache"))
+}
+
+// `GET /api/logs`: homeclaude's own session logs (see [`crate::logs`]), read on
+/// this connection's thread.
+fn logs_list(_req: &Request, app: &App, _who: Option<Role>) -> Reply {
+    bytes(
+        200,
+        "application/json",
+        crate::logs::list(&app.data_dir).to_string().into_bytes(),
+    )
+    .with_header(header("Cache-Control", "no-store"))
+}
+
+/// `GET /api/logs/<key>`: one session log as JSON lines, streamed from the disk.
+fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
+    let key = req.head.path.trim_start_matches("/api/logs/");
+    let Some((file, len)) = crate::logs::open(&app.data_dir, key) else {
+        return text(404, "no such log");
+    };
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    Response::new(
+        StatusCode(200),
+        vec![
+            header("Content-Type", "application/x-ndjson"),
+            header("Cache-Control", "no-store"),
+        ],
+        Box::new(file.take(len as u64)),
+        Some(len),
+        None,
+    )
 }
 
 /// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the

@@ -307,7 +307,7 @@ impl Translator {
         for block in assistant.message.content {
             match block {
                 AssistantBlock::Text { text } if main_agent && !text.is_empty() => {
-                    out.push(Emit::Progress(Progress::Text { text }))
+                    out.push(Emit::Progress(Progress::Text { text, html: None }))
                 }
                 AssistantBlock::Thinking { thinking } if main_agent && !thinking.is_empty() => {
                     out.push(Emit::Progress(Progress::Thinking { text: thinking }))
@@ -576,13 +576,8 @@ impl Translator {
                     _ => pattern.to_string(),
                 }
             }
-            "TodoWrite" => {
-                let n = input
-                    .get("todos")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
-                format!("{n} items")
-            }
+            // The page words the count from `edit_info.todos` in its own language.
+            "TodoWrite" => String::new(),
             "WebFetch" => field("url").unwrap_or("").to_string(),
             "WebSearch" => field("query").unwrap_or("").to_string(),
             "Task" | "Agent" => field("description")
@@ -831,7 +826,7 @@ mod tests {
                 Progress::Init { model, session_id } => format!("init {model} {session_id}"),
                 Progress::Session { resume_command, .. } => format!("session {resume_command}"),
                 Progress::TextDelta { text } => format!("delta {}", short(text)),
-                Progress::Text { text } => format!("text {}", short(text)),
+                Progress::Text { text, .. } => format!("text {}", short(text)),
                 Progress::Thinking { text } => format!("thinking {}", short(text)),
                 Progress::ToolStart {
                     turn,
@@ -1002,7 +997,8 @@ mod tests {
         assert_eq!(
             r.progress[15],
             Progress::Text {
-                text: deltas.clone()
+                text: deltas.clone(),
+                html: None,
             }
         );
         assert_eq!(r.answers, [deltas]);
@@ -1241,7 +1237,7 @@ mod tests {
             [
                 "tool_start 1 Read README.md",
                 "tool_start 2 Glob specs/*.md",
-                "tool_start 3 TodoWrite 4 items +edit_info",
+                "tool_start 3 TodoWrite  +edit_info",
                 "tool_end 2 10B",
                 "tool_end 1 lines=2 13B",
                 "tool_end 3 24B",

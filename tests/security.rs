@@ -457,3 +457,64 @@ fn a_malformed_password_hash_stops_the_server_with_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-auth turns login off"));
     let _ = std::fs::remove_dir_all(data);
 }
+
+/// The body of a raw HTTP response.
+fn body_of(resp: &str) -> &str {
+    resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[test]
+fn session_logs_are_for_logged_in_users_only_and_keys_are_digits() {
+    let server = Server::start(&[]);
+    // A log of an earlier session, as the store writes it.
+    let history = server.data_dir.join("history");
+    std::fs::create_dir_all(&history).unwrap();
+    let line =
+        json!({"seq": 1, "type": "message", "username": "User", "message": "an earlier prompt"});
+    std::fs::write(history.join("001700000000000.jsonl"), format!("{line}\n")).unwrap();
+    std::fs::write(server.data_dir.join("secret.jsonl"), "{}\n").unwrap();
+
+    // No login: refused, list and log alike, whatever the key.
+    for path in ["/api/logs", "/api/logs/001700000000000", "/api/logs/nope"] {
+        let (status, _) = get_with(server.addr, path, &[]);
+        assert_eq!(status, 401, "{path}");
+        let (status, _) = get_with(server.addr, path, &[("Authorization", "Bearer wrong")]);
+        assert_eq!(status, 401, "{path}");
+    }
+    // Logged in: the list, then the log itself.
+    let (status, resp) = get(server.addr, "/api/logs");
+    assert_eq!(status, 200, "{resp}");
+    let list: serde_json::Value = serde_json::from_str(body_of(&resp)).unwrap();
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "001700000000000")
+        .expect("the earlier log is listed");
+    assert_eq!(item["prompt"], "an earlier prompt");
+    assert_eq!(item["first"], 1_700_000_000_000u64);
+    let (status, resp) = get(server.addr, "/api/logs/001700000000000");
+    assert_eq!(status, 200, "{resp}");
+    assert!(body_of(&resp).contains("an earlier prompt"), "{resp}");
+    // Keys are digits: nothing else reaches the disk.
+    for path in [
+        "/api/logs/secret",
+        "/api/logs/..%2fsecret",
+        "/api/logs/../secret.jsonl",
+        "/api/logs/001700000000000.jsonl",
+        "/api/logs/1",
+    ] {
+        let (status, _) = get(server.addr, path);
+        assert_eq!(status, 404, "{path}");
+    }
+    // Read-only: no other method.
+    let (status, _) = http_raw(
+        server.addr,
+        format!(
+            "POST /api/logs HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status, 405);
+}

@@ -87,6 +87,9 @@ export async function startServer(opts = {}) {
     "--workdir", dir,
     "--claude", fakeClaude,
     ...(opts.auth ? [] : ["--no-auth"]),
+    // E2E_TEMPLATES=DIR serves the page from DIR (--templates): to see a test fail
+    // on another version of the page, e.g. main's.
+    ...(process.env.E2E_TEMPLATES ? ["--templates", process.env.E2E_TEMPLATES] : []),
     ...(opts.args || []),
   ];
   const env = {

@@ -1,10 +1,12 @@
-// Makes the screenshots in docs/screenshots/: a phone (390x844) and a desktop
-// (1280x800), light and dark, showing a real conversation with the fake claude:
-//   *-run.png      a finished run: tool rows, the Edit diff, the to-do list, stats,
-//                  and the start of the answer
-//   *-answer.png   the answer (markdown, code blocks with copy buttons)
-//   *-working.png  a run in progress with two prompts waiting (Stop, queue panel)
-//   phone-light-settings.png, phone-dark-offline.png (the outbox and the banner)
+// Makes the screenshots in docs/screenshots/: a phone (390x844) light, dark and in
+// Korean, and a desktop (1280x800) light and dark, of a real conversation with the
+// fake claude:
+//   *-empty.png     the empty chat
+//   *-working.png   a run mid-way, two prompts waiting (Stop, queue, time and step)
+//   *-run.png       a finished run: tool rows, the Edit diff, the to-do list, stats
+//   *-answer.png    the answer (markdown, code blocks with copy buttons)
+//   *-usage.png     the usage details (tap on the header's usage)
+//   *-sessions.png  the settings sheet with this server's earlier conversations
 // Every page is open before the prompts are sent, so bubbles carry live times.
 // Usage: cargo build && node tests/e2e/screenshots.mjs
 import { mkdirSync } from "node:fs";
@@ -13,24 +15,30 @@ import { launchBrowser, startServer, until, root, fixtures, sendPrompt } from ".
 
 const out = path.join(root, "docs", "screenshots");
 mkdirSync(out, { recursive: true });
-const shapes = [
-  ["phone", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 }],
-  ["desktop", { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 }],
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
+const DESKTOP = { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 };
+const variants = [
+  ["phone-light", PHONE, "light", "en-US"],
+  ["phone-dark", PHONE, "dark", "en-US"],
+  ["phone-ko", PHONE, "light", "ko-KR"],
+  ["desktop-light", DESKTOP, "light", "en-US"],
+  ["desktop-dark", DESKTOP, "dark", "en-US"],
 ];
 
-// Opens one page per shape and theme (before anything is sent, so bubbles carry
-// live times) and returns them with the desktop-light one as the driver.
+// Opens one page per variant (before anything is sent, so bubbles carry live
+// times) and returns them with the desktop-light one as the driver.
 async function openAll(browser, server) {
   const pages = [];
-  for (const [shape, options] of shapes) {
-    for (const scheme of ["light", "dark"]) {
-      const context = await browser.newContext({ ...options, colorScheme: scheme, locale: "en-US" });
-      const page = await context.newPage();
-      await page.goto(server.url);
-      await until(page, () => window.homeclaude && window.homeclaude.connected);
-      await page.locator("#usage").waitFor();
-      pages.push({ name: `${shape}-${scheme}`, page, context });
-    }
+  for (const [name, options, scheme, locale] of variants) {
+    const context = await browser.newContext({
+      ...options, colorScheme: scheme, locale,
+      extraHTTPHeaders: { "Accept-Language": locale === "ko-KR" ? "ko-KR,ko;q=0.9" : "en-US,en;q=0.9" },
+    });
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await until(page, () => window.homeclaude && window.homeclaude.connected);
+    await page.locator("#usage").waitFor();
+    pages.push({ name, page, context });
   }
   return { pages, driver: pages.find((p) => p.name === "desktop-light").page };
 }
@@ -40,8 +48,9 @@ async function scrollTo(page, where) {
     const s = document.getElementById("scroller");
     s.scrollTop = where === "bottom" ? s.scrollHeight : document.querySelector(where).offsetTop - s.offsetTop - 8;
   }, where);
-  await page.waitForTimeout(200); // let the scroll paint: a screenshot, not a wait for state
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
+const shot = (page, name, what) => page.screenshot({ path: path.join(out, `${name}-${what}.png`) });
 
 const browser = await launchBrowser();
 const usage = { calls: 9, costUSD: 0.55, minutes: 160 };
@@ -49,8 +58,9 @@ const done = await startServer({ env: { FAKE_CLAUDE_DELAY_MS: "15" }, usage });
 // The long job is the default here, so the prompts read as a person would type them.
 const busy = await startServer({ env: { FAKE_CLAUDE_TRANSCRIPT: path.join(fixtures, "slow.jsonl") }, usage });
 try {
-  // A finished run and its answer.
+  // The empty chat, then a finished run and its answer.
   const a = await openAll(browser, done);
+  for (const { name, page } of a.pages) await shot(page, name, "empty");
   await sendPrompt(a.driver, "Add a --lines flag to wordcount so it can count lines instead of words, and make sure the tests pass.");
   for (const { page } of a.pages) {
     await page.locator(".run.done").waitFor({ timeout: 30000 });
@@ -60,10 +70,21 @@ try {
     await page.locator(".run .step.tool-edit > summary").click();
     await page.locator(".run .step.tool-edit .diff").waitFor();
     await scrollTo(page, ".run");
-    await page.screenshot({ path: path.join(out, `${name}-run.png`) });
+    await shot(page, name, "run");
     await scrollTo(page, "bottom");
     await page.locator("#jump").waitFor({ state: "hidden" });
-    await page.screenshot({ path: path.join(out, `${name}-answer.png`) });
+    await shot(page, name, "answer");
+    // The usage details.
+    await page.locator("#usage").click();
+    await page.locator("#usage-sheet[open] dl").first().waitFor();
+    await shot(page, name, "usage");
+    await page.locator("#usage-close").click();
+    // The settings sheet with the conversations this server kept.
+    await page.locator("#menu-btn").click();
+    await page.locator("#act-logs").click();
+    await page.locator("#log-list .session-item").first().waitFor();
+    await shot(page, name, "sessions");
+    await page.locator("#menu-close").click();
   }
 
   // A run in progress with two prompts waiting behind it.
@@ -78,14 +99,9 @@ try {
   }
   for (const { name, page } of b.pages) {
     await scrollTo(page, "bottom");
-    await page.screenshot({ path: path.join(out, `${name}-working.png`) });
+    await shot(page, name, "working");
   }
-  // The settings sheet, and the page offline with a prompt waiting in its outbox.
-  const phoneLight = b.pages.find((p) => p.name === "phone-light").page;
-  await phoneLight.locator("#menu-btn").click();
-  await phoneLight.locator("#menu[open]").waitFor();
-  await phoneLight.waitForTimeout(200);
-  await phoneLight.screenshot({ path: path.join(out, "phone-light-settings.png") });
+  // The page offline with a prompt waiting in its outbox.
   await busy.stop();
   const phoneDark = b.pages.find((p) => p.name === "phone-dark").page;
   await phoneDark.locator("#banner").waitFor();
@@ -93,7 +109,7 @@ try {
   await phoneDark.locator("#send").tap();
   await phoneDark.locator("#pending .msg.pending").waitFor();
   await scrollTo(phoneDark, "bottom");
-  await phoneDark.screenshot({ path: path.join(out, "phone-dark-offline.png") });
+  await shot(phoneDark, "phone-dark", "offline");
   console.log("screenshots written to", out);
 } finally {
   await browser.close();

@@ -8,7 +8,7 @@
 
 // Usage warning thresholds (the original page's colours, made explicit).
 const USAGE = { warnMinutes: 30, dangerMinutes: 10, warnUsd: 10, dangerUsd: 25 };
-// A fixed rate for the KRW hint the original page showed; an estimate, labelled ≈.
+// A fixed rate for amounts in won (the original page showed ₩): an estimate.
 const KRW_PER_USD = 1400;
 const PING_MS = 5 * 60 * 1000; // the original page's keep-alive, for tunnels
 const BACKOFF = { first: 500, max: 30000 };
@@ -57,6 +57,9 @@ function applyLang() {
   setConn(conn.state);
   renderQueue();
   renderUsage();
+  runs.forEach(renderStats);
+  renderRunStatus();
+  $("opt-currency").value = store.get("currency", "auto");
   updateNotes();
 }
 
@@ -81,6 +84,7 @@ const ICONS = {
   note: "M4 5h16v11H9l-5 4z",
   tool: "M12 9a3 3 0 1 0 0 6a3 3 0 1 0 0-6zM12 2v4M12 18v4M2 12h4M18 12h4M5 5l2.5 2.5M16.5 16.5L19 19M5 19l2.5-2.5M16.5 7.5L19 5",
   alert: "M12 8v5M12 16.5v.01M21 12a9 9 0 1 1-18 0a9 9 0 1 1 18 0z",
+  restart: "M20 12a8 8 0 1 1-2.34-5.66M20 4v5h-5",
 };
 function icon(name) {
   const ns = "http://www.w3.org/2000/svg";
@@ -131,16 +135,22 @@ function fmtDuration(sec) {
 }
 function fmtMinutes(min) {
   min = Math.max(0, Math.round(min));
-  return min >= 60 ? Math.floor(min / 60) + "h " + String(min % 60).padStart(2, "0") + "m" : min + "m";
+  return min >= 60 ? t("hoursMinutes", Math.floor(min / 60), String(min % 60).padStart(2, "0")) : t("minutes", min);
 }
-function fmtUsd(usd) {
-  if (typeof usd !== "number" || !isFinite(usd)) return "$–";
-  return "$" + (usd < 1 ? usd.toFixed(4) : usd.toFixed(2));
+// The currency amounts are shown in: the setting, else won for Korean.
+function currency() {
+  const c = store.get("currency", "auto");
+  if (c === "usd" || c === "krw") return c;
+  return lang === "ko" ? "krw" : "usd";
+}
+function fmtMoney(usd) {
+  if (typeof usd !== "number" || !isFinite(usd)) return currency() === "krw" ? "₩–" : "$–";
+  if (currency() === "krw") return "₩" + Math.round(usd * KRW_PER_USD).toLocaleString("ko-KR");
+  if (usd > 0 && usd < 0.01) return "<$0.01";
+  return "$" + usd.toFixed(2);
 }
 function fmtCost(usd) {
-  const s = fmtUsd(usd);
-  if (lang !== "ko" || typeof usd !== "number") return s;
-  return t("costKrw", s, Math.round(usd * KRW_PER_USD).toLocaleString("ko-KR"));
+  return fmtMoney(usd);
 }
 function fmtInt(n) {
   return typeof n === "number" ? n.toLocaleString(lang === "ko" ? "ko-KR" : "en-US") : "–";

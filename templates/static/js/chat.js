@@ -10,11 +10,23 @@ const opts = {
   sound: store.get("sound", true),
   notify: store.get("notify", false),
 };
-let follow = opts.autoscroll; // follows new content until the user scrolls up
+// Follows new content until the user scrolls up. Only the user stops it: a scroll
+// counts as theirs when it moved the view up within a moment of their touching,
+// wheeling or pressing a key. The browser scrolls by itself too (content that
+// shrinks, scroll anchoring), and the page's own scroll lands a frame later while
+// more content may have come: none of those may stop the following (the next
+// content scrolls to the bottom again).
+let follow = opts.autoscroll;
 let scrollQueued = false;
-let programmaticScroll = false;
+let lastTop = 0;
+let userAt = 0;
+const USER_MS = 1000;
 function nearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+}
+function toBottom() {
+  scroller.scrollTop = scroller.scrollHeight;
+  lastTop = scroller.scrollTop;
 }
 function contentChanged() {
   $("empty").hidden = log.childElementCount + pendingBox.childElementCount > 0;
@@ -26,25 +38,24 @@ function contentChanged() {
   scrollQueued = true;
   requestAnimationFrame(() => {
     scrollQueued = false;
-    if (!follow) return;
-    programmaticScroll = true;
-    scroller.scrollTop = scroller.scrollHeight;
+    if (follow) toBottom();
   });
 }
+["wheel", "touchstart", "touchmove", "keydown", "pointerdown"].forEach((type) =>
+  scroller.addEventListener(type, () => (userAt = Date.now()), { passive: true }));
+document.addEventListener("keydown", () => (userAt = Date.now()));
 scroller.addEventListener("scroll", () => {
-  if (programmaticScroll) {
-    programmaticScroll = false;
-    return;
-  }
+  const top = scroller.scrollTop;
   const bottom = nearBottom();
-  if (!bottom && follow) follow = false; // the user scrolled up: stop following
+  const byUser = Date.now() - userAt < USER_MS;
+  if (follow && !bottom && byUser && top < lastTop - 1) follow = false; // the user scrolled up
   else if (bottom && opts.autoscroll) follow = true;
-  $("jump").hidden = bottom;
+  lastTop = top;
+  $("jump").hidden = follow || bottom;
 }, { passive: true });
 $("jump").addEventListener("click", () => {
   follow = opts.autoscroll;
-  programmaticScroll = true;
-  scroller.scrollTop = scroller.scrollHeight;
+  toBottom();
   $("jump").hidden = true;
 });
 

@@ -69,6 +69,7 @@ function connect() {
   clearTimeout(conn.timer);
   conn.timer = 0;
   if (conn.ws || conn.authBlocked) return;
+  if (navigator.onLine === false) return goneOffline(); // `online` reconnects
   setConn("connecting");
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   let ws;
@@ -217,7 +218,34 @@ function signedOut() {
   const next = encodeURIComponent(location.pathname + location.search);
   banner(t("signedOut"), t("signIn"), () => location.assign("/login?next=" + next), true);
 }
-window.addEventListener("online", connectNow);
+window.addEventListener("online", () => {
+  banner(null);
+  connectNow();
+});
+// The browser knows the network is gone before a socket does: say so at once,
+// and drop the socket (it may look open for minutes); `online` brings it back.
+window.addEventListener("offline", goneOffline);
+function goneOffline() {
+  if (conn.authBlocked) return;
+  clearTimeout(conn.timer);
+  clearInterval(bannerTicker);
+  const ws = conn.ws;
+  if (ws) {
+    conn.id++; // its close is not news
+    conn.ws = null;
+    conn.open = false;
+    conn.ready = false;
+    conn.replaying = false;
+    try {
+      ws.close();
+    } catch (_) {
+      /* already closing */
+    }
+  }
+  setConn("offline");
+  banner(t("noNetwork"), null, null, true);
+  refreshPendingStates();
+}
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) {
     connectNow(); // a phone waking up: do not wait for the back-off

@@ -11,16 +11,21 @@ function saveOutbox() {
 function renderPending(entry) {
   const node = bubble("user pending", t("you"), new Date(entry.at), document.createTextNode(entry.text));
   node.dataset.cid = entry.cid;
-  const state = el("span", "state", conn.open ? t("sending") : t("pending"));
+  const state = el("span", "state", pendingState());
   node.querySelector(".meta").appendChild(state);
   pendingBox.appendChild(node);
   entry.node = node;
   contentChanged();
 }
+// What a prompt not yet delivered is waiting for, in words.
+function pendingState() {
+  if (!navigator.onLine) return t("pendingNoNetwork");
+  return conn.open && conn.ready ? t("sending") : t("pending");
+}
 function refreshPendingStates() {
   outbox.forEach((o) => {
     const s = o.node && o.node.querySelector(".state");
-    if (s) s.textContent = conn.open && conn.ready ? t("sending") : t("pending");
+    if (s) s.textContent = pendingState();
   });
 }
 function queuePrompt(text) {

@@ -12,8 +12,20 @@ function onQueue(ev) {
     if (!ids.has(Number(n.dataset.promptId))) markQueued(n, false);
     else markQueued(n, true);
   });
+  // A prompt cancelled from the queue will never run: say so where it was sent.
+  if (typeof ev.cancelled === "number") {
+    const n = log.querySelector('.msg.user[data-prompt-id="' + ev.cancelled + '"]');
+    if (n) markCancelled(n);
+  }
   renderQueue();
   updateBusy();
+}
+function markCancelled(node) {
+  node.classList.add("cancelled");
+  node.classList.remove("delivered");
+  const meta = node.querySelector(".meta");
+  meta.querySelectorAll(".state, .tag").forEach((s) => s.remove());
+  meta.appendChild(el("span", "state cancelled", t("cancelled")));
 }
 function renderQueue() {
   const box = $("queue");

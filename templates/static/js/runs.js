@@ -12,8 +12,10 @@ function newRun(id, promptId) {
   const label = el("span", "label", t("working"));
   const model = el("span", "model");
   model.hidden = true;
+  const stepNo = el("span", "step-no");
+  stepNo.hidden = true;
   const elapsed = el("span", "elapsed", "0.0s");
-  head.append(status, label, model, elapsed);
+  head.append(status, label, model, stepNo, elapsed);
   const bar = el("div", "bar");
   const barFill = el("span");
   bar.appendChild(barFill);
@@ -35,9 +37,9 @@ function newRun(id, promptId) {
     log.append(card, live);
   }
   const run = {
-    id, card, label, model, elapsed, bar, barFill, steps, foot, live,
+    id, card, label, model, stepNo, elapsed, bar, barFill, steps, foot, live,
     tools: new Map(), state: "running", started: null, done: "", part: "",
-    answered: false, lastTodo: null,
+    doneHtml: [], answered: false, lastTodo: null, stepCount: 0,
   };
   runs.set(id, run);
   lastRun = run;
@@ -55,11 +57,19 @@ function setRunState(run, state) {
   run.label.textContent = t(state === "running" ? "working" : state);
   if (state !== "running") {
     run.live.classList.remove("streaming");
-    run.tools.forEach((row) => row.classList.contains("active") && row.classList.remove("active"));
+    // Tool calls that never finished: say so, rather than just losing the spinner
+    // (a stop may end the run first, then say it was stopped).
+    run.tools.forEach((row) => {
+      if (!row.classList.contains("active") && !row.classList.contains("cut")) return;
+      row.classList.remove("active");
+      row.classList.add("cut");
+      row.querySelector(".tstate").textContent = t(state === "stopped" ? "toolStopped" : "toolUnfinished");
+    });
     if (run.started && !run.durationSet) run.elapsed.textContent = fmtDuration((Date.now() - run.started) / 1000);
   }
   tickRuns();
   updateBusy();
+  renderRunStatus();
 }
 function liveRender(run) {
   const text = run.done + (run.done && run.part ? "\n\n" : "") + run.part;
@@ -78,11 +88,19 @@ function moveNarration(run) {
   if (!text.trim()) return;
   const step = el("div", "step narration");
   const row = el("div", "row");
-  row.append(icon("note"), el("div", "text", text));
+  const body = el("div", "text", text);
+  // Whole blocks come with the server's rendering: shown like an answer.
+  if (!run.part && run.doneHtml.length) {
+    body.className = "text md";
+    body.innerHTML = run.doneHtml.join(""); // server-rendered and sanitised (src/markdown.rs)
+    enhanceMarkdown(body);
+  }
+  row.append(icon("note"), body);
   step.appendChild(row);
   run.steps.appendChild(step);
   run.done = "";
   run.part = "";
+  run.doneHtml = [];
   liveRender(run);
 }
 function addStep(run, cls, iconName, name, detail) {
@@ -171,7 +189,13 @@ function onToolStart(run, ev) {
   moveNarration(run);
   const tool = ev.tool || "?";
   const info = ev.edit_info || null;
-  const row = addStep(run, "tool active tool-" + tool.toLowerCase().replace(/[^a-z0-9_-]/g, ""), TOOL_ICONS[tool] || "tool", tool, ev.detail || "");
+  // A to-do list is worded here (older servers sent "N items" in English).
+  const detail = info && info.type === "todo" && Array.isArray(info.todos) ? t("todoItems", info.todos.length) : ev.detail || "";
+  const row = addStep(run, "tool active tool-" + tool.toLowerCase().replace(/[^a-z0-9_-]/g, ""), TOOL_ICONS[tool] || "tool", tool, detail);
+  run.stepCount++;
+  run.stepNo.hidden = false;
+  run.stepNo.textContent = t("stepN", run.stepCount);
+  renderRunStatus();
   const s = row.querySelector("summary");
   s.appendChild(el("span", "tmeta"));
   s.appendChild(el("span", "tstate"));
@@ -250,6 +274,8 @@ const PROGRESS = {
   },
   text(run, ev) {
     run.done += (run.done ? "\n\n" : "") + (ev.text || "");
+    if (typeof ev.html === "string" && ev.html) run.doneHtml.push(ev.html);
+    else run.doneHtml = [];
     run.part = "";
     liveRender(run);
   },
@@ -263,12 +289,8 @@ const PROGRESS = {
   complete(run, ev) {
     run.durationSet = true;
     run.elapsed.textContent = fmtDuration(ev.duration_sec || 0);
-    let s = run.foot.querySelector(".stats");
-    if (!s) {
-      s = el("div", "stats");
-      run.foot.prepend(s);
-    }
-    s.textContent = t("stats", fmtDuration(ev.duration_sec || 0), fmtCost(ev.cost_usd), fmtInt(ev.input_tokens), fmtInt(ev.output_tokens), fmtInt(ev.turns));
+    run.complete = ev;
+    renderStats(run);
     setRunState(run, "done");
   },
   error(run, ev) {
@@ -304,9 +326,36 @@ function tickRuns() {
     any = true;
     if (!run.durationSet) run.elapsed.textContent = fmtDuration((Date.now() - run.started) / 1000);
   });
+  renderRunStatus();
   if (any && !ticker) ticker = setInterval(tickRuns, 500);
   if (!any && ticker) {
     clearInterval(ticker);
     ticker = 0;
   }
+}
+
+// The running run at a glance, wherever the view is: elapsed time and step, in a
+// strip over the composer (a tap brings the latest into view).
+function renderRunStatus() {
+  const box = $("run-status");
+  const run = lastRun && lastRun.state === "running" && lastRun.started ? lastRun : null;
+  box.hidden = !run;
+  if (!run) return;
+  const parts = [t("working"), fmtDuration((Date.now() - run.started) / 1000)];
+  if (run.stepCount) parts.push(t("stepN", run.stepCount));
+  $("run-status-text").textContent = parts.join(" · ");
+}
+$("run-status").addEventListener("click", () => $("jump").click());
+
+// The stats line of a finished run (again when the language or currency changes).
+function renderStats(run) {
+  const ev = run.complete;
+  if (!ev) return;
+  let s = run.foot.querySelector(".stats");
+  if (!s) {
+    s = el("div", "stats");
+    run.foot.prepend(s);
+  }
+  s.textContent = t("stats", fmtDuration(ev.duration_sec || 0), fmtCost(ev.cost_usd), fmtInt(ev.input_tokens), fmtInt(ev.output_tokens)) +
+    " · " + t(ev.turns === 1 ? "turnOne" : "turns", fmtInt(ev.turns));
 }

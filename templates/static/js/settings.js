@@ -20,6 +20,9 @@ $("act-new").addEventListener("click", () => {
   newSession();
 });
 $("act-reload").addEventListener("click", () => location.reload());
+// One tap at the sheet's top: a new session, a restart.
+$("quick-new").addEventListener("click", () => $("act-new").click());
+$("quick-restart").addEventListener("click", () => $("act-restart").click());
 $("act-restart").addEventListener("click", () => {
   if (window.confirm(t("restartConfirm"))) {
     menu.close();
@@ -29,6 +32,12 @@ $("act-restart").addEventListener("click", () => {
 $("opt-lang").addEventListener("change", (e) => {
   lang = STRINGS[e.target.value] ? e.target.value : "en";
   store.set("lang", lang);
+  // The server words the login page by this too.
+  document.cookie = "hc_lang=" + lang + "; path=/; max-age=31536000; SameSite=Strict";
+  applyLang();
+});
+$("opt-currency").addEventListener("change", (e) => {
+  store.set("currency", ["usd", "krw"].includes(e.target.value) ? e.target.value : "auto");
   applyLang();
 });
 function bindToggle(name, onChange) {
@@ -103,5 +112,5 @@ if (params.get("new") === "1") {
 // A read-only viewer link watches; the hub refuses what it would send anyway.
 function setViewer(on) {
   document.body.classList.toggle("viewer", on);
-  ["composer", "new-session", "act-new", "act-restart"].forEach((id) => ($(id).hidden = on));
+  ["composer", "new-session", "act-new", "act-restart", "quick-new", "quick-restart"].forEach((id) => ($(id).hidden = on));
 }
