@@ -116,12 +116,15 @@ fn fmt(v: f64) -> String {
 struct Srv {
     child: Child,
     addr: SocketAddr,
+    /// Its data dir, removed with it.
+    data: std::path::PathBuf,
 }
 
 impl Drop for Srv {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
@@ -324,7 +327,7 @@ fn start(opts: &Opts, cpu: Option<&str>) -> (Srv, Duration) {
         assert!(t.elapsed() < Duration::from_secs(5), "server did not start");
     }
     let up = t.elapsed();
-    (Srv { child, addr }, up)
+    (Srv { child, addr, data }, up)
 }
 
 /// A short run: init, streamed text deltas, the answer and the result.
