@@ -193,7 +193,11 @@ fn f1_replay_floods_from_a_viewer_that_never_reads_keep_memory_bounded() {
     owner.send_json(&json!({"type":"message","message":"owner after the flood"}));
     owner.wait_for(|v| v["type"] == "message" && v["message"] == "owner after the flood");
     let waited = t.elapsed();
-    let limit = 16 * MB + sockets.len() as u64 * BACKLOG;
+    // Under qemu user emulation (`HOMECLAUDE_TEST_SLOWDOWN` > 1, the ARM CI) the
+    // process is the emulator, whose translated-code cache grows as new paths run:
+    // measured 22 MB against 21 MB of budget. Native runs keep the strict bound.
+    let emulator = if slowdown() > 1 { 32 * MB } else { 0 };
+    let limit = 16 * MB + sockets.len() as u64 * BACKLOG + emulator;
     settle(server.pid, before + limit);
     let grown = memory(server.pid, "VmHWM").saturating_sub(before);
     assert!(
