@@ -596,6 +596,68 @@ fn f8_ambiguous_body_framing_is_400() {
 }
 
 /// F10: with `--no-auth`, any common proxy's header marks a request as not local.
+/// F9 (documented, not fixable without a cgroup per run): a tool that calls
+/// `setsid()` leaves the run's process group, so Stop does not reach it. What must
+/// hold, and is checked here: the run still ends (the runner stops waiting for the
+/// pipes the escapee holds 2 s after `claude` exits) and the queue moves on.
+#[test]
+fn f9_a_setsid_escapee_does_not_keep_a_run_from_ending() {
+    let scenarios = temp_dir("escapee");
+    std::fs::write(
+        scenarios.join("escape.jsonl"),
+        "{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"11111111-2222-3333-4444-555555555555\",\"model\":\"m\",\"cwd\":\"/tmp\",\"tools\":[]}\n@spawn_escapee\n{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"escaped\"}]},\"parent_tool_use_id\":null,\"session_id\":\"11111111-2222-3333-4444-555555555555\"}\n@sleep 600000\n",
+    )
+    .unwrap();
+    let record_dir = temp_dir("escapee-record");
+    let record = record_dir.join("record.txt");
+    let mut server = Server::start_with(
+        &[],
+        &[
+            ("FAKE_CLAUDE_TRANSCRIPT_DIR", scenarios.to_str().unwrap()),
+            ("FAKE_CLAUDE_RECORD", record.to_str().unwrap()),
+        ],
+        None,
+    );
+    let mut ws = server.ws("");
+    ws.send_json(&json!({"type":"message","message":"@escape"}));
+    let id = ws.wait_for(|v| v["type"] == "message" && v["message"] == "@escape")["id"]
+        .as_u64()
+        .unwrap();
+    // Printed after the escapee left the session: from here on it holds the pipe.
+    ws.wait_for(|v| v["progress_type"] == "text" && v["text"] == "escaped");
+    let escapee: u32 = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("#escapee ")?.trim().parse().ok())
+        .expect("the fake CLI recorded its escapee");
+    // Ended when the test ends, whatever happens: nothing else would end it.
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+                let _ = rustix::process::kill_process(pid, Signal::KILL);
+            }
+        }
+    }
+    let _kill = Kill(escapee);
+    let t = Instant::now();
+    ws.send_json(&json!({"type":"command","command":"stop"}));
+    ws.wait_for(|v| v["progress_type"] == "stopped" && v["run"] == id);
+    let q = ws.wait_for(|v| v["type"] == "queue_status" && v["running"] == false);
+    assert_eq!(q["count"], 0);
+    assert!(
+        t.elapsed() < bound(Duration::from_secs(10)),
+        "the run took {:?} to end",
+        t.elapsed()
+    );
+    server.wait_log("not waiting for it");
+    // The escapee is still there: the documented limit (docs/SECURITY.md).
+    assert!(
+        alive(escapee),
+        "the escapee left the group and survived Stop"
+    );
+}
+
 #[test]
 fn f10_no_auth_refuses_what_proxies_and_tunnels_add() {
     let server = Server::start(&["--no-auth"]);

@@ -29,7 +29,8 @@
 //! (print as is), `@hex BYTES` (print raw bytes, e.g. `ff fe 41`), `@ignore_signals`
 //! (from now on ignore interrupts, SIGINT and SIGTERM: only SIGKILL ends it) and
 //! `@spawn_sleeper` (start a child that sleeps in the same process group and holds
-//! stdout open).
+//! stdout open), `@spawn_escapee` (the same, but it calls `setsid()` first, leaving
+//! the group, and does not die with us; recorded as `#escapee PID`).
 //!
 //! The control protocol (`--permission-prompt-tool stdio`), as the fixtures show
 //! the real CLI speaks it (tests/fixtures/README.md):
@@ -78,6 +79,14 @@ struct Fake {
 }
 
 fn main() {
+    // `@spawn_escapee`'s child: leaves the process group and session (setsid), as a
+    // daemonising tool does, and holds the inherited stdout open. It does not die
+    // with its parent: escaping is the point (the test that starts it kills it).
+    if std::env::args().nth(1).as_deref() == Some("--fake-escapee") {
+        let _ = rustix::process::setsid();
+        thread::sleep(Duration::from_secs(600));
+        return;
+    }
     // A test that kills its server (kill -9) must not leave us running: die with the
     // parent. (Checked after setting it, in case the parent is already gone.)
     let parent = std::os::unix::process::parent_id();
@@ -216,6 +225,25 @@ impl Fake {
             "ignore_signals" => {
                 self.ignore_signals = true;
                 self.catch(SIGTERM);
+            }
+            "spawn_escapee" => {
+                let me = std::env::current_exe().unwrap_or_else(|_| "fake-claude".into());
+                match std::process::Command::new(me).arg("--fake-escapee").spawn() {
+                    Ok(child) => {
+                        // Go on only once it has left our session, so a stop that
+                        // follows cannot catch it still in the group.
+                        let pid = rustix::process::Pid::from_raw(child.id() as i32);
+                        let ours = rustix::process::getsid(None).ok();
+                        for _ in 0..2000 {
+                            if rustix::process::getsid(pid).ok() != ours {
+                                break;
+                            }
+                            thread::sleep(Duration::from_millis(1));
+                        }
+                        self.note(&format!("#escapee {}", child.id()));
+                    }
+                    Err(e) => eprintln!("fake-claude: cannot start an escapee: {e}"),
+                }
             }
             "spawn_sleeper" => {
                 let me = std::env::current_exe().unwrap_or_else(|_| "fake-claude".into());
