@@ -27,7 +27,7 @@ use rustix::event::epoll;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
@@ -113,20 +113,9 @@ fn fmt(v: f64) -> String {
     }
 }
 
-struct Srv {
-    child: Child,
-    addr: SocketAddr,
-    /// Its data dir, removed with it.
-    data: std::path::PathBuf,
-}
-
-impl Drop for Srv {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
-}
+#[path = "common/srv.rs"]
+mod srv;
+use srv::Srv;
 
 /// A throwaway certificate for localhost, its files, and a client configuration
 /// that trusts it.

@@ -878,8 +878,8 @@ enum Step {
     Close,
 }
 
-/// How a `can_use_tool` is answered (see ../shared/fixtures/README.md for the
-/// shapes the CLI accepts).
+/// How a `can_use_tool` is answered (the `*.stdin.jsonl` recordings in
+/// tests/fixtures/stream-json show each shape the CLI accepted).
 #[derive(Clone)]
 enum Answer {
     Allow,
