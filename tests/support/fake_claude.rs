@@ -84,6 +84,9 @@ fn main() {
     // with its parent: escaping is the point (the test that starts it kills it).
     if std::env::args().nth(1).as_deref() == Some("--fake-escapee") {
         let _ = rustix::process::setsid();
+        // Tell the parent we left its session: it waits for this line, not for
+        // getsid (which some containers answer with 0, a value rustix rejects).
+        eprintln!("escaped");
         thread::sleep(Duration::from_secs(600));
         return;
     }
@@ -228,17 +231,19 @@ impl Fake {
             }
             "spawn_escapee" => {
                 let me = std::env::current_exe().unwrap_or_else(|_| "fake-claude".into());
-                match std::process::Command::new(me).arg("--fake-escapee").spawn() {
-                    Ok(child) => {
+                // Its stderr is a pipe to us, where it says it left our session;
+                // its stdout stays the run's, which is the pipe it keeps open.
+                match std::process::Command::new(me)
+                    .arg("--fake-escapee")
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                {
+                    Ok(mut child) => {
                         // Go on only once it has left our session, so a stop that
                         // follows cannot catch it still in the group.
-                        let pid = rustix::process::Pid::from_raw(child.id() as i32);
-                        let ours = rustix::process::getsid(None).ok();
-                        for _ in 0..2000 {
-                            if rustix::process::getsid(pid).ok() != ours {
-                                break;
-                            }
-                            thread::sleep(Duration::from_millis(1));
+                        if let Some(err) = child.stderr.take() {
+                            let mut line = String::new();
+                            let _ = std::io::BufReader::new(err).read_line(&mut line);
                         }
                         self.note(&format!("#escapee {}", child.id()));
                     }
