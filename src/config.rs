@@ -115,6 +115,8 @@ pub struct RunnerSettings {
     pub run_timeout: Duration,
     /// Deny an approval nobody answered after this; `None`: wait as long as it takes.
     pub approval_timeout: Option<Duration>,
+    /// The nice value runs get (`--claude-nice`).
+    pub claude_nice: i32,
 }
 
 impl Default for Config {
@@ -147,6 +149,7 @@ impl Default for Config {
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
                 approval_timeout: None,
+                claude_nice: 10,
             },
             access: Access::default(),
             tls: None,
@@ -320,6 +323,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_APPROVAL_TIMEOUT",
         value: "SECS",
         help: "deny a tool approval, question or plan nobody answered after this [never]",
+    },
+    Setting {
+        flag: "claude-nice",
+        env: "HOMECLAUDE_CLAUDE_NICE",
+        value: "N",
+        help: "claude and its tools run at this nice value (0-19), below the server [10]",
     },
     Setting {
         flag: "max-daily-usd",
@@ -654,6 +663,10 @@ impl Config {
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
                 "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
+                "claude-nice" => match value.parse::<i32>() {
+                    Ok(n) if (0..=19).contains(&n) => c.runner.claude_nice = n,
+                    _ => return Err(bad("expected a nice value from 0 to 19")),
+                },
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {

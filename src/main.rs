@@ -274,6 +274,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 permission_mode: config.runner.permission_mode.clone(),
                 extra_args: config.runner.extra_args.clone(),
                 timeout: config.runner.run_timeout,
+                nice: config.runner.claude_nice,
                 ..runner::RunnerConfig::default()
             },
             max_queue: config.limits.max_queue,
