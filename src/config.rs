@@ -115,6 +115,8 @@ pub struct RunnerSettings {
     pub run_timeout: Duration,
     /// Deny an approval nobody answered after this; `None`: wait as long as it takes.
     pub approval_timeout: Option<Duration>,
+    /// A shell command from the page is stopped after this.
+    pub shell_timeout: Duration,
 }
 
 impl Default for Config {
@@ -147,6 +149,7 @@ impl Default for Config {
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
                 approval_timeout: None,
+                shell_timeout: Duration::from_secs(10 * 60),
             },
             access: Access::default(),
             tls: None,
@@ -320,6 +323,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_APPROVAL_TIMEOUT",
         value: "SECS",
         help: "deny a tool approval, question or plan nobody answered after this [never]",
+    },
+    Setting {
+        flag: "shell-timeout",
+        env: "HOMECLAUDE_SHELL_TIMEOUT",
+        value: "SECS",
+        help: "a shell command from the page (`!cmd`) is stopped after this [600]",
     },
     Setting {
         flag: "max-daily-usd",
@@ -654,6 +663,7 @@ impl Config {
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
                 "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
+                "shell-timeout" => c.runner.shell_timeout = secs()?,
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {
