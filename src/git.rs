@@ -134,7 +134,7 @@ impl Git {
             }),
             Ok(_) => {
                 let text = String::from_utf8_lossy(&stderr);
-                if text.contains("not a git repository") {
+                if text.to_ascii_lowercase().contains("not a git repository") {
                     return Err(GitError::NotRepo);
                 }
                 let first = text

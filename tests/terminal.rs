@@ -12,7 +12,10 @@ fn run(ws: &mut Ws, command: &str, tag: &str) -> u64 {
     ws.send_json(&json!({"type":"shell","id":tag,"command":command}));
     let start = ws.wait_for(|v| v["type"] == "shell_start" && v["client_id"] == tag);
     assert_eq!(start["command"], command);
-    assert_eq!(start["id"], start["seq"], "the id is the seq of shell_start");
+    assert_eq!(
+        start["id"], start["seq"],
+        "the id is the seq of shell_start"
+    );
     start["id"].as_u64().unwrap()
 }
 
@@ -53,7 +56,11 @@ fn viewer(server: &Server) -> Ws {
 fn group_members(pgid: u64) -> Vec<u64> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -149,7 +156,11 @@ fn stop_ends_the_whole_group_within_3_s() {
     assert!(took < bound(Duration::from_secs(3)), "took {took:?}");
     assert_eq!(exit["code"], Value::Null);
     assert_eq!(exit["signal"], "SIGINT");
-    assert_eq!(group_members(pgid), Vec::<u64>::new(), "nothing of the group is left");
+    assert_eq!(
+        group_members(pgid),
+        Vec::<u64>::new(),
+        "nothing of the group is left"
+    );
 }
 
 #[test]
@@ -203,7 +214,10 @@ fn a_cap_on_commands_running_at_once() {
         .collect();
     ws.send_json(&json!({"type":"shell","id":"c5","command":"echo five"}));
     let e = ws.wait_for(|v| v["type"] == "error");
-    assert_eq!((e["code"].as_str(), e["id"].as_str()), (Some("busy"), Some("c5")));
+    assert_eq!(
+        (e["code"].as_str(), e["id"].as_str()),
+        (Some("busy"), Some("c5"))
+    );
     for id in &ids {
         ws.send_json(&json!({"type":"shell_stop","id":id}));
     }
@@ -268,13 +282,13 @@ fn a_50_mb_printer_costs_little_memory_and_does_not_slow_another_client() {
     assert_eq!(sent as u64 + omitted, total, "kept + left out = all");
     assert!(sent <= (320 << 10), "sent {sent} bytes");
     // The tail frame says how much was left out before it.
-    assert!(a_frames.iter().any(|f| f["omitted"].as_u64() == Some(omitted)));
-    assert_eq!(b_frames.len(), a_frames.len());
     assert!(
-        a_frames.len() < 200,
-        "coalesced: {} frames",
-        a_frames.len()
+        a_frames
+            .iter()
+            .any(|f| f["omitted"].as_u64() == Some(omitted))
     );
+    assert_eq!(b_frames.len(), a_frames.len());
+    assert!(a_frames.len() < 200, "coalesced: {} frames", a_frames.len());
     let grew = peak.saturating_sub(before);
     eprintln!(
         "50 MB printer: RSS {before} -> peak {peak} (+{grew} bytes); {sent} bytes in {} \
@@ -304,10 +318,16 @@ fn a_command_left_by_a_killed_server_is_ended_at_the_next_start() {
     server.signal(rustix::process::Signal::KILL);
     server.wait_exit();
     drop(server);
-    assert!(!group_members(pgid).is_empty(), "the command outlived the server");
+    assert!(
+        !group_members(pgid).is_empty(),
+        "the command outlived the server"
+    );
     let mut again = Server::start_in(&dir, &[], &[], None);
     again.wait_log("ended 1 claude run(s) left running");
-    let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+    let mut fds = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
     let timeout = rustix::event::Timespec {
         tv_sec: wait().as_secs() as i64,
         tv_nsec: 0,
