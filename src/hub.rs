@@ -711,11 +711,11 @@ impl Hub {
         let shell_refused = matches!(msg, ClientMsg::Shell { .. } | ClientMsg::ShellStop { .. })
             && !role.is_some_and(shell::allowed);
         if shell_refused
-            || viewer
+            || (viewer
                 && matches!(
                     msg,
                     ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
-                )
+                ))
         {
             self.tell(
                 id,
