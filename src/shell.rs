@@ -317,6 +317,7 @@ fn start(job: Job) {
         pending: Vec::new(),
         carry: [Vec::new(), Vec::new()],
         last_flush: None,
+        exit_sent: false,
     };
     if let Err(e) = spawn_thread(format!("sh{id}-supervisor"), move || supervisor.run(rx)) {
         // The supervisor (and with it the guard) was dropped: the group is killed
@@ -517,6 +518,28 @@ struct Supervisor {
     /// An incomplete UTF-8 sequence at the end of the last chunk, per stream.
     carry: [Vec<u8>; 2],
     last_flush: Option<Instant>,
+    /// `Exit` was reported; until then a drop (a panic) reports one, so the hub
+    /// never counts a command as running for good.
+    exit_sent: bool,
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if !self.exit_sent {
+            log::error!(
+                "shell {}: its supervisor ended without an exit; reporting one",
+                self.id
+            );
+            (self.out)(ShellOutput::Exit {
+                id: self.id,
+                code: None,
+                signal: None,
+                duration: self.started.elapsed(),
+                omitted: 0,
+                timed_out: false,
+            });
+        }
+    }
 }
 
 impl Supervisor {
@@ -626,6 +649,7 @@ impl Supervisor {
             self.id,
             duration.as_secs_f64()
         );
+        self.exit_sent = true;
         (self.out)(ShellOutput::Exit {
             id: self.id,
             code,

@@ -164,6 +164,24 @@ fn stop_ends_the_whole_group_within_3_s() {
 }
 
 #[test]
+fn a_server_stopping_ends_its_commands() {
+    let mut server = Server::start(&[]);
+    let mut ws = server.ws("");
+    ws.wait_for(|v| v["type"] == "queue_status");
+    let id = run(&mut ws, "echo $$; sleep 100 & sleep 100", "x");
+    let first = ws.wait_for(|v| v["type"] == "shell_output" && v["id"] == id);
+    let pgid: u64 = first["data"].as_str().unwrap().trim().parse().unwrap();
+    assert!(!group_members(pgid).is_empty());
+    server.signal(rustix::process::Signal::TERM);
+    assert!(server.wait_exit().success());
+    assert_eq!(
+        group_members(pgid),
+        Vec::<u64>::new(),
+        "nothing of the group is left"
+    );
+}
+
+#[test]
 fn the_time_limit_stops_a_command_and_says_so() {
     let server = Server::start(&["--shell-timeout", "1"]);
     let mut ws = server.ws("");
