@@ -84,6 +84,8 @@ test("the Changes sheet lists the repository's files and shows a diff like an Ed
 
   const { page, problems, context } = await openPage(env.browser, env.server.url, PHONE);
   await page.locator("#menu-btn").click();
+  await page.locator("#act-changes").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(shots, "phone-light-menu.png") });
   await page.locator("#act-changes").click();
   const sheet = page.locator("#changes");
   await sheet.locator(".change").first().waitFor();
