@@ -50,6 +50,8 @@ page_js!(
     "sessions.js",
     "settings.js",
     "approvals.js",
+    "terminal.js",
+    "changes.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

@@ -24,6 +24,7 @@ use crate::protocol::{
 };
 use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
+use crate::shell::{self, ShellConfig, ShellHandle, ShellOutput};
 use crate::store::writer::{StoreHandle, StoreOp};
 use crate::store::{self, SavedPrompt, SessionState};
 use crate::stream_json::PermissionAnswer;
@@ -112,6 +113,8 @@ pub enum Input {
         req: Option<RequestId>,
         items: Vec<SessionItem>,
     },
+    /// What a shell command reports, in its order; `Exit` last.
+    Shell(ShellOutput),
 }
 
 /// The sending side, cloned into every thread that talks to the hub.
@@ -225,6 +228,8 @@ pub struct HubSettings {
     pub data_dir: std::path::PathBuf,
     /// `--approval-timeout`: deny an unanswered approval after this (never if None).
     pub approval_timeout: Option<Duration>,
+    /// How shell commands run (`crate::shell`).
+    pub shell: ShellConfig,
 }
 
 struct Client {
@@ -305,10 +310,14 @@ struct Hub {
     draining: Option<(Exit, Instant)>,
     /// The id of the client frame being handled, echoed by `tell`.
     req: Option<RequestId>,
-    /// Broadcasts of a run's output not yet written to the clients.
+    /// Broadcasts of this turn not yet written to the clients (`flush_batch`).
     batch: Vec<Bytes>,
     /// What Claude waits for a person to answer.
     approvals: Approvals,
+    /// Starts shell commands off the hub thread.
+    shell_launcher: Option<shell::Launcher>,
+    /// Shell commands running, by id (the `seq` of their `shell_start`).
+    shells: Vec<(u64, ShellHandle)>,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -338,6 +347,9 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
+    let shell_launcher = shell::Launcher::spawn()
+        .map_err(|e| log::error!("hub: cannot start the shell launcher thread: {e}"))
+        .ok();
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -360,6 +372,8 @@ pub fn run(
         req: None,
         batch: Vec::new(),
         approvals: Approvals::new(settings_timeout),
+        shell_launcher,
+        shells: Vec::new(),
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -402,7 +416,7 @@ impl Hub {
                     }
                 },
                 Some((exit, deadline)) => {
-                    if self.clients.is_empty() && self.running.is_none() {
+                    if self.clients.is_empty() && self.running.is_none() && self.shells.is_empty() {
                         return exit;
                     }
                     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -553,6 +567,7 @@ impl Hub {
                     c.outbox.push(&text_frame(protocol::encode_reply(&reply)));
                 }
             }
+            Input::Shell(output) => self.shell_output(output),
             Input::Usage(body) => {
                 self.today_usd = body
                     .get("today")
@@ -682,11 +697,15 @@ impl Hub {
             .clients
             .iter()
             .any(|c| c.id == id && c.role == Role::Viewer);
-        if viewer
-            && matches!(
-                msg,
-                ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
-            )
+        let role = self.clients.iter().find(|c| c.id == id).map(|c| c.role);
+        let shell_refused = matches!(msg, ClientMsg::Shell { .. } | ClientMsg::ShellStop { .. })
+            && !role.is_some_and(shell::allowed);
+        if shell_refused
+            || (viewer
+                && matches!(
+                    msg,
+                    ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
+                ))
         {
             self.tell(
                 id,
@@ -732,6 +751,20 @@ impl Hub {
                 self.clients.push(client);
             }
             ClientMsg::Ping => {}
+            ClientMsg::Shell { command, username } => self.shell_start(id, command, username),
+            ClientMsg::ShellStop { id: shell } => {
+                match self.shells.iter().find(|(s, _)| *s == shell) {
+                    Some((_, handle)) => {
+                        log::info!("hub: stop requested for shell {shell}");
+                        handle.stop();
+                    }
+                    None => self.tell(
+                        id,
+                        ErrorCode::NotRunning,
+                        &format!("shell command {shell} is not running"),
+                    ),
+                }
+            }
         }
     }
 
@@ -1305,6 +1338,9 @@ impl Hub {
                 .outbox
                 .close(close_code(exit), "server is shutting down");
         }
+        for (_, shell) in &self.shells {
+            shell.kill();
+        }
         if let Some(run) = &mut self.running {
             // No time for the gentle ladder: end the process group now. The run is
             // left unfinished in the queue journal and reported as interrupted at
@@ -1313,6 +1349,77 @@ impl Hub {
             run.kill();
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
+    }
+}
+
+impl Hub {
+    /// `shell`: one more command, if fewer than the cap run; its id is the `seq` of
+    /// its `shell_start`, so it is unique across restarts too.
+    fn shell_start(&mut self, from: ClientId, command: String, by: String) {
+        let Some(launcher) = &self.shell_launcher else {
+            self.tell(from, ErrorCode::Busy, "shell commands are not available");
+            return;
+        };
+        let max = self.settings.shell.max_running;
+        if self.shells.len() >= max {
+            self.tell(
+                from,
+                ErrorCode::Busy,
+                &format!("{max} shell commands are running already; stop one or wait"),
+            );
+            return;
+        }
+        let id = self.seq + 1;
+        let tx = self.tx.clone();
+        let out: shell::Out = std::sync::Arc::new(move |o| {
+            let _ = tx.send(Input::Shell(o));
+        });
+        let handle = launcher.start(self.settings.shell.clone(), id, command.clone(), out);
+        log::info!("hub: shell {id} asked by {by}: {command}");
+        self.shells.push((id, handle));
+        let client_id = self.req.clone();
+        self.broadcast(&Event::ShellStart {
+            id,
+            command,
+            by,
+            client_id,
+        });
+    }
+
+    fn shell_output(&mut self, output: ShellOutput) {
+        match output {
+            ShellOutput::Output {
+                id,
+                stream,
+                data,
+                omitted,
+            } => {
+                self.broadcast(&Event::ShellOutput {
+                    id,
+                    stream: stream.name(),
+                    data,
+                    omitted,
+                });
+            }
+            ShellOutput::Exit {
+                id,
+                code,
+                signal,
+                duration,
+                omitted,
+                timed_out,
+            } => {
+                self.shells.retain(|(s, _)| *s != id);
+                self.broadcast(&Event::ShellExit {
+                    id,
+                    code,
+                    signal,
+                    duration_sec: (duration.as_secs_f64() * 100.0).round() / 100.0,
+                    omitted,
+                    timed_out,
+                });
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod calendar;
 mod child;
 mod claude_sessions;
 mod config;
+mod git;
 mod http;
 mod hub;
 mod launcher;
@@ -27,6 +28,7 @@ mod protocol;
 mod replay;
 mod routes;
 mod runner;
+mod shell;
 mod signals;
 mod store;
 mod stream_json;
@@ -191,6 +193,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
+        git: git::Git::new(workdir.clone()),
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -282,6 +285,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
             approval_timeout: config.runner.approval_timeout,
+            shell: shell::ShellConfig {
+                workdir: workdir.clone(),
+                timeout: config.runner.shell_timeout,
+                ..shell::ShellConfig::default()
+            },
         },
         store,
         recovered,

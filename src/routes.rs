@@ -33,6 +33,8 @@ pub struct App {
     pub loopback: bool,
     /// For the box status (disk free where history is kept).
     pub data_dir: PathBuf,
+    /// The workdir's repository, for `/api/git/*`.
+    pub git: crate::git::Git,
 }
 
 /// Who may call a route.
@@ -78,6 +80,10 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         p if p.starts_with("/api/logs/") => ("GET, HEAD", Gate::LoggedIn, log_one),
         // Owner only (checked in the handler): a viewer gets 403.
         p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
+        // Owner only (checked in the handler): a viewer gets 403.
+        "/api/git/status" | "/api/git/diff" | "/api/git/log" => {
+            ("GET, HEAD", Gate::LoggedIn, git_view)
+        }
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -488,6 +494,52 @@ fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
         Some(Err(crate::approvals::Refusal::Unfit(why))) => text(400, why),
         None => text(503, "the server is not responding"),
     }
+}
+
+/// `GET /api/git/status|diff|log`: read-only views of the workdir's repository
+/// (`crate::git`), made on this connection's thread. Owner only, like the shell
+/// (`crate::shell::allowed`): a viewer gets 403. Not a repository: 200 with
+/// `{"repo":false,...}`; git missing 503; git too slow 504.
+fn git_view(req: &Request, app: &App, who: Option<Role>) -> Reply {
+    if !who.is_some_and(crate::shell::allowed) {
+        return text(403, "only the owner may look at the repository");
+    }
+    let param = |name: &str| {
+        form_urlencoded::parse(req.head.query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let result = match req.head.path.as_str() {
+        "/api/git/status" => app.git.status(),
+        "/api/git/diff" => {
+            let staged = param("staged").is_some_and(|v| v == "1" || v == "true");
+            app.git.diff(param("path").as_deref(), staged)
+        }
+        _ => {
+            let n = param("n")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(20);
+            app.git.log(n)
+        }
+    };
+    let (status, body) = match result {
+        Ok(body) => (200, body),
+        Err(e) => {
+            let status = match e {
+                crate::git::GitError::NotRepo => 200,
+                crate::git::GitError::NotInstalled => 503,
+                crate::git::GitError::Timeout => 504,
+                crate::git::GitError::Failed(_) => 500,
+            };
+            let repo = e != crate::git::GitError::NotRepo;
+            (
+                status,
+                serde_json::json!({"repo": repo, "error": e.to_string()}),
+            )
+        }
+    };
+    bytes(status, "application/json", body.to_string().into_bytes())
+        .with_header(header("Cache-Control", "no-store"))
 }
 
 fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
