@@ -13,6 +13,9 @@ mod calendar;
 mod child;
 mod claude_sessions;
 mod config;
+mod file_watch;
+mod files;
+mod files_http;
 mod http;
 mod hub;
 mod launcher;
@@ -180,6 +183,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         )
     };
 
+    let files = open_files(&config, &workdir);
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -191,6 +195,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
+        files: files.clone(),
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -261,6 +266,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             None
         }
     };
+    if let Some(files) = &files
+        && let Err(e) = file_watch::spawn(files.clone(), config.files.watch_max, hub_handle.clone())
+    {
+        log::warn!("files: cannot watch the workdir: {e}; file changes are not reported");
+    }
     let exit = hub::run(
         &hub_handle,
         meter,
@@ -274,6 +284,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 permission_mode: config.runner.permission_mode.clone(),
                 extra_args: config.runner.extra_args.clone(),
                 timeout: config.runner.run_timeout,
+                files: files.clone(),
                 ..runner::RunnerConfig::default()
             },
             max_queue: config.limits.max_queue,
@@ -289,6 +300,30 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     log::info!("stopped ({exit:?})");
     Ok(exit)
+}
+
+/// The workdir's files for the file routes and attachments, with the data dir and
+/// the CLI's own config (`CLAUDE_CONFIG_DIR`, else `~/.claude`) out of reach.
+fn open_files(config: &Config, workdir: &std::path::Path) -> Option<Arc<files::Files>> {
+    let claude_dir = std::env::var_os("CLAUDE_CONFIG_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".claude")));
+    let forbidden: Vec<_> = std::iter::once(config.data_dir.clone())
+        .chain(claude_dir)
+        .collect();
+    match files::Files::open(
+        workdir,
+        config.files.hidden.clone(),
+        &forbidden,
+        config.files.max_upload,
+        config.files.uploads.clone(),
+    ) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            log::error!("files: cannot open the workdir: {e}; the file routes answer 503");
+            None
+        }
+    }
 }
 
 /// Test hook: `HOMECLAUDE_TEST_FSYNC_DELAY_MS` makes every fsync of the data dir

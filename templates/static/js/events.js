@@ -13,6 +13,7 @@ const ON = {
   approval: onApproval,
   approval_resolved: onApprovalResolved,
   permission_mode: onPermissionMode,
+  file_update: onFileUpdate,
   error(ev) {
     if (ev.code === "read_only") setViewer(true);
     if (ev.code === "already_resolved" || ev.code === "unknown_approval") approvalRefused(ev);
