@@ -260,7 +260,7 @@ impl Files {
 
     /// Where an opened descriptor really is: inside the workdir, not hidden, not in
     /// a forbidden directory.
-    fn check_real(&self, fd: &OwnedFd) -> Result<(), FileError> {
+    fn check_real(&self, fd: &OwnedFd) -> Result<PathBuf, FileError> {
         let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
         let Ok(inside) = real.strip_prefix(&self.root) else {
             return Err(FileError::Refused("the path leads outside the workdir"));
@@ -276,13 +276,14 @@ impl Files {
         {
             return Err(FileError::Refused("a hidden name (--files-hidden)"));
         }
-        Ok(())
+        Ok(real)
     }
 
     /// `GET /api/files?path=`: a directory's entries.
     pub fn list(&self, rel: &str) -> Result<Listing, FileError> {
         let parts = self.components(rel)?;
         let fd = self.open_beneath(&parts, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let real = self.check_real(&fd)?;
         let mut dir = Dir::read_from(&fd)?;
         let mut entries = Vec::new();
         let mut truncated = false;
@@ -292,6 +293,10 @@ impl Files {
                 continue; // not UTF-8: the page could not name it back
             };
             if name == "." || name == ".." || self.is_hidden(name) {
+                continue;
+            }
+            // The data dir (or ~/.claude) inside the workdir is not even named.
+            if self.forbidden.iter().any(|f| *f == real.join(name)) {
                 continue;
             }
             if entries.len() >= MAX_ENTRIES {

@@ -356,7 +356,7 @@ fn traversal_and_hidden_paths_are_refused_and_nothing_is_read_or_written() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    for hidden in [".git", ".env.local", "server.pem"] {
+    for hidden in [".git", ".env.local", "server.pem", "state"] {
         assert!(!names.contains(&hidden), "{names:?}");
     }
     assert!(
