@@ -4,7 +4,8 @@
 //! One watch per directory, added at start by walking the tree and for each new
 //! directory as it appears. Hidden names (`--files-hidden`, which holds `.git` by
 //! default) are never watched or reported, and neither is anything under `.git/`
-//! nor our own temporary upload files. Events on one path within [`DEBOUNCE`] are
+//! nor our own temporary upload files, nor build and package trees ([`UNWATCHED`]:
+//! `node_modules`, `target`, ...). Events on one path within [`DEBOUNCE`] are
 //! merged (a shell's `echo > f` is a create and a close-write: one `create`).
 //!
 //! Limits: at most `--watch-max` directories are watched (default 4096), and never
@@ -31,6 +32,11 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 
 /// Most changes sent in one flush.
 const MAX_PER_FLUSH: usize = 200;
+
+/// Directories never watched (nor reported): build output and installed packages,
+/// thousands of directories that change by the thousand and say nothing to a person
+/// reading the page. They are still listed and served by the Files sheet.
+const UNWATCHED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
 
 /// What happened to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,16 +82,19 @@ pub fn spawn(files: Arc<Files>, max_dirs: usize, hub: HubHandle) -> io::Result<(
         since: None,
         hub,
     };
-    watcher.add_tree("");
-    log::info!(
-        "files: watching {} director{} of the workdir for changes",
-        watcher.dirs.len(),
-        if watcher.dirs.len() == 1 { "y" } else { "ies" }
-    );
     std::thread::Builder::new()
         .name("files".into())
         .stack_size(256 << 10)
-        .spawn(move || watcher.run())?;
+        .spawn(move || {
+            // The first walk here, not before: a big tree must not delay start-up.
+            watcher.add_tree("");
+            log::info!(
+                "files: watching {} director{} of the workdir for changes",
+                watcher.dirs.len(),
+                if watcher.dirs.len() == 1 { "y" } else { "ies" }
+            );
+            watcher.run()
+        })?;
     Ok(())
 }
 
@@ -170,7 +179,7 @@ impl Watcher {
     }
 
     fn ignored(&self, name: &str) -> bool {
-        name == ".git" || self.files.is_hidden(name)
+        name == ".git" || UNWATCHED.contains(&name) || self.files.is_hidden(name)
     }
 
     fn warn_full(&mut self, limit: &str) {

@@ -491,8 +491,9 @@ fn an_attachment_outside_the_workdir_is_not_read() {
 
 #[test]
 fn changes_by_a_shell_reach_every_client_as_one_file_update_each() {
-    let (server, work) = serve(&[]);
+    let (mut server, work) = serve(&[]);
     std::fs::create_dir_all(work.join(".git")).unwrap();
+    server.wait_log("files: watching");
     let mut a = server.ws("");
     let mut b = server.ws("");
     for ws in [&mut a, &mut b] {
@@ -556,4 +557,22 @@ fn changes_by_a_shell_reach_every_client_as_one_file_update_each() {
             "\"delete\" \"made.txt\"",
         ]
     );
+}
+
+#[test]
+fn past_watch_max_the_rest_is_not_watched_and_the_log_says_so() {
+    let work = temp_dir("work");
+    for d in ["a", "b", "c", "d", "node_modules/x"] {
+        std::fs::create_dir_all(work.join(d)).unwrap();
+    }
+    let mut server = Server::start(&["--workdir", work.to_str().unwrap(), "--watch-max", "3"]);
+    let line = server.wait_log("changes in the others are not reported");
+    assert!(line.contains("watching 3 directories"), "{line}");
+    assert!(line.contains("--watch-max 3"), "{line}");
+    // Still listed and served.
+    let (code, resp) = get(server.addr, "/api/files?path=");
+    assert_eq!(code, 200);
+    for d in ["a", "b", "c", "d", "node_modules"] {
+        assert!(resp.contains(&format!("\"name\":\"{d}\"")), "{resp}");
+    }
 }
