@@ -164,7 +164,7 @@ impl Watcher {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
-                if self.ignored(name) {
+                if self.ignored(name) || self.files.is_forbidden(&path.join(name)) {
                     continue;
                 }
                 if !rel.is_empty() {
@@ -257,6 +257,9 @@ impl Watcher {
                     continue;
                 }
                 let path = join(dir, name);
+                if self.files.is_forbidden(&self.files.root().join(&path)) {
+                    continue;
+                }
                 let action = if flags.intersects(ReadFlags::CREATE | ReadFlags::MOVED_TO) {
                     if flags.contains(ReadFlags::ISDIR) {
                         new_dirs.push(path.clone());

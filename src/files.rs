@@ -194,6 +194,11 @@ impl Files {
         &self.root
     }
 
+    /// Whether a real path is the data dir or `~/.claude` (or inside one).
+    pub fn is_forbidden(&self, real: &Path) -> bool {
+        self.forbidden.iter().any(|f| real.starts_with(f))
+    }
+
     /// Whether a name is on the hidden list (or is one of our temporary files).
     pub fn is_hidden(&self, name: &str) -> bool {
         name.starts_with(TEMP_PREFIX) || self.hidden.iter().any(|p| wildcard(p, name))

@@ -491,7 +491,12 @@ fn an_attachment_outside_the_workdir_is_not_read() {
 
 #[test]
 fn changes_by_a_shell_reach_every_client_as_one_file_update_each() {
-    let (mut server, work) = serve(&[]);
+    // The data dir inside the workdir: the server's own writes there (every event is
+    // logged) must not come back as file_updates (they would feed themselves).
+    let work = temp_dir("work");
+    let data = work.join("state");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut server = Server::start_in(&data, &["--workdir", work.to_str().unwrap()], &[], None);
     std::fs::create_dir_all(work.join(".git")).unwrap();
     server.wait_log("files: watching");
     let mut a = server.ws("");

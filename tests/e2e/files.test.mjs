@@ -117,12 +117,30 @@ test("a picture attached by the file chooser uploads with progress, goes with th
   await list.locator(".file-row", { hasText: "from-a-shell.txt" }).waitFor({ timeout: 5000 });
 
   // Delete with a confirmation.
+  const seqBefore = await page.evaluate(() => window.homeclaude.lastSeq);
   page.once("dialog", (d) => d.accept());
   await list.locator(".file-row", { hasText: "from-a-shell.txt" }).click();
   await page.locator("#files-delete").click();
   await list.locator(".file-row", { hasText: "notes.txt" }).waitFor();
   await until(page, () => !document.querySelector('#files-list [data-path="from-a-shell.txt"]'));
   assert.equal(existsSync(path.join(env.server.dir, "from-a-shell.txt")), false);
+  // Its file_update has come (the next run's card must not count it).
+  await until(page, (n) => window.homeclaude.lastSeq > n, seqBefore);
+
+  // "Changed in this run": a file made while a run goes is listed on its card.
+  await page.locator("#files-close").click();
+  await page.locator("#prompt").fill("@slow change some files");
+  await page.locator("#send").click();
+  await page.locator(".run.running").waitFor();
+  writeFileSync(path.join(env.server.dir, "made-during-run.txt"), "x\n");
+  const changed = page.locator(".run.running .changed");
+  await changed.locator("summary", { hasText: "Changed in this run: 1" }).waitFor({ timeout: 5000 });
+  await changed.locator("summary").click();
+  assert.deepEqual(await changed.locator(".changed-item .link-btn").allTextContents(), ["made-during-run.txt"]);
+  assert.equal(await changed.locator(".changed-item .act").textContent(), "new");
+  await page.screenshot({ path: path.join(shots, "phone-run-changed.png") });
+  await page.locator("#stop").click();
+  await page.locator(".run.stopped").waitFor({ timeout: 15000 });
 
   assert.deepEqual(problems, []);
   await context.close();
