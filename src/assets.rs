@@ -52,6 +52,7 @@ page_js!(
     "approvals.js",
     "terminal.js",
     "changes.js",
+    "files.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

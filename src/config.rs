@@ -45,6 +45,21 @@ pub struct Config {
     pub access: Access,
     /// `--tls-cert`/`--tls-key`: serve https and wss directly.
     pub tls: Option<TlsFiles>,
+    /// The file routes, attachments and the workdir watch.
+    pub files: FilesSettings,
+}
+
+/// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
+#[derive(Debug, Clone)]
+pub struct FilesSettings {
+    /// Largest upload, in bytes.
+    pub max_upload: u64,
+    /// Names (with `*` wildcards) never listed, served or reported.
+    pub hidden: Vec<String>,
+    /// Where the page's attachments are uploaded, relative to the workdir.
+    pub uploads: String,
+    /// Most directories watched for `file_update`; deeper trees go unreported.
+    pub watch_max: usize,
 }
 
 /// The PEM files TLS is served with. They are read at start-up and again whenever
@@ -156,6 +171,15 @@ impl Default for Config {
             },
             access: Access::default(),
             tls: None,
+            files: FilesSettings {
+                max_upload: 100 << 20,
+                hidden: crate::files::DEFAULT_HIDDEN
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                uploads: "uploads".into(),
+                watch_max: 4096,
+            },
         }
     }
 }
@@ -416,6 +440,30 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_TLS_KEY",
         value: "PEM",
         help: "the private key for --tls-cert",
+    },
+    Setting {
+        flag: "max-upload",
+        env: "HOMECLAUDE_MAX_UPLOAD",
+        value: "BYTES",
+        help: "largest file uploaded through the page or PUT /api/files/raw [104857600]",
+    },
+    Setting {
+        flag: "files-hidden",
+        env: "HOMECLAUDE_FILES_HIDDEN",
+        value: "NAMES",
+        help: "names never listed or served, comma-separated, * wildcards [.git,.env*,*.pem,*.key]",
+    },
+    Setting {
+        flag: "uploads-dir",
+        env: "HOMECLAUDE_UPLOADS_DIR",
+        value: "DIR",
+        help: "where the page uploads attachments, inside the workdir [uploads]",
+    },
+    Setting {
+        flag: "watch-max",
+        env: "HOMECLAUDE_WATCH_MAX",
+        value: "N",
+        help: "most workdir directories watched for file changes [4096]",
     },
     Setting {
         flag: "ping-interval",
@@ -699,6 +747,19 @@ impl Config {
                 "allowed-origin" => c.access.allowed_origins = list(value),
                 "tls-cert" => tls_cert = Some(path()?),
                 "tls-key" => tls_key = Some(path()?),
+                "max-upload" => c.files.max_upload = count()? as u64,
+                "files-hidden" => c.files.hidden = list(value),
+                "uploads-dir" => {
+                    let bad_dir = value.is_empty()
+                        || value.starts_with('/')
+                        || value.split('/').any(|p| p == "..")
+                        || value.contains('\0');
+                    if bad_dir {
+                        return Err(bad("expected a directory inside the workdir, e.g. uploads"));
+                    }
+                    c.files.uploads = value.trim_end_matches('/').to_string()
+                }
+                "watch-max" => c.files.watch_max = count()?,
                 "ping-interval" => c.ws.ping_interval = secs()?,
                 "peer-timeout" => c.ws.peer_timeout = secs()?,
                 other => unreachable!("flag {other} is in SETTINGS but not validated"),

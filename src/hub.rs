@@ -107,6 +107,8 @@ pub enum Input {
         answer: ApprovalAnswer,
         reply: Sender<Result<&'static str, Refusal>>,
     },
+    /// Changes in the workdir from the `files` thread (`crate::file_watch`).
+    FileUpdates(Vec<(String, crate::file_watch::Action)>),
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
@@ -184,6 +186,11 @@ impl HubHandle {
     /// A client's thread finished its replay job (see [`crate::replay`]).
     pub fn replay_done(&self, id: ClientId, last: u64) {
         self.send(Input::ReplayDone { id, last });
+    }
+
+    /// Workdir changes, each broadcast as a `file_update`.
+    pub fn file_updates(&self, changes: Vec<(String, crate::file_watch::Action)>) {
+        self.send(Input::FileUpdates(changes));
     }
 
     pub fn usage(&self, body: Map<String, Value>) {
@@ -556,6 +563,14 @@ impl Hub {
                 let result = self.answer_approval(&answer, "owner (API)");
                 let _ = reply.send(result);
             }
+            Input::FileUpdates(changes) => {
+                for (path, action) in changes {
+                    self.broadcast(&Event::FileUpdate {
+                        path,
+                        action: action.as_str(),
+                    });
+                }
+            }
             Input::Sessions { client, req, items } => {
                 self.flush_batch();
                 let reply = Reply::Sessions {
@@ -719,7 +734,8 @@ impl Hub {
                 username,
                 message,
                 client_id,
-            } => self.prompt(id, username, message, client_id),
+                attachments,
+            } => self.prompt(id, username, message, client_id, attachments),
             ClientMsg::Command(cmd) => self.command(id, cmd),
             ClientMsg::Approval(answer) => match self.answer_approval(&answer, "owner") {
                 Ok(_) => {}
@@ -774,8 +790,9 @@ impl Hub {
         username: String,
         message: String,
         client_id: Option<String>,
+        attachments: Vec<String>,
     ) {
-        if message.trim().is_empty() {
+        if message.trim().is_empty() && attachments.is_empty() {
             self.tell(from, ErrorCode::EmptyPrompt, "the prompt is empty");
             return;
         }
@@ -822,11 +839,13 @@ impl Hub {
             html: None,
             id: Some(id),
             client_id,
+            attachments: attachments.clone(),
         });
         let prompt = SavedPrompt {
             id,
             username,
             text: message,
+            attachments,
         };
         self.store.send(StoreOp::QueueAdd(prompt.clone()));
         self.queue.push_back(prompt);
@@ -938,6 +957,7 @@ impl Hub {
             prompt_id: prompt.id,
             username: prompt.username.clone(),
             text: prompt.text.clone(),
+            attachments: prompt.attachments.clone(),
             session,
         };
         let tx = self.tx.clone();
@@ -1009,6 +1029,7 @@ impl Hub {
                     message: text,
                     id: None,
                     client_id: None,
+                    attachments: vec![],
                 });
             }
             RunnerOutput::Approval { run, request } => self.approval_asked(run, request),

@@ -14,6 +14,9 @@ mod child;
 mod claude_sessions;
 mod config;
 mod git;
+mod file_watch;
+mod files;
+mod files_http;
 mod http;
 mod hub;
 mod launcher;
@@ -182,6 +185,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         )
     };
 
+    let files = open_files(&config, &workdir);
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -194,6 +198,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
         git: git::Git::new(workdir.clone()),
+        files: files.clone(),
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -264,6 +269,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             None
         }
     };
+    if let Some(files) = &files
+        && let Err(e) = file_watch::spawn(files.clone(), config.files.watch_max, hub_handle.clone())
+    {
+        log::warn!("files: cannot watch the workdir: {e}; file changes are not reported");
+    }
     let exit = hub::run(
         &hub_handle,
         meter,
@@ -278,6 +288,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 extra_args: config.runner.extra_args.clone(),
                 timeout: config.runner.run_timeout,
                 nice: config.runner.claude_nice,
+                files: files.clone(),
                 ..runner::RunnerConfig::default()
             },
             max_queue: config.limits.max_queue,
@@ -298,6 +309,30 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     log::info!("stopped ({exit:?})");
     Ok(exit)
+}
+
+/// The workdir's files for the file routes and attachments, with the data dir and
+/// the CLI's own config (`CLAUDE_CONFIG_DIR`, else `~/.claude`) out of reach.
+fn open_files(config: &Config, workdir: &std::path::Path) -> Option<Arc<files::Files>> {
+    let claude_dir = std::env::var_os("CLAUDE_CONFIG_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".claude")));
+    let forbidden: Vec<_> = std::iter::once(config.data_dir.clone())
+        .chain(claude_dir)
+        .collect();
+    match files::Files::open(
+        workdir,
+        config.files.hidden.clone(),
+        &forbidden,
+        config.files.max_upload,
+        config.files.uploads.clone(),
+    ) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            log::error!("files: cannot open the workdir: {e}; the file routes answer 503");
+            None
+        }
+    }
 }
 
 /// Test hook: `HOMECLAUDE_TEST_FSYNC_DELAY_MS` makes every fsync of the data dir

@@ -22,6 +22,9 @@ pub enum ClientMsg {
         username: String,
         message: String,
         client_id: Option<String>,
+        /// Files in the workdir to show Claude (images as image blocks, the rest
+        /// as `@path` mentions); checked for shape here, for confinement when read.
+        attachments: Vec<String>,
     },
     Command(Command),
     /// Sent once after connecting: replay what came after `last_seq`.
@@ -211,10 +214,12 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
             let message = str_field(&obj, "message")?.ok_or(FrameError::BadField("message"))?;
             let username = str_field(&obj, "username")?.unwrap_or_else(|| "User".to_string());
             let client_id = str_field(&obj, "client_id")?;
+            let attachments = attachments(&obj)?;
             Ok(ClientMsg::Message {
                 username,
                 message,
                 client_id,
+                attachments,
             })
         }
         "command" => {
@@ -312,6 +317,36 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
     }
 }
 
+/// Most attachments one prompt may carry.
+pub const MAX_ATTACHMENTS: usize = 20;
+
+/// The `attachments` of a `message`: relative paths, at most [`MAX_ATTACHMENTS`].
+/// Only the shape is checked here (`crate::files` confines them when they are read).
+fn attachments(obj: &Map<String, Value>) -> Result<Vec<String>, FrameError> {
+    let bad = FrameError::BadField("attachments");
+    let items = match obj.get("attachments") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) if items.len() <= MAX_ATTACHMENTS => items,
+        Some(_) => return Err(bad),
+    };
+    items
+        .iter()
+        .map(|v| {
+            let path = v.as_str().ok_or(FrameError::BadField("attachments"))?;
+            let fits = !path.is_empty()
+                && path.len() <= 1024
+                && !path.starts_with('/')
+                && !path.contains('\0')
+                && !path.split('/').any(|p| p == "..");
+            if fits {
+                Ok(path.to_string())
+            } else {
+                Err(FrameError::BadField("attachments"))
+            }
+        })
+        .collect()
+}
+
 /// A Claude session id: the CLI's own shape, a UUID (`8-4-4-4-12` hex digits, as
 /// `--session-id` requires and every session file is named). The one rule for ids
 /// that reach the CLI's argv or a file name: nothing else can start with `-` or
@@ -362,6 +397,9 @@ pub enum Event {
         /// Echo of the page's own tag, so it can mark an outbox entry delivered.
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The prompt's attachments (user lines only).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     /// What a run is doing; `run` ties the events of one run together.
     Progress {
@@ -426,6 +464,12 @@ pub enum Event {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         timed_out: bool,
     },
+    /// A file in the workdir was created, changed or deleted (by anyone).
+    FileUpdate {
+        path: String,
+        /// `create`, `update` or `delete`.
+        action: &'static str,
+    },
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -473,6 +517,7 @@ impl Event {
             Event::ShellStart { .. } => "shell_start",
             Event::ShellOutput { .. } => "shell_output",
             Event::ShellExit { .. } => "shell_exit",
+            Event::FileUpdate { .. } => "file_update",
         }
     }
 }
@@ -798,6 +843,7 @@ mod tests {
                 username: "User".into(),
                 message: "hi".into(),
                 client_id: None,
+                attachments: vec![],
             }),
         );
         check(
@@ -806,6 +852,16 @@ mod tests {
                 username: "User".into(),
                 message: "hi".into(),
                 client_id: Some("a1".into()),
+                attachments: vec![],
+            }),
+        );
+        check(
+            r#"{"type":"message","message":"look","attachments":["uploads/a.png"]}"#,
+            Ok(ClientMsg::Message {
+                username: "User".into(),
+                message: "look".into(),
+                client_id: None,
+                attachments: vec!["uploads/a.png".into()],
             }),
         );
         check(
@@ -868,6 +924,18 @@ mod tests {
             Err(FrameError::Malformed(_))
         ));
         check(r#"{"message":"x"}"#, Err(FrameError::MissingType));
+        for bad in [
+            r#""a.png""#,
+            r#"[7]"#,
+            r#"["../etc/passwd"]"#,
+            r#"["/etc/passwd"]"#,
+            r#"[""]"#,
+        ] {
+            check(
+                &format!(r#"{{"type":"message","message":"x","attachments":{bad}}}"#),
+                Err(FrameError::BadField("attachments")),
+            );
+        }
         check(r#"{"type":7}"#, Err(FrameError::MissingType));
         check(
             r#"{"type":"dance"}"#,
@@ -903,6 +971,7 @@ mod tests {
             html: None,
             id: None,
             client_id: None,
+            attachments: vec![],
         };
         let v: Value = serde_json::from_str(&encode_event(3, &ev)).unwrap();
         assert_eq!(
@@ -959,6 +1028,7 @@ mod tests {
                 html: None,
                 id: None,
                 client_id: None,
+                attachments: vec![],
             },
             Event::Progress {
                 run: 1,
@@ -1012,6 +1082,10 @@ mod tests {
                 duration_sec: 0.0,
                 omitted: 0,
                 timed_out: false,
+            },
+            Event::FileUpdate {
+                path: text(),
+                action: "create",
             },
         ];
         let progress = vec![

@@ -35,6 +35,8 @@ pub struct App {
     pub data_dir: PathBuf,
     /// The workdir's repository, for `/api/git/*`.
     pub git: crate::git::Git,
+    /// The workdir's files (`crate::files_http`); `None` if it could not be opened.
+    pub files: Option<std::sync::Arc<crate::files::Files>>,
 }
 
 /// Who may call a route.
@@ -84,12 +86,19 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         "/api/git/status" | "/api/git/diff" | "/api/git/log" => {
             ("GET, HEAD", Gate::LoggedIn, git_view)
         }
+        // Owner only (`files_http::permit`); PUT's body is streamed (`handle_streamed`).
+        "/api/files" => ("GET, HEAD", Gate::LoggedIn, crate::files_http::list),
+        "/api/files/raw" => (
+            "GET, HEAD, PUT, DELETE",
+            Gate::LoggedIn,
+            crate::files_http::raw,
+        ),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
         return text(405, "method not allowed").with_header(header("Allow", allowed));
     }
-    if head.method == "POST"
+    if matches!(head.method.as_str(), "POST" | "PUT" | "DELETE")
         && let Err(reply) = check_origin(head, app)
     {
         return reply;
@@ -105,6 +114,29 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         };
     }
     reply(req, app, who)
+}
+
+/// Whether a request's body goes to its handler as a stream (an upload) instead of
+/// being read into memory under `--max-body` first.
+pub fn streams_body(head: &Head) -> bool {
+    head.method == "PUT" && head.path == "/api/files/raw"
+}
+
+/// Routes a request whose body is streamed ([`streams_body`]): the same Host and
+/// Origin checks as [`handle`], then the upload, which refuses what it can before
+/// reading a byte of `body` (`len` bytes, the Content-Length).
+pub fn handle_streamed(
+    head: &Head,
+    peer: std::net::SocketAddr,
+    len: u64,
+    body: &mut dyn Read,
+    app: &App,
+    who: Option<Role>,
+) -> Reply {
+    if let Err(reply) = check_host(head, app).and_then(|()| check_origin(head, app)) {
+        return reply;
+    }
+    crate::files_http::upload(head, peer, len, body, app, who)
 }
 
 /// Checks a WebSocket upgrade before the handshake and returns the client's role.
@@ -326,6 +358,8 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
         lang => request_language(&req.head),
         // The page hides what a read-only viewer cannot use (the hub enforces it).
         viewer => who == Some(Role::Viewer),
+        // Where the paperclip uploads (`--uploads-dir`), inside the workdir.
+        uploads => app.files.as_ref().map(|f| f.uploads.clone()),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),

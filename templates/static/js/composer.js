@@ -23,7 +23,8 @@ $("composer").addEventListener("submit", (e) => {
 });
 function submit() {
   const text = prompt.value.trim();
-  if (!text) return;
+  const withFiles = typeof attachments !== "undefined" && attachments.some((a) => a.state === "ok");
+  if (!text && !withFiles) return;
   if (text === "/clear" || text === "/new") {
     if (command("clear")) clearInput();
     return;
@@ -38,7 +39,7 @@ function submit() {
     return;
   }
   clearInput();
-  queuePrompt(text);
+  queuePrompt(text, withFiles ? takeAttachments() : []);
 }
 function clearInput() {
   prompt.value = "";

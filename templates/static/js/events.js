@@ -16,6 +16,7 @@ const ON = {
   shell_start: onShellStart,
   shell_output: onShellOutput,
   shell_exit: onShellExit,
+  file_update: onFileUpdate,
   error(ev) {
     if (shellRefused(ev)) return;
     if (ev.code === "read_only") setViewer(true);
