@@ -20,6 +20,7 @@ mod logs;
 mod markdown;
 mod meter;
 mod orphans;
+mod outbound;
 mod outbox;
 mod pages;
 mod password;
@@ -36,6 +37,7 @@ mod translate;
 mod transport;
 mod usage;
 mod watchdog;
+mod webpush;
 mod ws;
 
 use config::{Config, Invocation};
