@@ -19,12 +19,14 @@ mod launcher;
 mod logs;
 mod markdown;
 mod meter;
+mod notify;
 mod orphans;
 mod outbound;
 mod outbox;
 mod pages;
 mod password;
 mod protocol;
+mod push_routes;
 mod replay;
 mod routes;
 mod runner;
@@ -182,6 +184,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         )
     };
 
+    let notify = start_notify(&config);
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -193,6 +196,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
+        notify: notify.clone(),
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -283,6 +287,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
             approval_timeout: config.runner.approval_timeout,
+            notify_mode: config.notify.mode,
+            notify,
         },
         store,
         recovered,
@@ -291,6 +297,38 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     log::info!("stopped ({exit:?})");
     Ok(exit)
+}
+
+/// The notify thread with the data dir's VAPID key (made on first start). Not
+/// fatal: without it the server runs and the settings sheet says so.
+fn start_notify(config: &Config) -> Option<notify::NotifyHandle> {
+    let vapid = match webpush::Vapid::load_or_create(&config.data_dir) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("notifications are off: cannot read or make the VAPID key: {e}");
+            return None;
+        }
+    };
+    let settings = &config.notify;
+    if !cfg!(feature = "notify") {
+        log::info!("notifications: this build has no outbound HTTPS (feature notify)");
+    }
+    if settings.public_url.is_none() {
+        log::info!(
+            "notifications: --public-url is not set, so ntfy messages carry no link and no \
+             Allow/Deny buttons (Web Push needs none)"
+        );
+    }
+    if let Some(url) = &settings.ntfy_url {
+        log::info!("notifications: ntfy topic {url}");
+    }
+    match notify::spawn(&config.data_dir, settings.clone(), vapid) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            log::warn!("notifications are off: cannot start the notify thread: {e}");
+            None
+        }
+    }
 }
 
 /// Test hook: `HOMECLAUDE_TEST_FSYNC_DELAY_MS` makes every fsync of the data dir

@@ -31,6 +31,7 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutboundError {
     /// Built without the `notify` feature.
+    #[cfg_attr(feature = "notify", allow(dead_code))]
     NotBuilt,
     /// Not an http(s) URL we can call.
     BadUrl(String),

@@ -33,6 +33,11 @@ pub enum ClientMsg {
     Ping,
     /// An answer to a pending `approval` (owner only).
     Approval(ApprovalAnswer),
+    /// The page is now visible or hidden (owner only): with `--notify away`, no
+    /// notification goes out while an owner's page is visible.
+    Visibility {
+        visible: bool,
+    },
 }
 
 /// The decision of an `approval` frame.
@@ -243,6 +248,10 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
             Ok(ClientMsg::Hello { last_seq })
         }
         "ping" => Ok(ClientMsg::Ping),
+        "visibility" => match obj.get("visible") {
+            Some(Value::Bool(visible)) => Ok(ClientMsg::Visibility { visible: *visible }),
+            _ => Err(FrameError::BadField("visible")),
+        },
         "approval" => {
             let id = str_field(&obj, "id")?
                 .filter(|s| !s.is_empty() && s.len() <= 128)
@@ -772,6 +781,14 @@ mod tests {
             Ok(ClientMsg::Hello { last_seq: None }),
         );
         check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
+        check(
+            r#"{"type":"visibility","visible":false}"#,
+            Ok(ClientMsg::Visibility { visible: false }),
+        );
+        check(
+            r#"{"type":"visibility","visible":"yes"}"#,
+            Err(FrameError::BadField("visible")),
+        );
         check(
             r#"{"type":"command","command":"sessions"}"#,
             Ok(ClientMsg::Command(Command::Sessions)),

@@ -110,10 +110,7 @@ fn key_path(data_dir: &Path) -> PathBuf {
 }
 
 fn invalid(why: impl fmt::Display) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("vapid.key: {why}"),
-    )
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("vapid.key: {why}"))
 }
 
 /// Writes a secret readable by this user only (created 0600, never widened).
@@ -251,8 +248,8 @@ impl Urgency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::VerifyingKey;
+    use p256::ecdsa::signature::Verifier;
 
     fn b(s: &str) -> Vec<u8> {
         B64.decode(s).unwrap()
@@ -261,7 +258,8 @@ mod tests {
     /// RFC 8291 Appendix A: its keys, salt and plaintext give exactly its body.
     #[test]
     fn rfc8291_worked_example_encrypts_to_the_rfcs_bytes() {
-        let sender = SecretKey::from_slice(&b("yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw")).unwrap();
+        let sender =
+            SecretKey::from_slice(&b("yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw")).unwrap();
         assert_eq!(
             B64.encode(sender.public_key().to_sec1_point(false).as_bytes()),
             "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8"
@@ -289,7 +287,11 @@ mod tests {
     fn the_vapid_jwt_verifies_with_the_public_key() {
         let vapid = Vapid::from_key(random_key().unwrap());
         let auth = vapid
-            .authorization("https://push.example.net/send/abc?x=1", "mailto:me@example.org", 1000)
+            .authorization(
+                "https://push.example.net/send/abc?x=1",
+                "mailto:me@example.org",
+                1000,
+            )
             .unwrap();
         let (t, k) = auth
             .strip_prefix("vapid t=")
@@ -322,7 +324,10 @@ mod tests {
         let b = Vapid::load_or_create(&dir).unwrap();
         assert_eq!(a.public_b64(), b.public_b64());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(key_path(&dir)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(key_path(&dir))
+            .unwrap()
+            .permissions()
+            .mode();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(mode & 0o777, 0o600);
     }
@@ -338,6 +343,9 @@ mod tests {
             .is_err()
         );
         assert_eq!(origin("ftp://x/y"), None);
-        assert_eq!(origin("http://127.0.0.1:9/p").as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(
+            origin("http://127.0.0.1:9/p").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
     }
 }
