@@ -320,7 +320,9 @@ fn start_notify(config: &Config) -> Option<notify::NotifyHandle> {
         );
     }
     if let Some(url) = &settings.ntfy_url {
-        log::info!("notifications: ntfy topic {url}");
+        // The topic name is the secret of a public ntfy server: the host only.
+        let host = url.split("://").nth(1).and_then(|r| r.split('/').next());
+        log::info!("notifications: ntfy at {}", host.unwrap_or("?"));
     }
     match notify::spawn(&config.data_dir, settings.clone(), vapid) {
         Ok(n) => Some(n),

@@ -236,7 +236,8 @@ impl RunSummary {
                 self.cost_usd = Some(*cost_usd);
             }
             Progress::Error { message } | Progress::Stopped { message } => {
-                self.why = Some(message.clone());
+                // Error texts can carry stderr lines: a notification needs the gist.
+                self.why = Some(crate::protocol::excerpt(message, 300));
             }
             _ => {}
         }
@@ -469,6 +470,8 @@ pub fn spawn(data_dir: &Path, settings: Settings, vapid: Vapid) -> std::io::Resu
     Ok(handle)
 }
 
+/// Devices kept at most (each push is one outbound call per event).
+const MAX_SUBSCRIPTIONS: usize = 32;
 /// Tries per message, the first included.
 const ATTEMPTS: u32 = 4;
 /// First back-off; doubled per retry.
@@ -501,6 +504,10 @@ impl Worker {
                 Job::Subscribe(sub) => {
                     self.subs.retain(|s| s.endpoint != sub.endpoint);
                     let host = endpoint_host(&sub.endpoint).to_string();
+                    if self.subs.len() >= MAX_SUBSCRIPTIONS {
+                        // The oldest device first: it is the likeliest to be gone.
+                        self.subs.remove(0);
+                    }
                     self.subs.push(sub);
                     self.save();
                     log::info!("push: subscribed {host}");
@@ -746,11 +753,20 @@ fn endpoint_host(endpoint: &str) -> &str {
         .map_or("", |(_, r)| r.split('/').next().unwrap_or(""))
 }
 
-/// A header value: one line, printable.
+/// A header value: one line of ASCII; anything else as an RFC 2047 encoded word,
+/// which ntfy decodes (HTTP header values must be ASCII).
 fn header_safe(s: &str) -> String {
-    s.chars()
+    let line: String = s
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+        .collect();
+    if line.is_ascii() {
+        line
+    } else {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(line.as_bytes());
+        format!("=?UTF-8?B?{b64}?=")
+    }
 }
 
 fn unix_now() -> u64 {
@@ -805,6 +821,11 @@ mod tests {
         };
         assert_eq!(wait.text("en").0, "Claude asks to use Bash");
         assert_eq!(wait.urgency(), Urgency::High);
+        assert_eq!(header_safe("a\nb"), "a b");
+        assert_eq!(
+            header_safe("Claude 완료"),
+            "=?UTF-8?B?Q2xhdWRlIOyZhOujjA==?="
+        );
     }
 
     #[test]

@@ -9,13 +9,17 @@
 //! Without the `notify` feature every call fails with [`OutboundError::NotBuilt`].
 
 use std::fmt;
+#[cfg(feature = "notify")]
 use std::time::Duration;
 
 /// Connect within this long.
+#[cfg(feature = "notify")]
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The whole exchange, connect to last byte, within this long.
+#[cfg(feature = "notify")]
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest answer body read; push services and ntfy answer in a few hundred bytes.
+#[cfg(feature = "notify")]
 const MAX_ANSWER: u64 = 64 << 10;
 
 /// An answer from the other side, whatever its status.
@@ -36,6 +40,7 @@ pub enum OutboundError {
     /// Not an http(s) URL we can call.
     BadUrl(String),
     /// DNS, connect, TLS or I/O failed, or the deadline passed.
+    #[cfg_attr(not(feature = "notify"), allow(dead_code))]
     Transport(String),
 }
 
