@@ -23,6 +23,16 @@ function showTarget() {
   if (el) el.scrollIntoView({ block: "center" });
 }
 window.addEventListener("hashchange", showTarget);
+// Opened from a notification: the card exists once the replay is over.
+if (/^#(approval|run)-/.test(location.hash)) {
+  let tries = 0;
+  const wait = setInterval(() => {
+    if (conn.ready || ++tries > 50) {
+      clearInterval(wait);
+      showTarget();
+    }
+  }, 200);
+}
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.addEventListener("message", (e) => {
     if (e.data && typeof e.data.open === "string" && e.data.open.startsWith("#")) {
@@ -139,7 +149,8 @@ if (!isViewer()) {
     store.set("pushEvents", pushEvents());
     if (opts.push) syncPush();
   });
-  $("opt-lang").addEventListener("change", renderPush);
+  // The server words this device's notifications in the page's language.
+  $("opt-lang").addEventListener("change", () => (opts.push && pushState.subscribed ? syncPush() : renderPush()));
   $("act-push-test").addEventListener("click", () => {
     fetch("/api/push/test", { method: "POST", credentials: "same-origin" })
       .then((res) => toast(t(res.ok ? "pushTestSent" : "pushFailed")))
