@@ -53,6 +53,7 @@ page_js!(
     "terminal.js",
     "changes.js",
     "files.js",
+    "notices.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

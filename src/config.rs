@@ -47,6 +47,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The file routes, attachments and the workdir watch.
     pub files: FilesSettings,
+    /// `--notify`, `--ntfy-url`, `--public-url`: Web Push and ntfy.
+    pub notify: crate::notify::Settings,
 }
 
 /// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
@@ -180,6 +182,7 @@ impl Default for Config {
                 uploads: "uploads".into(),
                 watch_max: 4096,
             },
+            notify: crate::notify::Settings::default(),
         }
     }
 }
@@ -466,6 +469,24 @@ const SETTINGS: &[Setting] = &[
         help: "most workdir directories watched for file changes [4096]",
     },
     Setting {
+        flag: "notify",
+        env: "HOMECLAUDE_NOTIFY",
+        value: "WHEN",
+        help: "push and ntfy notifications: always, away (no owner page visible), never [away]",
+    },
+    Setting {
+        flag: "ntfy-url",
+        env: "HOMECLAUDE_NTFY_URL",
+        value: "URL",
+        help: "also notify this ntfy topic, e.g. https://ntfy.sh/my-topic (token: HOMECLAUDE_NTFY_TOKEN)",
+    },
+    Setting {
+        flag: "public-url",
+        env: "HOMECLAUDE_PUBLIC_URL",
+        value: "URL",
+        help: "the address phones open the page at (ngrok, Tailscale): links and Allow/Deny in ntfy",
+    },
+    Setting {
         flag: "ping-interval",
         env: "HOMECLAUDE_PING_INTERVAL",
         value: "SECS",
@@ -510,7 +531,8 @@ pub fn help() -> String {
         "\nOnly in the environment (secrets stay out of the process list):\n\
          \x20 HOMECLAUDE_TOKEN                the owner token, instead of the data dir's\n\
          \x20 HOMECLAUDE_PASSWORD_HASH        log in with a password too (an argon2 hash\n\
-         \x20                                 from `homeclaude hash-password`)\n",
+         \x20                                 from `homeclaude hash-password`)\n\
+         \x20 HOMECLAUDE_NTFY_TOKEN           an ntfy access token for --ntfy-url\n",
     );
     out.push_str(
         "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
@@ -588,6 +610,7 @@ pub fn parse(
         }
     }
     let mut config = Config::from_raw(&raw)?;
+    config.notify.ntfy_token = env("HOMECLAUDE_NTFY_TOKEN").filter(|t| !t.is_empty());
     config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
     if let Some(token) = &config.access.token {
         let bits = crate::auth::token_bits(token);
@@ -606,6 +629,18 @@ pub fn parse(
         config.access.password_hash = Some(hash);
     }
     Ok(Invocation::Serve(Box::new(config)))
+}
+
+/// An http(s) URL without a trailing slash (so paths can be appended).
+fn http_url(value: &str) -> Result<String, &'static str> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("expected an http:// or https:// URL")?;
+    if rest.is_empty() || rest.starts_with('/') || value.chars().any(|c| c.is_whitespace()) {
+        return Err("expected an http:// or https:// URL with a host");
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 /// `homeclaude hash-password`: no flags (the password comes from the terminal or
@@ -760,6 +795,12 @@ impl Config {
                     c.files.uploads = value.trim_end_matches('/').to_string()
                 }
                 "watch-max" => c.files.watch_max = count()?,
+                "notify" => {
+                    c.notify.mode = crate::notify::Mode::parse(value)
+                        .ok_or_else(|| bad("expected always, away or never"))?
+                }
+                "ntfy-url" => c.notify.ntfy_url = Some(http_url(value).map_err(&bad)?),
+                "public-url" => c.notify.public_url = Some(http_url(value).map_err(&bad)?),
                 "ping-interval" => c.ws.ping_interval = secs()?,
                 "peer-timeout" => c.ws.peer_timeout = secs()?,
                 other => unreachable!("flag {other} is in SETTINGS but not validated"),

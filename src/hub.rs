@@ -17,6 +17,7 @@ use crate::approvals::{self, Approvals, Refusal};
 use crate::auth::Role;
 use crate::launcher::Launcher;
 use crate::meter::Meter;
+use crate::notify::{self, Note, NotifyHandle, RunSummary, Tokens};
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
 use crate::protocol::{
     self, ApprovalAnswer, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply,
@@ -103,8 +104,10 @@ pub enum Input {
         last: u64,
     },
     /// `POST /api/approvals/<id>`: an answer from HTTP; the reply says how it went.
+    /// `token`: a notification's one-time token (then no login is needed).
     ApprovalHttp {
         answer: ApprovalAnswer,
+        token: Option<String>,
         reply: Sender<Result<&'static str, Refusal>>,
     },
     /// Changes in the workdir from the `files` thread (`crate::file_watch`).
@@ -171,10 +174,15 @@ impl HubHandle {
     pub fn approve(
         &self,
         answer: ApprovalAnswer,
+        token: Option<String>,
         wait: Duration,
     ) -> Option<Result<&'static str, Refusal>> {
         let (reply, rx) = mpsc::channel();
-        self.send(Input::ApprovalHttp { answer, reply });
+        self.send(Input::ApprovalHttp {
+            answer,
+            token,
+            reply,
+        });
         rx.recv_timeout(wait).ok()
     }
 
@@ -237,6 +245,9 @@ pub struct HubSettings {
     pub approval_timeout: Option<Duration>,
     /// How shell commands run (`crate::shell`).
     pub shell: ShellConfig,
+    /// `--notify`, and the notify thread's handle (None: no notifications).
+    pub notify_mode: notify::Mode,
+    pub notify: Option<NotifyHandle>,
 }
 
 struct Client {
@@ -248,6 +259,8 @@ struct Client {
     live: bool,
     /// A replay job is with its connection thread.
     replaying: bool,
+    /// The page said it is visible (`visibility` frame); owners' pages only.
+    visible: bool,
 }
 
 /// The run in progress.
@@ -325,6 +338,10 @@ struct Hub {
     shell_launcher: Option<shell::Launcher>,
     /// Shell commands running, by id (the `seq` of their `shell_start`).
     shells: Vec<(u64, ShellHandle)>,
+    /// One-time tokens of notified approvals (Allow / Deny from a notification).
+    tokens: Tokens,
+    /// What the current run said so far, for the note at its end.
+    summary: RunSummary,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -381,6 +398,8 @@ pub fn run(
         approvals: Approvals::new(settings_timeout),
         shell_launcher,
         shells: Vec::new(),
+        tokens: Tokens::default(),
+        summary: RunSummary::default(),
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -528,6 +547,7 @@ impl Hub {
                     role,
                     live: false,
                     replaying: false,
+                    visible: false,
                 },
                 replay_after,
             ),
@@ -559,8 +579,16 @@ impl Hub {
             Input::Store(result) => self.store_report(result),
             Input::Launched { run, result } => self.launched(run, result),
             Input::ReplayDone { id, last } => self.replay_done(id, last),
-            Input::ApprovalHttp { answer, reply } => {
-                let result = self.answer_approval(&answer, "owner (API)");
+            Input::ApprovalHttp {
+                answer,
+                token,
+                reply,
+            } => {
+                let result = match &token {
+                    Some(t) if !self.tokens.redeem(&answer.id, t) => Err(Refusal::BadToken),
+                    Some(_) => self.answer_approval(&answer, "owner (notification)"),
+                    None => self.answer_approval(&answer, "owner (API)"),
+                };
                 let _ = reply.send(result);
             }
             Input::FileUpdates(changes) => {
@@ -719,7 +747,10 @@ impl Hub {
             || (viewer
                 && matches!(
                     msg,
-                    ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
+                    ClientMsg::Message { .. }
+                        | ClientMsg::Command(_)
+                        | ClientMsg::Approval(_)
+                        | ClientMsg::Visibility { .. }
                 ))
         {
             self.tell(
@@ -750,7 +781,14 @@ impl Hub {
                     &format!("no approval {:?} is waiting", answer.id),
                 ),
                 Err(Refusal::Unfit(why)) => self.tell(id, ErrorCode::BadField, why),
+                // Tokens come over HTTP only.
+                Err(Refusal::BadToken) => {}
             },
+            ClientMsg::Visibility { visible } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+                    c.visible = visible;
+                }
+            }
             ClientMsg::Hello { last_seq } => {
                 let Some(i) = self.clients.iter().position(|c| c.id == id) else {
                     return;
@@ -966,6 +1004,7 @@ impl Hub {
         });
         let mut config = self.settings.runner.clone();
         config.permission_mode = self.mode().to_string();
+        self.summary = RunSummary::default();
         self.launcher.launch(config, request, out);
         self.running = Some(Running {
             prompt,
@@ -1020,9 +1059,11 @@ impl Hub {
                 if let Progress::Text { text, html } = &mut progress {
                     *html = Some(crate::markdown::to_html(text));
                 }
+                self.summary.progress(&progress);
                 self.broadcast(&Event::Progress { run, progress });
             }
             RunnerOutput::Answer { run: _, text } => {
+                self.summary.answer(&text);
                 self.broadcast(&Event::Message {
                     username: "Claude".into(),
                     html: Some(crate::markdown::to_html(&text)),
@@ -1103,10 +1144,35 @@ impl Hub {
         }
         drop(running);
         self.run_done(run);
+        if let Some(note) = std::mem::take(&mut self.summary).note(run, outcome) {
+            self.notify(note);
+        }
         if std::mem::take(&mut self.clear_after_run) {
             self.new_session();
         }
         self.after_run();
+    }
+
+    /// Hands a note to the notify thread unless `--notify` says not now: `never`,
+    /// or `away` while an owner's page is visible. Never waits.
+    fn notify(&mut self, note: Note) {
+        let Some(handle) = &self.settings.notify else {
+            return;
+        };
+        let someone_looking = self
+            .clients
+            .iter()
+            .any(|c| c.role == Role::Owner && c.visible);
+        let send = match self.settings.notify_mode {
+            notify::Mode::Never => false,
+            notify::Mode::Away => !someone_looking,
+            notify::Mode::Always => true,
+        };
+        if send {
+            handle.note(note);
+        } else {
+            log::debug!("hub: not notifying ({:?})", self.settings.notify_mode);
+        }
     }
 
     /// Journals the end of a run and makes the log durable (on the store thread:
@@ -1139,8 +1205,17 @@ impl Hub {
             "event": "asked", "id": event.id, "run": run, "tool": event.tool,
             "detail": event.detail,
         }));
+        let note = Note::Waiting {
+            run,
+            id: event.id.clone(),
+            kind: event.kind,
+            tool: event.tool.clone(),
+            detail: event.detail.clone(),
+            token: self.tokens.mint(&event.id),
+        };
         let frame = self.broadcast(&Event::Approval(Box::new(event)));
         self.approvals.add(run, request, frame);
+        self.notify(note);
     }
 
     /// A person's answer (the first one wins): to the CLI, to every page, to the
@@ -1178,6 +1253,7 @@ impl Hub {
         message: Option<&str>,
     ) {
         log::info!("hub: approval {} resolved: {decision} by {by}", pending.id);
+        self.tokens.forget(&pending.id);
         self.audit(&serde_json::json!({
             "event": "resolved", "id": pending.id, "run": pending.run,
             "tool": pending.request.tool, "decision": decision, "by": by,

@@ -23,11 +23,14 @@ mod launcher;
 mod logs;
 mod markdown;
 mod meter;
+mod notify;
 mod orphans;
+mod outbound;
 mod outbox;
 mod pages;
 mod password;
 mod protocol;
+mod push_routes;
 mod replay;
 mod routes;
 mod runner;
@@ -41,6 +44,7 @@ mod translate;
 mod transport;
 mod usage;
 mod watchdog;
+mod webpush;
 mod ws;
 
 use config::{Config, Invocation};
@@ -186,6 +190,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     };
 
     let files = open_files(&config, &workdir);
+    let notify = start_notify(&config);
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -199,6 +204,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         data_dir: config.data_dir.clone(),
         git: git::Git::new(workdir.clone()),
         files: files.clone(),
+        notify: notify.clone(),
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -301,6 +307,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 timeout: config.runner.shell_timeout,
                 ..shell::ShellConfig::default()
             },
+            notify_mode: config.notify.mode,
+            notify,
         },
         store,
         recovered,
@@ -330,6 +338,40 @@ fn open_files(config: &Config, workdir: &std::path::Path) -> Option<Arc<files::F
         Ok(f) => Some(Arc::new(f)),
         Err(e) => {
             log::error!("files: cannot open the workdir: {e}; the file routes answer 503");
+            None
+        }
+    }
+}
+
+/// The notify thread with the data dir's VAPID key (made on first start). Not
+/// fatal: without it the server runs and the settings sheet says so.
+fn start_notify(config: &Config) -> Option<notify::NotifyHandle> {
+    let vapid = match webpush::Vapid::load_or_create(&config.data_dir) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("notifications are off: cannot read or make the VAPID key: {e}");
+            return None;
+        }
+    };
+    let settings = &config.notify;
+    if !cfg!(feature = "notify") {
+        log::info!("notifications: this build has no outbound HTTPS (feature notify)");
+    }
+    if settings.public_url.is_none() {
+        log::info!(
+            "notifications: --public-url is not set, so ntfy messages carry no link and no \
+             Allow/Deny buttons (Web Push needs none)"
+        );
+    }
+    if let Some(url) = &settings.ntfy_url {
+        // The topic name is the secret of a public ntfy server: the host only.
+        let host = url.split("://").nth(1).and_then(|r| r.split('/').next());
+        log::info!("notifications: ntfy at {}", host.unwrap_or("?"));
+    }
+    match notify::spawn(&config.data_dir, settings.clone(), vapid) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            log::warn!("notifications are off: cannot start the notify thread: {e}");
             None
         }
     }

@@ -46,6 +46,11 @@ pub enum ClientMsg {
     ShellStop {
         id: u64,
     },
+    /// The page is now visible or hidden (owner only): with `--notify away`, no
+    /// notification goes out while an owner's page is visible.
+    Visibility {
+        visible: bool,
+    },
 }
 
 /// The decision of an `approval` frame.
@@ -271,6 +276,10 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
                 .and_then(Value::as_u64)
                 .ok_or(FrameError::BadField("id"))?,
         }),
+        "visibility" => match obj.get("visible") {
+            Some(Value::Bool(visible)) => Ok(ClientMsg::Visibility { visible: *visible }),
+            _ => Err(FrameError::BadField("visible")),
+        },
         "approval" => {
             let id = str_field(&obj, "id")?
                 .filter(|s| !s.is_empty() && s.len() <= 128)
@@ -889,6 +898,14 @@ mod tests {
             Ok(ClientMsg::Hello { last_seq: None }),
         );
         check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
+        check(
+            r#"{"type":"visibility","visible":false}"#,
+            Ok(ClientMsg::Visibility { visible: false }),
+        );
+        check(
+            r#"{"type":"visibility","visible":"yes"}"#,
+            Err(FrameError::BadField("visible")),
+        );
         check(
             r#"{"type":"command","command":"sessions"}"#,
             Ok(ClientMsg::Command(Command::Sessions)),

@@ -37,6 +37,8 @@ pub struct App {
     pub git: crate::git::Git,
     /// The workdir's files (`crate::files_http`); `None` if it could not be opened.
     pub files: Option<std::sync::Arc<crate::files::Files>>,
+    /// The notify thread (Web Push subscriptions, test notifications).
+    pub notify: Option<crate::notify::NotifyHandle>,
 }
 
 /// Who may call a route.
@@ -81,8 +83,6 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         "/api/logs" => ("GET, HEAD", Gate::LoggedIn, logs_list),
         p if p.starts_with("/api/logs/") => ("GET, HEAD", Gate::LoggedIn, log_one),
         // Owner only (checked in the handler): a viewer gets 403.
-        p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
-        // Owner only (checked in the handler): a viewer gets 403.
         "/api/git/status" | "/api/git/diff" | "/api/git/log" => {
             ("GET, HEAD", Gate::LoggedIn, git_view)
         }
@@ -93,6 +93,16 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
             Gate::LoggedIn,
             crate::files_http::raw,
         ),
+        // Owner only, or a notification's one-time token (checked in the handler).
+        p if p.starts_with("/api/approvals/") => ("POST", Gate::Public, approve),
+        // Owner only (checked in the handlers): a viewer gets 403.
+        "/api/push/key" => ("GET, HEAD", Gate::LoggedIn, crate::push_routes::key),
+        "/api/push/subscriptions" => (
+            "POST, DELETE",
+            Gate::LoggedIn,
+            crate::push_routes::subscriptions,
+        ),
+        "/api/push/test" => ("POST", Gate::LoggedIn, crate::push_routes::test),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -502,17 +512,35 @@ fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
 /// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the
 /// WebSocket `approval` frame): the owner answers without a page (a notification's
 /// buttons, a script). 200 with the outcome; 404 unknown; 409 already answered;
-/// 400 a bad body; 403 for a viewer.
+/// 400 a bad body; 401 not logged in; 403 for a viewer.
+///
+/// `?token=T` (a notification's one-time token, [`crate::notify::Tokens`]) stands
+/// in for the login, for this approval only, once: a used, expired, forged or
+/// other approval's token gets 403 and changes nothing. With a token the decision
+/// may come as `&decision=allow|deny` and an empty body (ntfy's action buttons).
 fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
-    if who != Some(Role::Owner) {
-        return text(403, "only the owner answers approvals");
+    let token = req.head.query_param("token").map(str::to_string);
+    if token.is_none() {
+        match who {
+            None => return text(401, "log in first, or use the notification's link"),
+            Some(Role::Viewer) => return text(403, "only the owner answers approvals"),
+            Some(Role::Owner) => {}
+        }
     }
     let id = req.head.path.trim_start_matches("/api/approvals/");
-    let answer = match crate::protocol::parse_http_approval(id, &req.body) {
+    let from_query;
+    let body: &[u8] = match req.head.query_param("decision") {
+        Some(d) if token.is_some() && req.body.iter().all(u8::is_ascii_whitespace) => {
+            from_query = serde_json::json!({ "decision": d }).to_string();
+            from_query.as_bytes()
+        }
+        _ => &req.body,
+    };
+    let answer = match crate::protocol::parse_http_approval(id, body) {
         Ok(a) => a,
         Err(e) => return text(400, &e.to_string()),
     };
-    match app.hub.approve(answer, Duration::from_secs(5)) {
+    match app.hub.approve(answer, token, Duration::from_secs(5)) {
         Some(Ok(decision)) => bytes(
             200,
             "application/json",
@@ -526,6 +554,10 @@ fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
             text(409, "someone answered this first, or it was withdrawn")
         }
         Some(Err(crate::approvals::Refusal::Unfit(why))) => text(400, why),
+        Some(Err(crate::approvals::Refusal::BadToken)) => text(
+            403,
+            "this link was used already, has expired, or is not for this approval",
+        ),
         None => text(503, "the server is not responding"),
     }
 }
@@ -606,6 +638,12 @@ fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
     }
     let code = if status == "ok" { 200 } else { 503 };
     bytes(code, "application/json", body.to_string().into_bytes())
+        .with_header(header("Cache-Control", "no-store"))
+}
+
+/// A JSON response that is never cached.
+pub fn json(status: u16, body: &serde_json::Value) -> Reply {
+    bytes(status, "application/json", body.to_string().into_bytes())
         .with_header(header("Cache-Control", "no-store"))
 }
 
