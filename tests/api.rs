@@ -531,3 +531,65 @@ fn a_dashboard_shows_another_box_forwards_prompts_to_it_and_sees_it_go_offline()
     boxes(common::bound(Duration::from_secs(40)), "offline");
     eprintln!("offline {:?} after the kill", killed.elapsed());
 }
+
+#[test]
+fn an_event_stream_that_is_not_read_is_cut_at_its_backlog_and_can_resume() {
+    // A run whose events are far more than the socket buffers and the backlog hold.
+    let dir = temp_dir("flood");
+    let fixture = common::fixture("stream-json/session_id_new.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(fixture)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut assistant: Value = serde_json::from_str(&lines[1]).unwrap();
+    assistant["message"]["content"][0]["text"] = json!("word ".repeat(20_000));
+    let mut flood = vec![lines[0].clone()];
+    flood.extend(std::iter::repeat_n(assistant.to_string(), 300));
+    flood.push(lines[2].clone());
+    std::fs::write(dir.join("flood.jsonl"), flood.join("\n") + "\n").unwrap();
+    let mut server = Server::start_with(
+        &["--client-backlog", "65536"],
+        &[("FAKE_CLAUDE_TRANSCRIPT_DIR", dir.to_str().unwrap())],
+        None,
+    );
+    let token = api_token(&server, "slow");
+    let id = post_prompt(server.addr, &token, json!({"prompt": "@flood go"}));
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(
+        format!(
+            "GET /api/prompts/{id}/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // It never reads while the run goes on: the server cuts it, never waits for it.
+    wait_status(server.addr, &token, id, "done");
+    server.wait_log("fell too far behind; cut");
+    slow.set_read_timeout(Some(wait())).unwrap();
+    let mut got = Vec::new();
+    slow.read_to_end(&mut got)
+        .expect("the server closes a cut stream");
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"));
+    assert!(!got.contains("event: end"), "cut before the end");
+    let last = got
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .next_back()
+        .expect("some events got through");
+    // Resuming from the last id it saw finishes the stream.
+    let (status, rest) = follow(
+        server.addr,
+        &format!("/api/prompts/{id}/events"),
+        &token,
+        Some(last),
+    );
+    assert_eq!(status, 200);
+    assert!(rest.iter().filter_map(|e| e.id).all(|i| i > last));
+    let end = rest.last().unwrap();
+    assert_eq!(end.event.as_deref(), Some("end"));
+    assert_eq!(end.data["status"], "done");
+}
