@@ -273,6 +273,12 @@ fn serve_requests(
         }
         let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
+            // The API answers in JSON, a body over --max-body too.
+            Err(ReadError::BodyTooLarge) if crate::api::route_of(&head.path).is_some() => {
+                let reply = crate::api::error(413, "payload_too_large", "request body too large");
+                let _ = write_response(stream, reply, head.minor, false, false);
+                return None;
+            }
             Err(err) => {
                 answer_read_error(stream, peer, err);
                 return None;

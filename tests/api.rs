@@ -369,6 +369,20 @@ fn the_api_refuses_strangers_and_viewers_and_an_api_token_is_no_login() {
     assert_eq!(header_value(&text, "allow").as_deref(), Some("POST"));
     let (status, _, err) = call(addr, "GET", "/api/prompts/999999", Some(&token), None);
     assert_eq!((status, err["error"].as_str()), (404, Some("not_found")));
+    // Refused on its announced length, before it is read (so no reset races it).
+    let (status, text) = common::http_raw(
+        addr,
+        format!(
+            "POST /api/prompts HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: 70000\r\n\r\n{{"
+        )
+        .as_bytes(),
+    );
+    let err: Value = serde_json::from_str(body(&text)).unwrap();
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     let (status, _, err) = call(addr, "POST", "/api/prompts", Some(&token), Some("{nope"));
     assert_eq!((status, err["error"].as_str()), (400, Some("bad_request")));
     let (status, _, err) = call(
