@@ -351,7 +351,10 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
-    let jobs = crate::jobs::Jobs::new(settings.history_bytes);
+    let mut jobs = crate::jobs::Jobs::new(settings.history_bytes);
+    for waiting in &recovered.waiting {
+        jobs.recovered(waiting.id, &waiting.username);
+    }
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,

@@ -93,6 +93,8 @@ pub struct Jobs {
     subs: Vec<Sub>,
     bytes: usize,
     budget: usize,
+    /// The session the next prompt's record gets (set by an API prompt).
+    next_choice: SessionChoice,
 }
 
 /// One SSE event: `id: seq`, the JSON as data. serde_json writes no raw newline,
@@ -126,6 +128,7 @@ impl Jobs {
             subs: Vec::new(),
             bytes: 0,
             budget,
+            next_choice: SessionChoice::Current,
         }
     }
 
@@ -147,10 +150,9 @@ impl Jobs {
             .map_or(SessionChoice::Current, |r| r.choice.clone())
     }
 
-    pub fn set_choice(&mut self, id: u64, choice: SessionChoice) {
-        if let Some(r) = self.get_mut(id) {
-            r.choice = choice;
-        }
+    /// The session the next prompt to join the queue asks for.
+    pub fn choose_next(&mut self, choice: SessionChoice) {
+        self.next_choice = choice;
     }
 
     /// Every broadcast passes here, with its `seq` and JSON, after the hub
@@ -210,6 +212,13 @@ impl Jobs {
         self.trim();
     }
 
+    /// A prompt still queued from before a restart.
+    pub fn recovered(&mut self, id: u64, sender: &str) {
+        if self.get(id).is_none() {
+            self.add(id, sender);
+        }
+    }
+
     fn add(&mut self, id: u64, sender: &str) {
         while self.records.len() >= MAX_RECORDS {
             let Some(i) = self.records.iter().position(|r| r.view.status.finished()) else {
@@ -230,7 +239,7 @@ impl Jobs {
                 session_id: None,
                 error: None,
             },
-            choice: SessionChoice::Current,
+            choice: std::mem::replace(&mut self.next_choice, SessionChoice::Current),
             events: VecDeque::new(),
             bytes: 0,
             trimmed: false,

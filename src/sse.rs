@@ -108,6 +108,8 @@ pub fn serve(
             );
         }
         None => {
+            // The hub may still register it later: take it back.
+            app.hub.tell_api(ApiInput::Unsubscribe { sub });
             return refuse(
                 &mut stream,
                 api::error(503, "unavailable", "the server is not responding"),

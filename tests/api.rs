@@ -607,3 +607,58 @@ fn an_event_stream_that_is_not_read_is_cut_at_its_backlog_and_can_resume() {
     assert_eq!(end.event.as_deref(), Some("end"));
     assert_eq!(end.data["status"], "done");
 }
+
+#[test]
+fn a_prompt_runs_in_the_session_it_asks_for() {
+    let record_dir = temp_dir("record");
+    let record = record_dir.join("record.jsonl");
+    let server = Server::start_with(
+        &[],
+        &[("FAKE_CLAUDE_RECORD", record.to_str().unwrap())],
+        None,
+    );
+    let token = api_token(&server, "sessions");
+    let other = "0badc0de-1111-4222-8333-444455556666";
+    let runs = [
+        json!({"prompt": "@session_id_new one"}),
+        json!({"prompt": "@resume_same_id two", "session": "current"}),
+        json!({"prompt": "@session_id_new three", "session": "new"}),
+        json!({"prompt": "@resume_same_id four", "session": other}),
+    ];
+    for body in runs {
+        let id = post_prompt(server.addr, &token, body);
+        let (_, events) = follow(
+            server.addr,
+            &format!("/api/prompts/{id}/events"),
+            &token,
+            None,
+        );
+        assert_eq!(events.last().unwrap().data["status"], "done");
+    }
+    let text = std::fs::read_to_string(&record).unwrap();
+    let argvs: Vec<Vec<String>> = text
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let session_arg = |argv: &Vec<String>| -> String {
+        argv.iter()
+            .find(|a| a.starts_with("--session-id=") || a.starts_with("--resume="))
+            .unwrap()
+            .split('=')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let kinds: Vec<String> = argvs.iter().map(session_arg).collect();
+    assert_eq!(
+        kinds,
+        ["--session-id", "--resume", "--session-id", "--resume"],
+        "{text}"
+    );
+    assert!(
+        argvs[3].contains(&format!("--resume={other}")),
+        "{:?}",
+        argvs[3]
+    );
+}

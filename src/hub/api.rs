@@ -98,11 +98,11 @@ impl Hub {
                 let result = if self.draining.is_some() {
                     Err((ErrorCode::Busy, "the server is shutting down".to_string()))
                 } else {
+                    // Given to its record as it is made: the prompt may start at once.
+                    self.jobs.choose_next(session);
                     self.admit_prompt(sender, text, None)
                 };
-                if let Ok(id) = &result {
-                    self.jobs.set_choice(*id, session);
-                }
+                self.jobs.choose_next(SessionChoice::Current);
                 let _ = reply.send(result);
             }
             ApiInput::Job { id, reply } => {
