@@ -79,7 +79,16 @@ impl std::fmt::Display for BoxesError {
 
 /// Reads and checks the boxes file.
 pub fn load(path: &Path) -> Result<Vec<BoxSpec>, BoxesError> {
+    use std::os::unix::fs::PermissionsExt;
     let text = std::fs::read_to_string(path).map_err(BoxesError::Read)?;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        log::warn!(
+            "--boxes {}: others can read it, and it holds API tokens (chmod 600 it)",
+            path.display()
+        );
+    }
     parse(&text)
 }
 
@@ -208,6 +217,9 @@ struct Seen {
     queued: Option<u64>,
     today_cost_usd: Option<f64>,
     last_seen: Option<(Instant, SystemTime)>,
+    /// Polls failed in a row, and rounds still to skip (the back-off).
+    failures: u32,
+    skip: u32,
 }
 
 /// The boxes and what the last polls found.
@@ -227,6 +239,8 @@ impl Boxes {
                 queued: None,
                 today_cost_usd: None,
                 last_seen: None,
+                failures: 0,
+                skip: 0,
             })
             .collect();
         Arc::new(Boxes {
@@ -247,6 +261,9 @@ impl Boxes {
                 loop {
                     let round = Instant::now();
                     for i in 0..boxes.specs.len() {
+                        if boxes.skip(i) {
+                            continue;
+                        }
                         boxes.poll(i, started);
                     }
                     std::thread::sleep(POLL_EVERY.saturating_sub(round.elapsed()));
@@ -261,6 +278,18 @@ impl Boxes {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Seen>> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Back-off: a box that keeps failing is asked every 2nd, then every 4th
+    /// round (at most a minute apart), so a dead box costs few timed-out calls.
+    fn skip(&self, i: usize) -> bool {
+        let mut seen = self.lock();
+        let s = &mut seen[i];
+        if s.skip > 0 {
+            s.skip -= 1;
+            return true;
+        }
+        false
     }
 
     /// Asks one box how it is (`/healthz` for its queue, `/api/usage` for today's
@@ -290,6 +319,8 @@ impl Boxes {
                 s.queued = body.get("queue").and_then(Value::as_u64);
                 s.today_cost_usd = cost;
                 s.last_seen = Some((Instant::now(), SystemTime::now()));
+                s.failures = 0;
+                s.skip = 0;
             }
             other => {
                 let refused = matches!(other, Err(CallError::Refused(_)));
@@ -307,6 +338,8 @@ impl Boxes {
                     log::warn!("boxes: {} is {state} ({why})", spec.name);
                 }
                 s.state = state;
+                s.failures = s.failures.saturating_add(1);
+                s.skip = ((1u32 << (s.failures - 1).min(2)) - 1).min(3);
             }
         }
     }
