@@ -49,6 +49,7 @@ page_js!(
     "composer.js",
     "sessions.js",
     "settings.js",
+    "boxes.js",
     "approvals.js",
     "terminal.js",
     "changes.js",

@@ -25,6 +25,8 @@ pub enum Invocation {
     Token { rotate: bool, data_dir: PathBuf },
     /// `homeclaude hash-password`: read a password, print its argon2 hash.
     HashPassword,
+    /// `homeclaude token --api NAME`: make a named API token (crate::api_tokens).
+    ApiToken { name: String, data_dir: PathBuf },
 }
 
 /// The validated configuration of a server run.
@@ -49,6 +51,8 @@ pub struct Config {
     pub files: FilesSettings,
     /// `--notify`, `--ntfy-url`, `--public-url`: Web Push and ntfy.
     pub notify: crate::notify::Settings,
+    /// `--boxes FILE`: other homeclaude boxes this one shows (crate::boxes).
+    pub boxes: Option<PathBuf>,
 }
 
 /// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
@@ -183,6 +187,7 @@ impl Default for Config {
                 watch_max: 4096,
             },
             notify: crate::notify::Settings::default(),
+            boxes: None,
         }
     }
 }
@@ -317,6 +322,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_CLAUDE",
         value: "PATH",
         help: "the claude executable [claude on PATH]",
+    },
+    Setting {
+        flag: "boxes",
+        env: "HOMECLAUDE_BOXES",
+        value: "FILE",
+        help: "show these other boxes too: a JSON list of {name, url, token} (docs/API.md)",
     },
     Setting {
         flag: "templates",
@@ -537,6 +548,7 @@ pub fn help() -> String {
     out.push_str(
         "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
          \x20                                 logging every session out)\n\
+         \x20 homeclaude token --api NAME     make an API token for scripts (REST only)\n\
          \x20 homeclaude hash-password        read a password (typed twice, or one line\n\
          \x20                                 from stdin) and print its argon2id hash\n\n",
     );
@@ -666,6 +678,7 @@ fn parse_token(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Invocation, ConfigError> {
     let mut rotate = false;
+    let mut api: Option<String> = None;
     let mut data_dir = env("HOMECLAUDE_DATA_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
@@ -677,6 +690,21 @@ fn parse_token(
     {
         match arg {
             lexopt::Arg::Long("rotate") => rotate = true,
+            lexopt::Arg::Long("api") => {
+                let name = parser
+                    .value()
+                    .map_err(|_| ConfigError::MissingValue("--api".into()))?
+                    .to_string_lossy()
+                    .into_owned();
+                if !crate::api_tokens::valid_name(&name) {
+                    return Err(ConfigError::BadValue {
+                        name: "--api".into(),
+                        value: name,
+                        why: "1-32 letters, digits, - _ or .".into(),
+                    });
+                }
+                api = Some(name);
+            }
             lexopt::Arg::Long("data-dir") => {
                 data_dir = parser
                     .value()
@@ -690,6 +718,9 @@ fn parse_token(
                 return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
             }
         }
+    }
+    if let Some(name) = api {
+        return Ok(Invocation::ApiToken { name, data_dir });
     }
     Ok(Invocation::Token { rotate, data_dir })
 }
@@ -734,6 +765,7 @@ impl Config {
                 "data-dir" => c.data_dir = path()?,
                 "claude" => c.claude = path()?,
                 "templates" => c.templates = Some(path()?),
+                "boxes" => c.boxes = Some(path()?),
                 "model" => c.runner.model = Some(value.clone()).filter(|m| !m.is_empty()),
                 "permission-mode" => {
                     const MODES: &[&str] = &[

@@ -39,6 +39,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 
+mod api;
+pub use api::{ApiInput, Cancelled};
+
 /// Identifies one WebSocket connection for its lifetime.
 pub type ClientId = u64;
 
@@ -112,6 +115,8 @@ pub enum Input {
     },
     /// Changes in the workdir from the `files` thread (`crate::file_watch`).
     FileUpdates(Vec<(String, crate::file_watch::Action)>),
+    /// A request from the REST API (`crate::api`), answered on its channel.
+    Api(ApiInput),
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
@@ -342,6 +347,12 @@ struct Hub {
     tokens: Tokens,
     /// What the current run said so far, for the note at its end.
     summary: RunSummary,
+    /// Every prompt as a job, and the event streams that follow them (REST API).
+    jobs: crate::jobs::Jobs,
+    /// API requests waiting for the reader thread's session list.
+    api_sessions: Vec<(ClientId, Sender<api::SessionsAnswer>)>,
+    /// The last usage figures, for `GET /api/usage`.
+    api_usage: Option<Map<String, Value>>,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -374,6 +385,10 @@ pub fn run(
     let shell_launcher = shell::Launcher::spawn()
         .map_err(|e| log::error!("hub: cannot start the shell launcher thread: {e}"))
         .ok();
+    let mut jobs = crate::jobs::Jobs::new(settings.history_bytes);
+    for waiting in &recovered.waiting {
+        jobs.recovered(waiting.id, &waiting.username);
+    }
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -400,6 +415,9 @@ pub fn run(
         shells: Vec::new(),
         tokens: Tokens::default(),
         summary: RunSummary::default(),
+        jobs,
+        api_sessions: Vec::new(),
+        api_usage: None,
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -599,7 +617,11 @@ impl Hub {
                     });
                 }
             }
+            Input::Api(input) => self.api(input),
             Input::Sessions { client, req, items } => {
+                let Some(items) = self.api_sessions_answer(client, items) else {
+                    return;
+                };
                 self.flush_batch();
                 let reply = Reply::Sessions {
                     current: self.session.claude_id.clone(),
@@ -617,6 +639,7 @@ impl Hub {
                     .and_then(|t| t.get("totalCost"))
                     .and_then(Value::as_f64)
                     .unwrap_or(0.0);
+                self.api_usage = Some(body.clone());
                 let event = Event::UsageStatus { body };
                 // Kept for clients that connect later; broadcast to those here now.
                 self.usage = Some(text_frame(protocol::encode_snapshot(&event)));
@@ -844,30 +867,43 @@ impl Hub {
             }
             self.recent_client_ids.push_back(cid.clone());
         }
+        if let Err((code, message)) = self.admit_prompt(username, message, client_id, attachments) {
+            self.tell(from, code, &message);
+        }
+    }
+
+    /// Queues a prompt (from a page or the API) unless the budget or the queue
+    /// refuses it; returns its id.
+    fn admit_prompt(
+        &mut self,
+        username: String,
+        message: String,
+        client_id: Option<String>,
+        attachments: Vec<String>,
+    ) -> Result<u64, (ErrorCode, String)> {
+        if message.trim().is_empty() && attachments.is_empty() {
+            return Err((ErrorCode::EmptyPrompt, "the prompt is empty".into()));
+        }
         if let Some(limit) = self.settings.max_daily_usd
             && self.today_usd >= limit
         {
-            self.tell(
-                from,
+            return Err((
                 ErrorCode::BudgetReached,
-                &format!(
+                format!(
                     "today's Claude cost (${:.2}) has reached this server's daily limit \
                      (${limit:.2}); prompts are refused until tomorrow",
                     self.today_usd
                 ),
-            );
-            return;
+            ));
         }
         if self.queue.len() >= self.settings.max_queue {
-            self.tell(
-                from,
+            return Err((
                 ErrorCode::QueueFull,
-                &format!(
+                format!(
                     "the queue is full ({} prompts wait); try again when one has run",
                     self.queue.len()
                 ),
-            );
-            return;
+            ));
         }
         let id = self.session.next_prompt.max(1);
         self.session.next_prompt = id + 1;
@@ -888,6 +924,7 @@ impl Hub {
         self.store.send(StoreOp::QueueAdd(prompt.clone()));
         self.queue.push_back(prompt);
         self.queue_changed();
+        Ok(id)
     }
 
     fn command(&mut self, from: ClientId, cmd: Command) {
@@ -940,6 +977,7 @@ impl Hub {
                     );
                 } else {
                     self.store.send(StoreOp::QueueRemove(id));
+                    self.jobs.cancelled(id);
                     self.queue_status(Some(id));
                 }
             }
@@ -980,6 +1018,8 @@ impl Hub {
                 return;
             };
             self.store.send(StoreOp::QueueRun(prompt.id));
+            self.api_before_start(prompt.id);
+            self.jobs.started(prompt.id);
             let session = match (&self.session.claude_id, self.session.resumable) {
                 (Some(id), true) => SessionRef::Resume(id.clone()),
                 _ => SessionRef::New(runner::new_session_id()),
@@ -1045,6 +1085,7 @@ impl Hub {
                     self.running = None;
                 }
                 self.run_done(run);
+                self.jobs.finished(run, None, None);
                 if std::mem::take(&mut self.clear_after_run) {
                     self.new_session();
                 }
@@ -1135,6 +1176,7 @@ impl Hub {
                 },
             });
         }
+        let reported = session_id.clone();
         if same_session && let Some(id) = session_id {
             // The id the CLI reported is the truth; once it has printed `init` the
             // session exists and can be resumed.
@@ -1147,6 +1189,7 @@ impl Hub {
         if let Some(note) = std::mem::take(&mut self.summary).note(run, outcome) {
             self.notify(note);
         }
+        self.jobs.finished(run, Some(outcome), reported);
         if std::mem::take(&mut self.clear_after_run) {
             self.new_session();
         }
@@ -1395,6 +1438,8 @@ impl Hub {
         self.seq += 1;
         self.reserve_seq();
         let json = protocol::encode_event(self.seq, event);
+        let running = self.running.as_ref().map(|r| r.prompt.id);
+        self.jobs.event(self.seq, event, &json, running);
         // Streaming deltas are folded into the text that follows them; the log keeps
         // only that, which keeps it small.
         let durable = !matches!(

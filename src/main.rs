@@ -5,9 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod api;
+mod api_tokens;
 mod approvals;
 mod assets;
 mod auth;
+mod boxes;
 mod boxstatus;
 mod calendar;
 mod child;
@@ -19,6 +22,7 @@ mod files;
 mod files_http;
 mod http;
 mod hub;
+mod jobs;
 mod launcher;
 mod logs;
 mod markdown;
@@ -36,6 +40,7 @@ mod routes;
 mod runner;
 mod shell;
 mod signals;
+mod sse;
 mod store;
 mod stream_json;
 #[cfg(feature = "tls")]
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         }
         Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
         Ok(Invocation::HashPassword) => return hash_password_command(),
+        Ok(Invocation::ApiToken { name, data_dir }) => return api_token_command(&name, &data_dir),
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -110,6 +116,7 @@ enum StartError {
     Auth(auth::AuthError),
     Workdir(std::path::PathBuf, std::io::Error),
     Thread(&'static str, std::io::Error),
+    Boxes(std::path::PathBuf, boxes::BoxesError),
     #[cfg(feature = "tls")]
     Tls(tls::TlsError),
 }
@@ -122,6 +129,7 @@ impl fmt::Display for StartError {
             StartError::Auth(e) => write!(f, "cannot set up login: {e}"),
             StartError::Workdir(dir, e) => write!(f, "workdir {}: {e}", dir.display()),
             StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
+            StartError::Boxes(file, e) => write!(f, "--boxes {}: {e}", file.display()),
             #[cfg(feature = "tls")]
             StartError::Tls(e) => write!(f, "cannot set up TLS: {e}"),
         }
@@ -191,6 +199,22 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
 
     let files = open_files(&config, &workdir);
     let notify = start_notify(&config);
+    let boxes = match &config.boxes {
+        Some(file) => {
+            let specs = boxes::load(file).map_err(|e| StartError::Boxes(file.clone(), e))?;
+            log::info!(
+                "dashboard of {} other box(es) from {}",
+                specs.len(),
+                file.display()
+            );
+            let boxes = boxes::Boxes::new(specs);
+            boxes
+                .spawn_poller()
+                .map_err(|e| StartError::Thread("boxes", e))?;
+            Some(boxes)
+        }
+        None => None,
+    };
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -205,6 +229,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         git: git::Git::new(workdir.clone()),
         files: files.clone(),
         notify: notify.clone(),
+        api: api::ApiContext {
+            tokens: api_tokens::ApiTokens::new(&config.data_dir),
+            boxes,
+            stream_backlog: config.limits.client_backlog,
+        },
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -424,6 +453,30 @@ fn token_command(rotate: bool, data_dir: &std::path::Path) -> ExitCode {
             }
             println!("{owner}");
             eprintln!("viewer (read-only) token: {viewer}");
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
+}
+
+/// `homeclaude token --api NAME`: a new API token on stdout (shown once: only its
+/// hash is kept), what it may do on stderr.
+fn api_token_command(name: &str, data_dir: &std::path::Path) -> ExitCode {
+    if let Err(e) = create_private_dir(data_dir) {
+        eprintln!("homeclaude: data dir {}: {e}", data_dir.display());
+        return ExitCode::from(EXIT_START_FAILED);
+    }
+    match api_tokens::create(data_dir, name) {
+        Ok(token) => {
+            println!("{token}");
+            eprintln!(
+                "API token {name:?} made (an older one of that name no longer works). It is \
+                 shown only now; it works on /api/* only (Authorization: Bearer), never \
+                 for the page."
+            );
             ExitCode::from(EXIT_OK)
         }
         Err(e) => {

@@ -39,6 +39,8 @@ pub struct App {
     pub files: Option<std::sync::Arc<crate::files::Files>>,
     /// The notify thread (Web Push subscriptions, test notifications).
     pub notify: Option<crate::notify::NotifyHandle>,
+    /// API tokens, boxes and stream limits for the REST API (`crate::api`).
+    pub api: crate::api::ApiContext,
 }
 
 /// Who may call a route.
@@ -56,6 +58,18 @@ type Handler = fn(&Request, &App, Option<Role>) -> Reply;
 /// (a wrong secret counts once towards the back-off). An address in back-off that
 /// presents a token is answered 429 here, whatever the path.
 pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Reply> {
+    // A valid API token is nobody's login: `crate::api` knows it by name.
+    match crate::api::screen(head, app, from) {
+        Ok(true) => return Ok(None),
+        Ok(false) => {}
+        Err(wait) => {
+            return Err(text(
+                429,
+                "too many failed logins from this address; wait and try again",
+            )
+            .with_header(header("Retry-After", &wait.as_secs().max(1).to_string())));
+        }
+    }
     app.auth
         .identify(head.header("authorization"), head.header("cookie"), from)
         .map_err(|Limited(wait)| {
@@ -71,6 +85,9 @@ pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Re
 pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
     let head = &req.head;
     if let Err(reply) = check_host(head, app) {
+        return reply;
+    }
+    if let Some(reply) = crate::api::handle(req, app, who) {
         return reply;
     }
     let (allowed, access, reply): (&str, Gate, Handler) = match head.path.as_str() {
@@ -162,7 +179,7 @@ pub fn authorize_ws(head: &Head, who: Option<Role>, app: &App) -> Result<Role, R
 /// A browser page from another site must not drive this server with the user's
 /// cookies (cross-site WebSocket hijacking, login CSRF): a present `Origin` must name
 /// the host the request was sent to, or be on `--allowed-origin`.
-fn check_origin(head: &Head, app: &App) -> Result<(), Reply> {
+pub(crate) fn check_origin(head: &Head, app: &App) -> Result<(), Reply> {
     let Some(origin) = head.header("origin") else {
         // Not a browser, or a same-origin GET: nothing a cross-site page can forge.
         return Ok(());
@@ -192,7 +209,7 @@ fn check_origin(head: &Head, app: &App) -> Result<(), Reply> {
 /// through a proxy or tunnel did not come from this machine: refuse both. With
 /// authentication a rebinding page has no cookie, so only `--allowed-host`, when
 /// given, restricts Host.
-fn check_host(head: &Head, app: &App) -> Result<(), Reply> {
+pub(crate) fn check_host(head: &Head, app: &App) -> Result<(), Reply> {
     let no_auth = !app.auth.enabled();
     if no_auth && head.headers.iter().any(|(name, _)| is_proxy_header(name)) {
         log::warn!("refused a proxied request: --no-auth serves this machine only");
