@@ -50,6 +50,7 @@ page_js!(
     "sessions.js",
     "settings.js",
     "approvals.js",
+    "people.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

@@ -13,7 +13,7 @@
 //! ([`crate::transport`]); plain HTTP arriving at a TLS port is redirected to https.
 
 use crate::admission::{Admission, Ticket};
-use crate::auth::Role;
+use crate::auth::Who;
 use crate::routes::{self, App};
 use crate::transport::{Accepted, Acceptor, Stream};
 use crate::ws;
@@ -82,6 +82,8 @@ pub struct Request {
     pub peer: SocketAddr,
     /// Whether it came over TLS.
     pub tls: bool,
+    /// Who sent it, with the invite (the handler's `Option<Role>` is its role).
+    pub who: Option<Who>,
 }
 
 /// Why reading a request failed. Each maps to an answer (or a silent close).
@@ -224,7 +226,7 @@ fn serve_requests(
     peer: SocketAddr,
     door: &Door,
     ticket: &Ticket,
-) -> Option<(Head, Vec<u8>, Option<Role>)> {
+) -> Option<(Head, Vec<u8>, Option<Who>)> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first = true;
     loop {
@@ -242,8 +244,8 @@ fn serve_requests(
         let head_len = head.1;
         let head = head.0;
         // Once per request: a wrong secret counts once towards the back-off.
-        let who = match routes::identify(&head, peer.ip(), &door.app) {
-            Ok(who) => who,
+        let person = match routes::identify(&head, peer.ip(), &door.app) {
+            Ok(person) => person,
             Err(limited) => {
                 log::info!(
                     "http {peer}: {} {} -> 429 (login back-off)",
@@ -254,6 +256,7 @@ fn serve_requests(
                 return None;
             }
         };
+        let who = person.as_ref().map(|p| p.role);
         if let Some(role) = who
             && let Err(why) = ticket.identified(role)
         {
@@ -265,7 +268,7 @@ fn serve_requests(
         }
         if head.path == "/ws" && ws::is_upgrade(&head) {
             let leftover = buf.split_off(head_len);
-            return Some((head, leftover, who));
+            return Some((head, leftover, person));
         }
         let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
@@ -282,6 +285,7 @@ fn serve_requests(
             body,
             peer,
             tls: stream.is_tls(),
+            who: person,
         };
         let response = routes::handle(&request, &door.app, who);
         let status = response.status_code().0;
@@ -331,6 +335,7 @@ fn plain_on_tls_port(mut stream: Stream, peer: SocketAddr, door: &Door) {
             body: Vec::new(),
             peer,
             tls: false,
+            who: None,
         };
         routes::handle(&request, &door.app, None)
     } else {
@@ -354,11 +359,11 @@ fn upgrade(
     peer: SocketAddr,
     head: Head,
     leftover: Vec<u8>,
-    who: Option<Role>,
+    person: Option<Who>,
     door: &Door,
     ticket: &Ticket,
 ) {
-    let role = match routes::authorize_ws(&head, who, &door.app) {
+    let role = match routes::authorize_ws(&head, person.as_ref().map(|p| p.role), &door.app) {
         Ok(role) => role,
         Err(response) => {
             let _ = write_response(&mut stream, response, head.minor, false, false);
@@ -393,12 +398,19 @@ fn upgrade(
         // From here on the connection thread blocks in poll(2), never in a timed read.
         let _ = stream.tcp().set_read_timeout(None);
         let _ = stream.tcp().set_write_timeout(None);
+        let who = person.unwrap_or_else(|| Who::role(role));
+        // "Last seen" for `homeclaude invites`, written here, off the hub.
+        if let (Some((invite, _)), crate::auth::Mode::Tokens(store)) =
+            (&who.invite, &door.app.auth.mode)
+        {
+            store.invites.seen(invite);
+        }
         ws::serve(
             stream,
             peer,
             leftover,
             replay_after,
-            role,
+            who,
             &door.app.hub,
             &door.ws,
         );

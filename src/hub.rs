@@ -14,14 +14,17 @@
 //! ([`crate::replay`]).
 
 use crate::approvals::{self, Approvals, Refusal};
-use crate::auth::Role;
+use crate::auth::{Role, Who};
 use crate::launcher::Launcher;
 use crate::meter::Meter;
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
+use crate::permissions::{Action, Policy};
+use crate::presence::{Change, Presence};
 use crate::protocol::{
     self, ApprovalAnswer, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply,
     Request, RequestId, SessionItem,
 };
+use crate::ratelimit::{Buckets, Rate};
 use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
 use crate::store::writer::{StoreHandle, StoreOp};
@@ -29,7 +32,7 @@ use crate::store::{self, SavedPrompt, SessionState};
 use crate::stream_json::PermissionAnswer;
 use crate::translate::ToolRequest;
 use serde_json::{Map, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,7 +73,7 @@ pub enum Input {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
-        role: Role,
+        who: Who,
     },
     Leave {
         id: ClientId,
@@ -104,8 +107,13 @@ pub enum Input {
     /// `POST /api/approvals/<id>`: an answer from HTTP; the reply says how it went.
     ApprovalHttp {
         answer: ApprovalAnswer,
+        /// Who answers (the route let only owners and collaborators through).
+        who: Who,
         reply: Sender<Result<&'static str, Refusal>>,
     },
+    /// The invites watcher's latest read: clients of other invites, checked
+    /// before it, are closed (4003).
+    Invites(crate::invites::Live),
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
@@ -127,7 +135,7 @@ impl HubHandle {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
-        role: Role,
+        who: Who,
     ) -> ClientId {
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         self.send(Input::Join {
@@ -135,7 +143,7 @@ impl HubHandle {
             outbox,
             peer,
             replay_after,
-            role,
+            who,
         });
         id
     }
@@ -166,11 +174,17 @@ impl HubHandle {
     pub fn approve(
         &self,
         answer: ApprovalAnswer,
+        who: Who,
         wait: Duration,
     ) -> Option<Result<&'static str, Refusal>> {
         let (reply, rx) = mpsc::channel();
-        self.send(Input::ApprovalHttp { answer, reply });
+        self.send(Input::ApprovalHttp { answer, who, reply });
         rx.recv_timeout(wait).ok()
+    }
+
+    /// The invites watcher's report: which invites let anyone in now.
+    pub fn invites(&self, live: crate::invites::Live) {
+        self.send(Input::Invites(live));
     }
 
     /// The store thread's report (see [`crate::store::writer::Report`]).
@@ -225,6 +239,12 @@ pub struct HubSettings {
     pub data_dir: std::path::PathBuf,
     /// `--approval-timeout`: deny an unanswered approval after this (never if None).
     pub approval_timeout: Option<Duration>,
+    /// `--owner-name`: the owner's prompts are stamped with it.
+    pub owner_name: String,
+    /// `--rate-limit`: each participant's prompts and commands.
+    pub rate: Rate,
+    /// `--collaborators-approve` and the like.
+    pub policy: Policy,
 }
 
 struct Client {
@@ -232,6 +252,13 @@ struct Client {
     outbox: Arc<Outbox>,
     peer: SocketAddr,
     role: Role,
+    /// The participant (see [`crate::presence`]): their key and shown name.
+    key: String,
+    name: String,
+    /// The invite it logged in with, if any (revocation closes it).
+    invite: Option<String>,
+    /// When its credentials were checked (see [`Who::checked`]).
+    checked: Instant,
     /// Gets live events. False while a replay job is being sent to it.
     live: bool,
     /// A replay job is with its connection thread.
@@ -311,6 +338,16 @@ struct Hub {
     approvals: Approvals,
     /// The input being handled is a run's output: broadcasts go into `batch`.
     batching: bool,
+    /// Who is connected, by person.
+    presence: Presence,
+    /// Fair use per person.
+    buckets: Buckets,
+    /// Who sent each queued or running prompt (the participant key): they may
+    /// stop or cancel it. Prompts recovered from an earlier run have none.
+    prompt_from: HashMap<u64, String>,
+    /// The invites watcher's latest read: a join that raced its revocation is
+    /// closed at once.
+    invites: Option<crate::invites::Live>,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -340,6 +377,7 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
+    let settings_rate = settings.rate;
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -363,6 +401,10 @@ pub fn run(
         batch: Vec::new(),
         batching: false,
         approvals: Approvals::new(settings_timeout),
+        presence: Presence::default(),
+        buckets: Buckets::new(settings_rate),
+        prompt_from: HashMap::new(),
+        invites: None,
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -510,19 +552,30 @@ impl Hub {
                 outbox,
                 peer,
                 replay_after,
-                role,
-            } => self.join(
-                Client {
-                    id,
-                    outbox,
-                    peer,
-                    role,
-                    live: false,
-                    replaying: false,
-                },
-                replay_after,
-            ),
-            Input::Leave { id } => self.clients.retain(|c| c.id != id),
+                who,
+            } => {
+                let (key, name) = self.participant(&who);
+                self.join(
+                    Client {
+                        id,
+                        outbox,
+                        peer,
+                        role: who.role,
+                        key,
+                        name,
+                        invite: who.invite.map(|(id, _)| id),
+                        checked: who.checked,
+                        live: false,
+                        replaying: false,
+                    },
+                    replay_after,
+                )
+            }
+            Input::Leave { id } => self.leave(id),
+            Input::Invites(live) => {
+                self.invites = Some(live);
+                self.close_revoked();
+            }
             Input::Frame { id, request } => {
                 self.req = request.id;
                 self.frame(id, request.msg);
@@ -550,8 +603,16 @@ impl Hub {
             Input::Store(result) => self.store_report(result),
             Input::Launched { run, result } => self.launched(run, result),
             Input::ReplayDone { id, last } => self.replay_done(id, last),
-            Input::ApprovalHttp { answer, reply } => {
-                let result = self.answer_approval(&answer, "owner (API)");
+            Input::ApprovalHttp { answer, who, reply } => {
+                let result = match self.approval_action(&answer) {
+                    action if who.role.may(action, self.settings.policy).is_err() => {
+                        Err(Refusal::Forbidden(Role::Owner))
+                    }
+                    _ => {
+                        let (_, name) = self.participant(&who);
+                        self.answer_approval(&answer, &format!("{name} (API)"))
+                    }
+                };
                 let _ = reply.send(result);
             }
             Input::Sessions { client, req, items } => {
@@ -584,6 +645,20 @@ impl Hub {
                 .outbox
                 .close(close_code(exit), "server is shutting down");
             return;
+        }
+        if self.is_revoked(&client) {
+            client.outbox.close(CloseCode::from(4003), "access revoked");
+            return;
+        }
+        if self
+            .presence
+            .join(&client.key, &client.name, client.role, now_ms())
+            == Change::Joined
+        {
+            self.broadcast(&Event::ParticipantJoined {
+                name: client.name.clone(),
+                role: client.role.name(),
+            });
         }
         let mut client = client;
         // Snapshots for this client alone: not part of the shared history.
@@ -670,6 +745,155 @@ impl Hub {
         for frame in self.approvals.frames() {
             client.outbox.push(frame);
         }
+        client
+            .outbox
+            .push(&text_frame(protocol::encode_snapshot(&Event::Presence {
+                participants: self.presence.snapshot(),
+                you: protocol::You {
+                    name: client.name.clone(),
+                    role: client.role.name(),
+                },
+            })));
+    }
+
+    /// A participant's key and the name shown for them.
+    fn participant(&self, who: &Who) -> (String, String) {
+        match (&who.invite, who.role) {
+            (Some((id, name)), _) => (format!("i-{id}"), name.clone()),
+            (None, Role::Owner) => ("o".into(), self.settings.owner_name.clone()),
+            (None, _) => ("v".into(), "viewer".into()),
+        }
+    }
+
+    fn leave(&mut self, id: ClientId) {
+        let Some(i) = self.clients.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let client = self.clients.swap_remove(i);
+        if self.presence.leave(&client.key) == Change::Left && self.draining.is_none() {
+            self.broadcast(&Event::ParticipantLeft {
+                name: client.name,
+                role: client.role.name(),
+            });
+        }
+    }
+
+    /// Whether the client's invite was revoked or expired: checked before the
+    /// watcher's latest read, and not live in it. (Checked after it: the invite
+    /// may be newer than the read, and the next read will say.)
+    fn is_revoked(&self, client: &Client) -> bool {
+        match (&client.invite, &self.invites) {
+            (Some(id), Some(live)) => client.checked < live.read_at && !live.ids.contains(id),
+            _ => false,
+        }
+    }
+
+    /// Closes every socket whose invite was revoked or expired (the page shows
+    /// why); their cookies already fail (`auth.rs` asks the invites file).
+    fn close_revoked(&self) {
+        for client in self.clients.iter().filter(|c| self.is_revoked(c)) {
+            log::info!(
+                "hub: client {} ({}): access revoked",
+                client.id,
+                client.name
+            );
+            client.outbox.close(CloseCode::from(4003), "access revoked");
+        }
+    }
+
+    /// What answering this approval takes: a question, or a tool (or a plan).
+    fn approval_action(&self, answer: &ApprovalAnswer) -> Action {
+        match self.approvals.kind_of(&answer.id) {
+            Some(approvals::Kind::Tool | approvals::Kind::Plan) => Action::ApproveTool,
+            // Unknown or gone: the answer is refused for that reason instead.
+            Some(approvals::Kind::Question) | None => Action::AnswerQuestion,
+        }
+    }
+
+    /// What a command takes, for the client `key`.
+    fn command_action(&self, cmd: &Command, key: &str) -> Action {
+        let own = |id: u64| self.prompt_from.get(&id).is_some_and(|k| k == key);
+        match cmd {
+            Command::Clear | Command::Resume { .. } | Command::PermissionMode { .. } => {
+                Action::ChangeSession
+            }
+            Command::RequestUsage | Command::Sessions => Action::Ask,
+            Command::Restart => Action::Restart,
+            Command::Stop => Action::Stop {
+                own: self.running.as_ref().is_some_and(|r| own(r.prompt.id)),
+            },
+            Command::Cancel { id } => Action::Cancel { own: own(*id) },
+        }
+    }
+
+    /// Whether the client may do what `msg` asks, and has a token left: if not,
+    /// tells it why and returns false.
+    fn allowed(&mut self, id: ClientId, msg: &ClientMsg) -> bool {
+        let Some(client) = self.clients.iter().find(|c| c.id == id) else {
+            return false;
+        };
+        if self.is_revoked(client) {
+            return false;
+        }
+        let (role, key) = (client.role, client.key.clone());
+        let action = match msg {
+            ClientMsg::Message { .. } => Action::Prompt,
+            ClientMsg::Command(cmd) => self.command_action(cmd, &key),
+            ClientMsg::Approval(answer) => self.approval_action(answer),
+            ClientMsg::Hello { .. } | ClientMsg::Ping => return true,
+        };
+        if let Err(needs) = role.may(action, self.settings.policy) {
+            // A viewer keeps its old answer (and code); others learn the role.
+            let (code, message) = if role == Role::Viewer {
+                (
+                    ErrorCode::ReadOnly,
+                    "this is a read-only viewer link: it can watch, not send".to_string(),
+                )
+            } else {
+                (
+                    ErrorCode::Forbidden,
+                    format!("only the {} may do this", needs.name()),
+                )
+            };
+            self.refuse(id, code, &message, Some(needs.name()), None);
+            return false;
+        }
+        // The owner's own box: the bucket shares it among the people they invited
+        // (and the viewer link), and never slows the owner's scripts.
+        if role != Role::Owner
+            && let Err(wait) = self.buckets.take(&key, Instant::now())
+        {
+            let ms = wait.as_millis().max(1) as u64;
+            self.refuse(
+                id,
+                ErrorCode::RateLimited,
+                &format!("too many requests; wait {ms} ms"),
+                None,
+                Some(ms),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// [`Hub::tell`] with the role needed or the wait.
+    fn refuse(
+        &self,
+        id: ClientId,
+        code: ErrorCode,
+        message: &str,
+        needs: Option<&'static str>,
+        wait_ms: Option<u64>,
+    ) {
+        if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+            client.outbox.push(&text_frame(protocol::encode_refusal(
+                code,
+                message,
+                self.req.as_ref(),
+                needs,
+                wait_ms,
+            )));
+        }
     }
 
     /// A client's thread has sent its replay job: continue from there.
@@ -687,31 +911,26 @@ impl Hub {
         if self.draining.is_some() {
             return;
         }
-        let viewer = self
-            .clients
-            .iter()
-            .any(|c| c.id == id && c.role == Role::Viewer);
-        if viewer
-            && matches!(
-                msg,
-                ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
-            )
-        {
-            self.tell(
-                id,
-                ErrorCode::ReadOnly,
-                "this is a read-only viewer link: it can watch, not send",
-            );
+        if !self.allowed(id, &msg) {
             return;
         }
+        // The server says who asked: what the page typed is not a name.
+        let Some((key, name)) = self
+            .clients
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| (c.key.clone(), c.name.clone()))
+        else {
+            return;
+        };
         match msg {
             ClientMsg::Message {
-                username,
+                username: _,
                 message,
                 client_id,
-            } => self.prompt(id, username, message, client_id),
+            } => self.prompt(id, &key, name, message, client_id),
             ClientMsg::Command(cmd) => self.command(id, cmd),
-            ClientMsg::Approval(answer) => match self.answer_approval(&answer, "owner") {
+            ClientMsg::Approval(answer) => match self.answer_approval(&answer, &name) {
                 Ok(_) => {}
                 Err(Refusal::AlreadyResolved) => self.tell(
                     id,
@@ -724,6 +943,13 @@ impl Hub {
                     &format!("no approval {:?} is waiting", answer.id),
                 ),
                 Err(Refusal::Unfit(why)) => self.tell(id, ErrorCode::BadField, why),
+                Err(Refusal::Forbidden(needs)) => self.refuse(
+                    id,
+                    ErrorCode::Forbidden,
+                    "only the owner answers this",
+                    Some(needs.name()),
+                    None,
+                ),
             },
             ClientMsg::Hello { last_seq } => {
                 let Some(i) = self.clients.iter().position(|c| c.id == id) else {
@@ -745,6 +971,7 @@ impl Hub {
     fn prompt(
         &mut self,
         from: ClientId,
+        key: &str,
         username: String,
         message: String,
         client_id: Option<String>,
@@ -790,6 +1017,7 @@ impl Hub {
         }
         let id = self.session.next_prompt.max(1);
         self.session.next_prompt = id + 1;
+        self.prompt_from.insert(id, key.to_string());
         self.broadcast(&Event::Message {
             username: username.clone(),
             message: message.clone(),
@@ -856,6 +1084,7 @@ impl Hub {
                         &format!("prompt {id} is not in the queue"),
                     );
                 } else {
+                    self.prompt_from.remove(&id);
                     self.store.send(StoreOp::QueueRemove(id));
                     self.queue_status(Some(id));
                 }
@@ -1065,6 +1294,7 @@ impl Hub {
     /// Journals the end of a run and makes the log durable (on the store thread:
     /// the fsyncs of a run's end are grouped there and never delay a broadcast).
     fn run_done(&mut self, id: u64) {
+        self.prompt_from.remove(&id);
         let waiting: Vec<SavedPrompt> = self.queue.iter().cloned().collect();
         self.store.send(StoreOp::QueueDone { id, waiting });
     }
@@ -1273,12 +1503,14 @@ impl Hub {
         let json = protocol::encode_event(self.seq, event);
         // Streaming deltas are folded into the text that follows them; the log keeps
         // only that, which keeps it small.
+        // Comings and goings are not the conversation: live and in memory only.
         let durable = !matches!(
             event,
             Event::Progress {
                 progress: Progress::TextDelta { .. },
                 ..
-            }
+            } | Event::ParticipantJoined { .. }
+                | Event::ParticipantLeft { .. }
         );
         if durable {
             self.store.send(StoreOp::Append(json.clone()));
@@ -1330,6 +1562,13 @@ impl Hub {
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
     }
+}
+
+/// Now, in Unix milliseconds (presence's `since`).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn store_failing_message(why: &str) -> String {

@@ -15,6 +15,7 @@ mod claude_sessions;
 mod config;
 mod http;
 mod hub;
+mod invites;
 mod launcher;
 mod logs;
 mod markdown;
@@ -23,7 +24,12 @@ mod orphans;
 mod outbox;
 mod pages;
 mod password;
+mod people_api;
+mod permissions;
+mod presence;
 mod protocol;
+mod qr;
+mod ratelimit;
 mod replay;
 mod routes;
 mod runner;
@@ -71,6 +77,22 @@ fn main() -> ExitCode {
         }
         Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
         Ok(Invocation::HashPassword) => return hash_password_command(),
+        Ok(Invocation::People(people)) => {
+            let dir = match &people {
+                config::People::Invite { data_dir, .. }
+                | config::People::List { data_dir }
+                | config::People::Revoke { data_dir, .. } => data_dir,
+            };
+            if let Err(e) = create_private_dir(dir) {
+                eprintln!("homeclaude: data dir {}: {e}", dir.display());
+                return ExitCode::from(EXIT_START_FAILED);
+            }
+            return ExitCode::from(if invites::command(&people) {
+                EXIT_OK
+            } else {
+                EXIT_START_FAILED
+            });
+        }
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -192,6 +214,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
     });
+    if !config.access.no_auth {
+        let hub = hub_handle.clone();
+        invites::spawn_watcher(&config.data_dir, Box::new(move |live| hub.invites(live)))
+            .map_err(|e| StartError::Thread("invites", e))?;
+    }
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
         app,
@@ -208,10 +235,13 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             ping_interval: config.ws.ping_interval,
             peer_timeout: config.ws.peer_timeout,
         },
-        admission: admission::Admission::new(admission::Caps::new(
-            config.limits.max_connections,
-            config.limits.max_clients,
-        )),
+        admission: admission::Admission::new(
+            admission::Caps::new(config.limits.max_connections, config.limits.max_clients)
+                .per_role(
+                    config.limits.max_viewer_clients,
+                    config.limits.max_collaborator_clients,
+                ),
+        ),
         closing: AtomicBool::new(false),
         wedge_accept: wedge_accept.clone(),
     });
@@ -281,6 +311,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
             approval_timeout: config.runner.approval_timeout,
+            owner_name: config.access.owner_name.clone(),
+            rate: config.access.rate,
+            policy: permissions::Policy {
+                collaborators_approve: config.access.collaborators_approve,
+            },
         },
         store,
         recovered,

@@ -5,7 +5,7 @@
 //! [`crate::ws`]'s. This module decides what each path answers and who may ask.
 
 use crate::assets::{Assets, Body};
-use crate::auth::{self, Auth, Limited, Login, Role};
+use crate::auth::{self, Auth, Limited, Login, Role, Who};
 use crate::config::Access;
 use crate::http::{Head, Request, header};
 use crate::hub::HubHandle;
@@ -49,9 +49,9 @@ type Handler = fn(&Request, &App, Option<Role>) -> Reply;
 /// Who sent a request, from its bearer token or cookie, checked once per request
 /// (a wrong secret counts once towards the back-off). An address in back-off that
 /// presents a token is answered 429 here, whatever the path.
-pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Reply> {
+pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Who>, Reply> {
     app.auth
-        .identify(head.header("authorization"), head.header("cookie"), from)
+        .identify_who(head.header("authorization"), head.header("cookie"), from)
         .map_err(|Limited(wait)| {
             text(
                 429,
@@ -78,6 +78,13 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         p if p.starts_with("/api/logs/") => ("GET, HEAD", Gate::LoggedIn, log_one),
         // Owner only (checked in the handler): a viewer gets 403.
         p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
+        // Owner only (crate::people_api checks): a collaborator or viewer gets 403.
+        "/api/invites" => (
+            "GET, HEAD, POST",
+            Gate::LoggedIn,
+            crate::people_api::invites,
+        ),
+        "/api/invites/revoke" => ("POST", Gate::LoggedIn, crate::people_api::revoke),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -255,6 +262,23 @@ fn login_outcome(req: &Request, app: &App, outcome: Login, tried: Tried) -> Repl
             }
             reply
         }
+        Login::Invite(who) => {
+            let secure = req.tls
+                || head
+                    .header("x-forwarded-proto")
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            let name = who.invite.as_ref().map_or("", |(_, n)| n.as_str());
+            log::info!(
+                "login: {} logged in as {name:?} ({})",
+                req.peer.ip(),
+                who.role.name()
+            );
+            let mut reply = redirect("/");
+            if let Some(cookie) = app.auth.login_cookie_for(&who, secure) {
+                reply.add_header(header("Set-Cookie", &cookie));
+            }
+            reply
+        }
         Login::Wrong => {
             let error = match tried {
                 Tried::Token => "token",
@@ -320,6 +344,13 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
         lang => request_language(&req.head),
         // The page hides what a read-only viewer cannot use (the hub enforces it).
         viewer => who == Some(Role::Viewer),
+        role => who.map_or("viewer", Role::name),
+        // The page says "you" on this name's prompts (the hub stamps it).
+        me => match req.who.as_ref().and_then(|w| w.invite.as_ref()) {
+            Some((_, name)) => name.as_str(),
+            None if who == Some(Role::Owner) => app.access.owner_name.as_str(),
+            None => "viewer",
+        },
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
@@ -462,17 +493,22 @@ fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
 /// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the
 /// WebSocket `approval` frame): the owner answers without a page (a notification's
 /// buttons, a script). 200 with the outcome; 404 unknown; 409 already answered;
-/// 400 a bad body; 403 for a viewer.
+/// 400 a bad body; 403 for a viewer, and for a collaborator what their role may
+/// not answer (crate::permissions).
 fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
-    if who != Some(Role::Owner) {
+    let Some(person) = req
+        .who
+        .clone()
+        .filter(|_| who.is_some_and(|r| r != Role::Viewer))
+    else {
         return text(403, "only the owner answers approvals");
-    }
+    };
     let id = req.head.path.trim_start_matches("/api/approvals/");
     let answer = match crate::protocol::parse_http_approval(id, &req.body) {
         Ok(a) => a,
         Err(e) => return text(400, &e.to_string()),
     };
-    match app.hub.approve(answer, Duration::from_secs(5)) {
+    match app.hub.approve(answer, person, Duration::from_secs(5)) {
         Some(Ok(decision)) => bytes(
             200,
             "application/json",
@@ -486,6 +522,9 @@ fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
             text(409, "someone answered this first, or it was withdrawn")
         }
         Some(Err(crate::approvals::Refusal::Unfit(why))) => text(400, why),
+        Some(Err(crate::approvals::Refusal::Forbidden(needs))) => {
+            text(403, &format!("only the {} answers this", needs.name()))
+        }
         None => text(503, "the server is not responding"),
     }
 }
@@ -523,6 +562,17 @@ fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
         .with_header(header("Cache-Control", "no-store"))
 }
 
+/// The scheme and host this request was sent to, for links back to this server.
+pub fn base_url(req: &Request) -> String {
+    let https = req.tls
+        || req
+            .head
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = req.head.header("host").unwrap_or("localhost");
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
 /// A plain-text response.
 pub fn text(status: u16, body: &str) -> Reply {
     bytes(
@@ -533,7 +583,7 @@ pub fn text(status: u16, body: &str) -> Reply {
     .with_header(header("Cache-Control", "no-store"))
 }
 
-fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
     let len = body.len();
     Response::new(
         StatusCode(status),

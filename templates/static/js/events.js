@@ -13,6 +13,9 @@ const ON = {
   approval: onApproval,
   approval_resolved: onApprovalResolved,
   permission_mode: onPermissionMode,
+  presence: onPresence,
+  participant_joined: onParticipantJoined,
+  participant_left: onParticipantLeft,
   error(ev) {
     if (ev.code === "read_only") setViewer(true);
     if (ev.code === "already_resolved" || ev.code === "unknown_approval") approvalRefused(ev);
