@@ -158,6 +158,8 @@ function connect() {
       // Revoked or expired invite: the cookie is dead too; say so, do not retry.
       conn.authBlocked = true;
       clearTimeout(conn.timer);
+      people.here = [];
+      renderPeople();
       banner(t("revoked"), t("signIn"), () => location.assign("/login"), true);
       return;
     }

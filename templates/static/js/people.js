@@ -73,6 +73,7 @@ function setRole(role) {
     if (collab || people.role === "owner") $(id).hidden = collab;
   });
   $("invite-box").hidden = people.role !== "owner";
+  renderMode();
 }
 
 // ---------------------------------------------------------------- invites (owner)
@@ -126,7 +127,10 @@ function loadInvites() {
         revoke.type = "button";
         revoke.addEventListener("click", () => {
           if (!window.confirm(t("revokeConfirm", i.name))) return;
-          api("/api/invites/revoke", { name: i.name }).then(loadInvites, (e) => toast(e.message));
+          api("/api/invites/revoke", { name: i.name }).then(() => {
+            forgetLink();
+            loadInvites();
+          }, (e) => toast(e.message));
         });
         li.append(info, revoke);
         list.append(li);
@@ -164,5 +168,11 @@ $("invite-form").addEventListener("submit", (e) => {
     .catch((err) => toast(err.message));
 });
 $("menu-btn").addEventListener("click", loadInvites);
+// The link is shown once: gone when the sheet closes.
+function forgetLink() {
+  $("invite-made").hidden = true;
+  $("invite-made").replaceChildren();
+}
+$("menu").addEventListener("close", forgetLink);
 setRole(people.role);
 renderPeople();
