@@ -12,6 +12,10 @@
 //! re-read when their mtime changes, so `token --rotate` takes effect without a
 //! restart. Scripts may send `Authorization: Bearer <token>` instead of a cookie.
 //!
+//! Named invites ([`crate::invites`]) log in the same way with their own token; their
+//! cookie names the invite (`v2.i-<id>...`), which must still be live in the invites
+//! file, so revoking one ends that person's sessions and nobody else's.
+//!
 //! With `HOMECLAUDE_PASSWORD_HASH` the login form also takes the owner's password
 //! (argon2, checked in [`crate::password`]); tokens keep working beside it.
 //!
@@ -1024,6 +1028,41 @@ mod tests {
         }
         assert!(matches!(auth.login(&owner, a), Login::Limited(_)));
         assert_eq!(auth.login(&owner, b), Login::Ok(Role::Owner));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_invite_logs_in_by_name_and_its_revocation_ends_its_cookie_only() {
+        let (s, dir) = store();
+        let (invite, token) = crate::invites::create(&dir, "Ann", "collaborator", None).unwrap();
+        let (_, other) = crate::invites::create(&dir, "Bo", "viewer", None).unwrap();
+        let auth = Auth::new(Mode::Tokens(s), None);
+        let Mode::Tokens(s) = &auth.mode else {
+            unreachable!()
+        };
+        let a = ip("10.0.0.1");
+        let Login::Invite(who) = auth.login(&token, a) else {
+            panic!("an invite's token logs in as that invite")
+        };
+        assert_eq!(who.role, Role::Collaborator);
+        assert_eq!(who.invite, Some((invite.id.clone(), "Ann".to_string())));
+        let cookie = format!("{COOKIE}={}", s.session_value_for(&who).unwrap());
+        assert!(cookie.contains(&format!("v2.i-{}.", invite.id)));
+        let bo = match auth.login(&other, a) {
+            Login::Invite(w) => format!("{COOKIE}={}", s.session_value_for(&w).unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let whom = |c: &str| auth.identify_who(None, Some(c), a).unwrap().map(|w| w.role);
+        assert_eq!(whom(&cookie), Some(Role::Collaborator));
+        assert_eq!(whom(&bo), Some(Role::Viewer));
+        // Edited to name another invite: the MAC fails, a forgery.
+        let forged = cookie.replace(&invite.id, "0000000000000000");
+        assert_eq!(s.check_session(&forged[COOKIE.len() + 1..]), Cookie::Forged);
+        crate::invites::revoke(&dir, "Ann").unwrap();
+        assert_eq!(s.check_session(&cookie[COOKIE.len() + 1..]), Cookie::Stale);
+        assert_eq!(whom(&cookie), None);
+        assert_eq!(auth.login(&token, a), Login::Wrong);
+        assert_eq!(whom(&bo), Some(Role::Viewer), "another invite is untouched");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1128,4 +1128,81 @@ mod tests {
             assert!(text.contains(env_only), "{env_only}");
         }
     }
+
+    #[test]
+    fn people_commands_and_flags_parse() {
+        let c = serve(
+            &[
+                "--max-clients",
+                "50,viewer=5,collaborator=3",
+                "--rate-limit",
+                "2",
+                "--owner-name",
+                "Dana",
+                "--collaborators-approve",
+            ],
+            &[],
+        );
+        assert_eq!(c.limits.max_clients, 50);
+        assert_eq!(c.limits.max_viewer_clients, Some(5));
+        assert_eq!(c.limits.max_collaborator_clients, Some(3));
+        assert_eq!((c.access.rate.per_sec, c.access.rate.burst), (2.0, 4.0));
+        assert_eq!(c.access.owner_name, "Dana");
+        assert!(c.access.collaborators_approve);
+        for bad in [
+            &["--max-clients", "owner=3"][..],
+            &["--rate-limit", "0"],
+            &["--rate-limit", "1,2,3"],
+            &["--owner-name", "Claude"],
+        ] {
+            assert!(
+                matches!(run(bad, &[]), Err(ConfigError::BadValue { .. })),
+                "{bad:?}"
+            );
+        }
+        match run(
+            &[
+                "invite",
+                "--role",
+                "viewer",
+                "--name",
+                "Bo",
+                "--expires",
+                "12h",
+                "--data-dir",
+                "/d",
+            ],
+            &[],
+        ) {
+            Ok(Invocation::People(People::Invite {
+                name,
+                role,
+                expires,
+                base,
+                data_dir,
+            })) => {
+                assert_eq!((name.as_str(), role.as_str()), ("Bo", "viewer"));
+                assert_eq!(expires, Some(Duration::from_secs(12 * 3600)));
+                assert_eq!(base, "http://127.0.0.1:8765");
+                assert_eq!(data_dir, PathBuf::from("/d"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            run(&["invite", "--role", "owner", "--name", "x"], &[]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            run(&["invite", "--role", "viewer"], &[]),
+            Err(ConfigError::MissingValue(_))
+        ));
+        assert!(matches!(
+            run(&["revoke", "Bo"], &[]),
+            Ok(Invocation::People(People::Revoke { name, .. })) if name == "Bo"
+        ));
+        assert!(matches!(
+            run(&["invites"], &[]),
+            Ok(Invocation::People(People::List { .. }))
+        ));
+    }
 }
