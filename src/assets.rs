@@ -55,6 +55,7 @@ page_js!(
     "changes.js",
     "files.js",
     "notices.js",
+    "people.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

@@ -27,6 +27,28 @@ pub enum Invocation {
     HashPassword,
     /// `homeclaude token --api NAME`: make a named API token (crate::api_tokens).
     ApiToken { name: String, data_dir: PathBuf },
+    /// `homeclaude invite|invites|revoke`: named invites (crate::invites).
+    People(People),
+}
+
+/// `homeclaude invite --role R --name N [--expires 7d]`, `invites`, `revoke NAME`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum People {
+    Invite {
+        data_dir: PathBuf,
+        name: String,
+        role: String,
+        expires: Option<Duration>,
+        /// Where the link points: `--url`, else the listen address.
+        base: String,
+    },
+    List {
+        data_dir: PathBuf,
+    },
+    Revoke {
+        data_dir: PathBuf,
+        name: String,
+    },
 }
 
 /// The validated configuration of a server run.
@@ -77,7 +99,7 @@ pub struct TlsFiles {
 }
 
 /// Who may connect.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Access {
     /// `--no-auth`: no login at all (loopback only, unless `unsafe_no_auth`).
     pub no_auth: bool,
@@ -91,6 +113,28 @@ pub struct Access {
     pub token: Option<String>,
     /// `HOMECLAUDE_PASSWORD_HASH`: owner login by password too (besides tokens).
     pub password_hash: Option<PasswordHash>,
+    /// `--owner-name`: the name the owner's prompts carry.
+    pub owner_name: String,
+    /// `--collaborators-approve`: collaborators answer tool approvals too.
+    pub collaborators_approve: bool,
+    /// `--rate-limit RATE[,BURST]`: each participant's prompts and commands.
+    pub rate: crate::ratelimit::Rate,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            no_auth: false,
+            unsafe_no_auth: false,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            token: None,
+            password_hash: None,
+            owner_name: "owner".to_string(),
+            collaborators_approve: false,
+            rate: crate::ratelimit::Rate::default(),
+        }
+    }
 }
 
 /// Resource limits; every one is a flag.
@@ -100,6 +144,10 @@ pub struct Limits {
     pub max_frame: usize,
     /// Most WebSocket clients at once; one more is refused with 503.
     pub max_clients: usize,
+    /// `--max-clients viewer=N`: most viewer WebSockets.
+    pub max_viewer_clients: Option<usize>,
+    /// `--max-clients collaborator=N`: most collaborator WebSockets.
+    pub max_collaborator_clients: Option<usize>,
     /// Most open TCP connections at once (WebSocket and plain HTTP together).
     pub max_connections: usize,
     /// Most prompts waiting in the queue.
@@ -153,6 +201,8 @@ impl Default for Config {
             limits: Limits {
                 max_frame: 1 << 20,
                 max_clients: 1000,
+                max_viewer_clients: None,
+                max_collaborator_clients: None,
                 max_connections: 1200,
                 max_queue: 100,
                 max_body: 64 << 10,
@@ -392,8 +442,20 @@ const SETTINGS: &[Setting] = &[
     Setting {
         flag: "max-clients",
         env: "HOMECLAUDE_MAX_CLIENTS",
-        value: "N",
-        help: "most WebSocket clients at once [1000]",
+        value: "N[,ROLE=N]",
+        help: "most WebSocket clients at once [1000]; viewer=N, collaborator=N cap a role",
+    },
+    Setting {
+        flag: "owner-name",
+        env: "HOMECLAUDE_OWNER_NAME",
+        value: "NAME",
+        help: "the name the owner's prompts carry [owner]",
+    },
+    Setting {
+        flag: "rate-limit",
+        env: "HOMECLAUDE_RATE_LIMIT",
+        value: "RATE[,BURST]",
+        help: "prompts and commands per second for each person, and the burst [10,20]",
     },
     Setting {
         flag: "max-connections",
@@ -525,6 +587,12 @@ const SWITCHES: &[Setting] = &[
         value: "",
         help: "allow --no-auth on a non-loopback address",
     },
+    Setting {
+        flag: "collaborators-approve",
+        env: "HOMECLAUDE_COLLABORATORS_APPROVE",
+        value: "",
+        help: "collaborators may answer tool and plan approvals too",
+    },
 ];
 
 /// The `--help` text, built from [`SETTINGS`] so it cannot drift from the parser.
@@ -550,7 +618,12 @@ pub fn help() -> String {
          \x20                                 logging every session out)\n\
          \x20 homeclaude token --api NAME     make an API token for scripts (REST only)\n\
          \x20 homeclaude hash-password        read a password (typed twice, or one line\n\
-         \x20                                 from stdin) and print its argon2id hash\n\n",
+         \x20                                 from stdin) and print its argon2id hash\n\
+         \x20 homeclaude invite --role collaborator|viewer --name NAME [--expires 7d]\n\
+         \x20                 [--url URL]     print a login link for one person\n\
+         \x20 homeclaude invites              list invites (name, role, created, last\n\
+         \x20                                 seen, expires)\n\
+         \x20 homeclaude revoke NAME          end an invite; its sessions close at once\n\n",
     );
     out.push_str("  -h, --help                      print this help\n");
     out.push_str("  -V, --version                   print the version\n");
@@ -587,6 +660,15 @@ pub fn parse(
     if args.peek().is_some_and(|a| a == "hash-password") {
         args.next();
         return parse_hash_password(args);
+    }
+    if let Some(cmd) = args
+        .peek()
+        .and_then(|a| a.to_str())
+        .filter(|a| ["invite", "invites", "revoke"].contains(a))
+        .map(str::to_string)
+    {
+        args.next();
+        return parse_people(&cmd, args, &env);
     }
     let mut parser = lexopt::Parser::from_args(args);
     loop {
@@ -725,6 +807,120 @@ fn parse_token(
     Ok(Invocation::Token { rotate, data_dir })
 }
 
+/// `homeclaude invite|invites|revoke` and their flags.
+fn parse_people(
+    cmd: &str,
+    args: impl Iterator<Item = OsString>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Invocation, ConfigError> {
+    let mut data_dir = env("HOMECLAUDE_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(default_data_dir);
+    let (mut name, mut role, mut expires, mut base) = (None, None, None, None);
+    let mut parser = lexopt::Parser::from_args(args);
+    let bad = |name: &str, value: &str, why: String| ConfigError::BadValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        why,
+    };
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| ConfigError::UnknownFlag(e.to_string()))?
+    {
+        fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, ConfigError> {
+            parser
+                .value()
+                .map(|v| v.to_string_lossy().into_owned())
+                .map_err(|_| ConfigError::MissingValue(flag.to_string()))
+        }
+        match arg {
+            lexopt::Arg::Long("data-dir") => {
+                data_dir = PathBuf::from(value(&mut parser, "--data-dir")?)
+            }
+            lexopt::Arg::Long("name") if cmd == "invite" => {
+                name = Some(value(&mut parser, "--name")?)
+            }
+            lexopt::Arg::Long("role") if cmd == "invite" => {
+                let v = value(&mut parser, "--role")?;
+                crate::invites::check_role(&v).map_err(|e| bad("--role", &v, e.to_string()))?;
+                role = Some(v);
+            }
+            lexopt::Arg::Long("expires") if cmd == "invite" => {
+                let v = value(&mut parser, "--expires")?;
+                expires = crate::invites::parse_expiry(&v)
+                    .map_err(|e| bad("--expires", &v, e.to_string()))?;
+            }
+            lexopt::Arg::Long("url") if cmd == "invite" => {
+                base = Some(value(&mut parser, "--url")?)
+            }
+            lexopt::Arg::Value(v) if cmd == "revoke" && name.is_none() => {
+                name = Some(v.to_string_lossy().into_owned());
+            }
+            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
+            lexopt::Arg::Long(other) => return Err(ConfigError::UnknownFlag(format!("--{other}"))),
+            lexopt::Arg::Short(c) => return Err(ConfigError::UnknownFlag(format!("-{c}"))),
+            lexopt::Arg::Value(v) => {
+                return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    let people = match cmd {
+        "invite" => People::Invite {
+            data_dir,
+            name: name.ok_or_else(|| ConfigError::MissingValue("--name".into()))?,
+            role: role.ok_or_else(|| ConfigError::MissingValue("--role".into()))?,
+            expires,
+            base: base.unwrap_or_else(|| {
+                let listen = env("HOMECLAUDE_LISTEN").unwrap_or_else(|| "127.0.0.1:8765".into());
+                format!("http://{listen}")
+            }),
+        },
+        "revoke" => People::Revoke {
+            data_dir,
+            name: name.ok_or_else(|| ConfigError::MissingValue("NAME".into()))?,
+        },
+        _ => People::List { data_dir },
+    };
+    Ok(Invocation::People(people))
+}
+
+/// `--max-clients 1000,viewer=20,collaborator=10`: the total and per-role caps.
+fn parse_max_clients(value: &str, limits: &mut Limits) -> Result<(), String> {
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (slot, n) = match part.split_once('=') {
+            None => (&mut limits.max_clients, part),
+            Some(("viewer", n)) => (limits.max_viewer_clients.insert(0), n),
+            Some(("collaborator", n)) => (limits.max_collaborator_clients.insert(0), n),
+            Some((role, _)) => return Err(format!("unknown role {role:?} (viewer, collaborator)")),
+        };
+        *slot = n
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or("expected a whole number above 0, or ROLE=N")?;
+    }
+    Ok(())
+}
+
+/// `--rate-limit 10` or `10,20`: per second, and the burst (twice the rate if
+/// not given).
+fn parse_rate(value: &str) -> Option<crate::ratelimit::Rate> {
+    let mut parts = value.split(',').map(str::trim);
+    let per_sec: f64 = parts.next()?.parse().ok()?;
+    let burst: f64 = match parts.next() {
+        Some(b) => b.parse().ok()?,
+        None => per_sec * 2.0,
+    };
+    (parts.next().is_none() && per_sec > 0.0 && per_sec.is_finite() && burst >= 1.0).then_some(
+        crate::ratelimit::Rate {
+            per_sec,
+            burst: burst.floor(),
+        },
+    )
+}
+
 impl Config {
     /// Validates raw values; a later value for the same flag wins.
     fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
@@ -801,7 +997,16 @@ impl Config {
                     }
                 },
                 "max-frame" => c.limits.max_frame = count()?,
-                "max-clients" => c.limits.max_clients = count()?,
+                "max-clients" => parse_max_clients(value, &mut c.limits).map_err(|e| bad(&e))?,
+                "owner-name" => {
+                    c.access.owner_name =
+                        crate::invites::check_name(value).map_err(|e| bad(&e.to_string()))?
+                }
+                "rate-limit" => {
+                    c.access.rate = parse_rate(value)
+                        .ok_or_else(|| bad("expected RATE or RATE,BURST, e.g. 10 or 10,20"))?
+                }
+                "collaborators-approve" => c.access.collaborators_approve = true,
                 "max-connections" => c.limits.max_connections = count()?,
                 "max-queue" => c.limits.max_queue = count()?,
                 "max-body" => c.limits.max_body = count()?,
@@ -1079,5 +1284,82 @@ mod tests {
         ] {
             assert!(text.contains(env_only), "{env_only}");
         }
+    }
+
+    #[test]
+    fn people_commands_and_flags_parse() {
+        let c = serve(
+            &[
+                "--max-clients",
+                "50,viewer=5,collaborator=3",
+                "--rate-limit",
+                "2",
+                "--owner-name",
+                "Dana",
+                "--collaborators-approve",
+            ],
+            &[],
+        );
+        assert_eq!(c.limits.max_clients, 50);
+        assert_eq!(c.limits.max_viewer_clients, Some(5));
+        assert_eq!(c.limits.max_collaborator_clients, Some(3));
+        assert_eq!((c.access.rate.per_sec, c.access.rate.burst), (2.0, 4.0));
+        assert_eq!(c.access.owner_name, "Dana");
+        assert!(c.access.collaborators_approve);
+        for bad in [
+            &["--max-clients", "owner=3"][..],
+            &["--rate-limit", "0"],
+            &["--rate-limit", "1,2,3"],
+            &["--owner-name", "Claude"],
+        ] {
+            assert!(
+                matches!(run(bad, &[]), Err(ConfigError::BadValue { .. })),
+                "{bad:?}"
+            );
+        }
+        match run(
+            &[
+                "invite",
+                "--role",
+                "viewer",
+                "--name",
+                "Bo",
+                "--expires",
+                "12h",
+                "--data-dir",
+                "/d",
+            ],
+            &[],
+        ) {
+            Ok(Invocation::People(People::Invite {
+                name,
+                role,
+                expires,
+                base,
+                data_dir,
+            })) => {
+                assert_eq!((name.as_str(), role.as_str()), ("Bo", "viewer"));
+                assert_eq!(expires, Some(Duration::from_secs(12 * 3600)));
+                assert_eq!(base, "http://127.0.0.1:8765");
+                assert_eq!(data_dir, PathBuf::from("/d"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            run(&["invite", "--role", "owner", "--name", "x"], &[]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            run(&["invite", "--role", "viewer"], &[]),
+            Err(ConfigError::MissingValue(_))
+        ));
+        assert!(matches!(
+            run(&["revoke", "Bo"], &[]),
+            Ok(Invocation::People(People::Revoke { name, .. })) if name == "Bo"
+        ));
+        assert!(matches!(
+            run(&["invites"], &[]),
+            Ok(Invocation::People(People::List { .. }))
+        ));
     }
 }

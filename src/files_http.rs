@@ -8,6 +8,7 @@
 use crate::auth::Role;
 use crate::files::{self, FileError, Files};
 use crate::http::{Head, Request, header};
+use crate::permissions::{Action, Policy};
 use crate::routes::{App, Reply, text};
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::net::SocketAddr;
@@ -15,10 +16,13 @@ use tiny_http::{Response, StatusCode};
 
 /// Who may use the file routes: the owner. Unauthenticated requests get 401, every
 /// other role 403. The one place to change when roles grow.
-pub fn permit(who: Option<Role>) -> Result<(), Reply> {
-    match who {
-        Some(Role::Owner) => Ok(()),
-        Some(_) => Err(text(403, "only the owner may use the files")),
+pub fn permit(who: Option<Role>, action: Action) -> Result<(), Reply> {
+    match who.map(|r| r.may(action, Policy::default())) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(needs)) => Err(text(
+            403,
+            &format!("only the {} may do this with the files", needs.name()),
+        )),
         None => Err(text(401, "log in first")),
     }
 }
@@ -75,7 +79,7 @@ fn json(status: u16, body: String) -> Reply {
 
 /// `GET /api/files?path=REL`.
 pub fn list(req: &Request, app: &App, who: Option<Role>) -> Reply {
-    if let Err(reply) = permit(who) {
+    if let Err(reply) = permit(who, Action::Ask) {
         return reply;
     }
     let files = match files(app) {
@@ -91,7 +95,12 @@ pub fn list(req: &Request, app: &App, who: Option<Role>) -> Reply {
 
 /// `GET|HEAD|DELETE /api/files/raw?path=REL` (`PUT` comes through [`upload`]).
 pub fn raw(req: &Request, app: &App, who: Option<Role>) -> Reply {
-    if let Err(reply) = permit(who) {
+    let action = if req.head.method == "DELETE" {
+        Action::DeleteFile
+    } else {
+        Action::Ask
+    };
+    if let Err(reply) = permit(who, action) {
         return reply;
     }
     let files = match files(app) {
@@ -178,7 +187,14 @@ pub fn upload(
     app: &App,
     who: Option<Role>,
 ) -> Reply {
-    if let Err(reply) = permit(who) {
+    let overwrite = flag(head, "overwrite");
+    // A collaborator uploads what they attach; replacing a file is deleting one.
+    let action = if overwrite {
+        Action::DeleteFile
+    } else {
+        Action::Prompt
+    };
+    if let Err(reply) = permit(who, action) {
         return reply;
     }
     let files = match files(app) {
@@ -186,7 +202,6 @@ pub fn upload(
         Err(reply) => return reply,
     };
     let rel = param(head, "path").unwrap_or_default();
-    let overwrite = flag(head, "overwrite");
     if let Err(e) = files.check_upload(&rel, overwrite, len) {
         return failed(head, peer, &rel, e);
     }

@@ -13,7 +13,7 @@
 //! ([`crate::transport`]); plain HTTP arriving at a TLS port is redirected to https.
 
 use crate::admission::{Admission, Ticket};
-use crate::auth::Role;
+use crate::auth::Who;
 use crate::routes::{self, App};
 use crate::transport::{Accepted, Acceptor, Stream};
 use crate::ws;
@@ -82,6 +82,8 @@ pub struct Request {
     pub peer: SocketAddr,
     /// Whether it came over TLS.
     pub tls: bool,
+    /// Who sent it, with the invite (the handler's `Option<Role>` is its role).
+    pub who: Option<Who>,
 }
 
 /// Why reading a request failed. Each maps to an answer (or a silent close).
@@ -213,7 +215,8 @@ fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door, ticket: &Ticket) {
     };
     match serve_requests(&mut stream, peer, door, ticket) {
         Some((head, _, who)) if crate::sse::wants(&head) => {
-            crate::sse::serve(stream, peer, &head, who, door, ticket);
+            let role = who.as_ref().map(|w| w.role);
+            crate::sse::serve(stream, peer, &head, role, door, ticket);
         }
         Some((head, leftover, who)) => upgrade(stream, peer, head, leftover, who, door, ticket),
         None => stream.close_notify(),
@@ -227,7 +230,7 @@ fn serve_requests(
     peer: SocketAddr,
     door: &Door,
     ticket: &Ticket,
-) -> Option<(Head, Vec<u8>, Option<Role>)> {
+) -> Option<(Head, Vec<u8>, Option<Who>)> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first = true;
     loop {
@@ -245,8 +248,8 @@ fn serve_requests(
         let head_len = head.1;
         let head = head.0;
         // Once per request: a wrong secret counts once towards the back-off.
-        let who = match routes::identify(&head, peer.ip(), &door.app) {
-            Ok(who) => who,
+        let person = match routes::identify(&head, peer.ip(), &door.app) {
+            Ok(person) => person,
             Err(limited) => {
                 log::info!(
                     "http {peer}: {} {} -> 429 (login back-off)",
@@ -257,6 +260,7 @@ fn serve_requests(
                 return None;
             }
         };
+        let who = person.as_ref().map(|p| p.role);
         // An API token's connection is admitted in the viewer class (crate::api).
         if let Some(role) = who.or_else(|| crate::api::token_class(&head, &door.app))
             && let Err(why) = ticket.identified(role)
@@ -269,7 +273,7 @@ fn serve_requests(
         }
         if (head.path == "/ws" && ws::is_upgrade(&head)) || crate::sse::wants(&head) {
             let leftover = buf.split_off(head_len);
-            return Some((head, leftover, who));
+            return Some((head, leftover, person));
         }
         if routes::streams_body(&head) {
             if serve_streamed(stream, &mut buf, head_len, &head, peer, who, door) {
@@ -298,6 +302,7 @@ fn serve_requests(
             body,
             peer,
             tls: stream.is_tls(),
+            who: person,
         };
         let response = routes::handle(&request, &door.app, who);
         let status = response.status_code().0;
@@ -347,6 +352,7 @@ fn plain_on_tls_port(mut stream: Stream, peer: SocketAddr, door: &Door) {
             body: Vec::new(),
             peer,
             tls: false,
+            who: None,
         };
         routes::handle(&request, &door.app, None)
     } else {
@@ -370,11 +376,11 @@ fn upgrade(
     peer: SocketAddr,
     head: Head,
     leftover: Vec<u8>,
-    who: Option<Role>,
+    person: Option<Who>,
     door: &Door,
     ticket: &Ticket,
 ) {
-    let role = match routes::authorize_ws(&head, who, &door.app) {
+    let role = match routes::authorize_ws(&head, person.as_ref().map(|p| p.role), &door.app) {
         Ok(role) => role,
         Err(response) => {
             let _ = write_response(&mut stream, response, head.minor, false, false);
@@ -409,12 +415,19 @@ fn upgrade(
         // From here on the connection thread blocks in poll(2), never in a timed read.
         let _ = stream.tcp().set_read_timeout(None);
         let _ = stream.tcp().set_write_timeout(None);
+        let who = person.unwrap_or_else(|| Who::role(role));
+        // "Last seen" for `homeclaude invites`, written here, off the hub.
+        if let (Some((invite, _)), crate::auth::Mode::Tokens(store)) =
+            (&who.invite, &door.app.auth.mode)
+        {
+            store.invites.seen(invite);
+        }
         ws::serve(
             stream,
             peer,
             leftover,
             replay_after,
-            role,
+            who,
             &door.app.hub,
             &door.ws,
         );
@@ -545,7 +558,7 @@ fn serve_streamed(
     head_len: usize,
     head: &Head,
     peer: SocketAddr,
-    who: Option<Role>,
+    who: Option<crate::auth::Role>,
     door: &Door,
 ) -> bool {
     let len = match content_length(head) {

@@ -14,15 +14,18 @@
 //! ([`crate::replay`]).
 
 use crate::approvals::{self, Approvals, Refusal};
-use crate::auth::Role;
+use crate::auth::{Role, Who};
 use crate::launcher::Launcher;
 use crate::meter::Meter;
 use crate::notify::{self, Note, NotifyHandle, RunSummary, Tokens};
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
+use crate::permissions::{Action, Policy};
+use crate::presence::{Change, Presence};
 use crate::protocol::{
     self, ApprovalAnswer, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply,
     Request, RequestId, SessionItem,
 };
+use crate::ratelimit::{Buckets, Rate};
 use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
 use crate::shell::{self, ShellConfig, ShellHandle, ShellOutput};
@@ -31,7 +34,7 @@ use crate::store::{self, SavedPrompt, SessionState};
 use crate::stream_json::PermissionAnswer;
 use crate::translate::ToolRequest;
 use serde_json::{Map, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,7 +78,7 @@ pub enum Input {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
-        role: Role,
+        who: Who,
     },
     Leave {
         id: ClientId,
@@ -110,13 +113,19 @@ pub enum Input {
     /// `token`: a notification's one-time token (then no login is needed).
     ApprovalHttp {
         answer: ApprovalAnswer,
+        /// A notification's one-time token (then `who` is `None`: the route is public).
         token: Option<String>,
+        /// Who answers (the route let only owners and collaborators through).
+        who: Option<Who>,
         reply: Sender<Result<&'static str, Refusal>>,
     },
     /// Changes in the workdir from the `files` thread (`crate::file_watch`).
     FileUpdates(Vec<(String, crate::file_watch::Action)>),
     /// A request from the REST API (`crate::api`), answered on its channel.
     Api(ApiInput),
+    /// The invites watcher's latest read: clients of other invites, checked
+    /// before it, are closed (4003).
+    Invites(crate::invites::Live),
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
@@ -140,7 +149,7 @@ impl HubHandle {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
-        role: Role,
+        who: Who,
     ) -> ClientId {
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         self.send(Input::Join {
@@ -148,7 +157,7 @@ impl HubHandle {
             outbox,
             peer,
             replay_after,
-            role,
+            who,
         });
         id
     }
@@ -180,15 +189,22 @@ impl HubHandle {
         &self,
         answer: ApprovalAnswer,
         token: Option<String>,
+        who: Option<Who>,
         wait: Duration,
     ) -> Option<Result<&'static str, Refusal>> {
         let (reply, rx) = mpsc::channel();
         self.send(Input::ApprovalHttp {
             answer,
             token,
+            who,
             reply,
         });
         rx.recv_timeout(wait).ok()
+    }
+
+    /// The invites watcher's report: which invites let anyone in now.
+    pub fn invites(&self, live: crate::invites::Live) {
+        self.send(Input::Invites(live));
     }
 
     /// The store thread's report (see [`crate::store::writer::Report`]).
@@ -253,6 +269,12 @@ pub struct HubSettings {
     /// `--notify`, and the notify thread's handle (None: no notifications).
     pub notify_mode: notify::Mode,
     pub notify: Option<NotifyHandle>,
+    /// `--owner-name`: the owner's prompts are stamped with it.
+    pub owner_name: String,
+    /// `--rate-limit`: each participant's prompts and commands.
+    pub rate: Rate,
+    /// `--collaborators-approve` and the like.
+    pub policy: Policy,
 }
 
 struct Client {
@@ -260,6 +282,13 @@ struct Client {
     outbox: Arc<Outbox>,
     peer: SocketAddr,
     role: Role,
+    /// The participant (see [`crate::presence`]): their key and shown name.
+    key: String,
+    name: String,
+    /// The invite it logged in with, if any (revocation closes it).
+    invite: Option<String>,
+    /// When its credentials were checked (see [`Who::checked`]).
+    checked: Instant,
     /// Gets live events. False while a replay job is being sent to it.
     live: bool,
     /// A replay job is with its connection thread.
@@ -353,6 +382,16 @@ struct Hub {
     api_sessions: Vec<(ClientId, Sender<api::SessionsAnswer>)>,
     /// The last usage figures, for `GET /api/usage`.
     api_usage: Option<Map<String, Value>>,
+    /// Who is connected, by person.
+    presence: Presence,
+    /// Fair use per person.
+    buckets: Buckets,
+    /// Who sent each queued or running prompt (the participant key): they may
+    /// stop or cancel it. Prompts recovered from an earlier run have none.
+    prompt_from: HashMap<u64, String>,
+    /// The invites watcher's latest read: a join that raced its revocation is
+    /// closed at once.
+    invites: Option<crate::invites::Live>,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -389,6 +428,7 @@ pub fn run(
     for waiting in &recovered.waiting {
         jobs.recovered(waiting.id, &waiting.username);
     }
+    let settings_rate = settings.rate;
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -418,6 +458,10 @@ pub fn run(
         jobs,
         api_sessions: Vec::new(),
         api_usage: None,
+        presence: Presence::default(),
+        buckets: Buckets::new(settings_rate),
+        prompt_from: HashMap::new(),
+        invites: None,
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -556,20 +600,31 @@ impl Hub {
                 outbox,
                 peer,
                 replay_after,
-                role,
-            } => self.join(
-                Client {
-                    id,
-                    outbox,
-                    peer,
-                    role,
-                    live: false,
-                    replaying: false,
-                    visible: false,
-                },
-                replay_after,
-            ),
-            Input::Leave { id } => self.clients.retain(|c| c.id != id),
+                who,
+            } => {
+                let (key, name) = self.participant(&who);
+                self.join(
+                    Client {
+                        id,
+                        outbox,
+                        peer,
+                        role: who.role,
+                        key,
+                        name,
+                        invite: who.invite.map(|(id, _)| id),
+                        checked: who.checked,
+                        live: false,
+                        replaying: false,
+                        visible: false,
+                    },
+                    replay_after,
+                )
+            }
+            Input::Leave { id } => self.leave(id),
+            Input::Invites(live) => {
+                self.invites = Some(live);
+                self.close_revoked();
+            }
             Input::Frame { id, request } => {
                 self.req = request.id;
                 self.frame(id, request.msg);
@@ -600,12 +655,21 @@ impl Hub {
             Input::ApprovalHttp {
                 answer,
                 token,
+                who,
                 reply,
             } => {
-                let result = match &token {
-                    Some(t) if !self.tokens.redeem(&answer.id, t) => Err(Refusal::BadToken),
-                    Some(_) => self.answer_approval(&answer, "owner (notification)"),
-                    None => self.answer_approval(&answer, "owner (API)"),
+                let action = self.approval_action(&answer);
+                let result = match (&token, who) {
+                    (Some(t), _) if !self.tokens.redeem(&answer.id, t) => Err(Refusal::BadToken),
+                    (Some(_), _) => self.answer_approval(&answer, "owner (notification)"),
+                    (None, Some(who)) if who.role.may(action, self.settings.policy).is_err() => {
+                        Err(Refusal::Forbidden(Role::Owner))
+                    }
+                    (None, Some(who)) => {
+                        let (_, name) = self.participant(&who);
+                        self.answer_approval(&answer, &format!("{name} (API)"))
+                    }
+                    (None, None) => Err(Refusal::Forbidden(Role::Owner)),
                 };
                 let _ = reply.send(result);
             }
@@ -655,6 +719,22 @@ impl Hub {
                 .outbox
                 .close(close_code(exit), "server is shutting down");
             return;
+        }
+        if self.is_revoked(&client) {
+            client.outbox.close(CloseCode::from(4003), "access revoked");
+            return;
+        }
+        if self
+            .presence
+            .join(&client.key, &client.name, client.role, now_ms())
+            == Change::Joined
+        {
+            self.broadcast(&Event::ParticipantJoined {
+                name: client.name.clone(),
+                role: client.role.name(),
+            });
+            // Out to the others now: this client's own catch-up covers it.
+            self.flush_batch();
         }
         let mut client = client;
         // Snapshots for this client alone: not part of the shared history.
@@ -741,6 +821,158 @@ impl Hub {
         for frame in self.approvals.frames() {
             client.outbox.push(frame);
         }
+        client
+            .outbox
+            .push(&text_frame(protocol::encode_snapshot(&Event::Presence {
+                participants: self.presence.snapshot(),
+                you: protocol::You {
+                    name: client.name.clone(),
+                    role: client.role.name(),
+                },
+            })));
+    }
+
+    /// A participant's key and the name shown for them.
+    fn participant(&self, who: &Who) -> (String, String) {
+        match (&who.invite, who.role) {
+            (Some((id, name)), _) => (format!("i-{id}"), name.clone()),
+            (None, Role::Owner) => ("o".into(), self.settings.owner_name.clone()),
+            (None, _) => ("v".into(), "viewer".into()),
+        }
+    }
+
+    fn leave(&mut self, id: ClientId) {
+        let Some(i) = self.clients.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let client = self.clients.swap_remove(i);
+        if self.presence.leave(&client.key) == Change::Left && self.draining.is_none() {
+            self.broadcast(&Event::ParticipantLeft {
+                name: client.name,
+                role: client.role.name(),
+            });
+        }
+    }
+
+    /// Whether the client's invite was revoked or expired: checked before the
+    /// watcher's latest read, and not live in it. (Checked after it: the invite
+    /// may be newer than the read, and the next read will say.)
+    fn is_revoked(&self, client: &Client) -> bool {
+        match (&client.invite, &self.invites) {
+            (Some(id), Some(live)) => client.checked < live.read_at && !live.ids.contains(id),
+            _ => false,
+        }
+    }
+
+    /// Closes every socket whose invite was revoked or expired (the page shows
+    /// why); their cookies already fail (`auth.rs` asks the invites file).
+    fn close_revoked(&self) {
+        for client in self.clients.iter().filter(|c| self.is_revoked(c)) {
+            log::info!(
+                "hub: client {} ({}): access revoked",
+                client.id,
+                client.name
+            );
+            client.outbox.close(CloseCode::from(4003), "access revoked");
+        }
+    }
+
+    /// What answering this approval takes: a question, or a tool (or a plan).
+    fn approval_action(&self, answer: &ApprovalAnswer) -> Action {
+        match self.approvals.kind_of(&answer.id) {
+            Some(approvals::Kind::Tool | approvals::Kind::Plan) => Action::ApproveTool,
+            // Unknown or gone: the answer is refused for that reason instead.
+            Some(approvals::Kind::Question) | None => Action::AnswerQuestion,
+        }
+    }
+
+    /// What a command takes, for the client `key`.
+    fn command_action(&self, cmd: &Command, key: &str) -> Action {
+        let own = |id: u64| self.prompt_from.get(&id).is_some_and(|k| k == key);
+        match cmd {
+            Command::Clear | Command::Resume { .. } | Command::PermissionMode { .. } => {
+                Action::ChangeSession
+            }
+            Command::RequestUsage | Command::Sessions => Action::Ask,
+            Command::Restart => Action::Restart,
+            Command::Stop => Action::Stop {
+                own: self.running.as_ref().is_some_and(|r| own(r.prompt.id)),
+            },
+            Command::Cancel { id } => Action::Cancel { own: own(*id) },
+        }
+    }
+
+    /// Whether the client may do what `msg` asks, and has a token left: if not,
+    /// tells it why and returns false.
+    fn allowed(&mut self, id: ClientId, msg: &ClientMsg) -> bool {
+        let Some(client) = self.clients.iter().find(|c| c.id == id) else {
+            return false;
+        };
+        if self.is_revoked(client) {
+            return false;
+        }
+        let (role, key) = (client.role, client.key.clone());
+        let action = match msg {
+            ClientMsg::Message { .. } => Action::Prompt,
+            ClientMsg::Command(cmd) => self.command_action(cmd, &key),
+            ClientMsg::Approval(answer) => self.approval_action(answer),
+            ClientMsg::Shell { .. } | ClientMsg::ShellStop { .. } => Action::Shell,
+            // Only an owner's visible page holds notifications back (`notify`).
+            ClientMsg::Visibility { .. } => Action::Ask,
+            ClientMsg::Hello { .. } | ClientMsg::Ping => return true,
+        };
+        if let Err(needs) = role.may(action, self.settings.policy) {
+            // A viewer keeps its old answer (and code); others learn the role.
+            let (code, message) = if role == Role::Viewer {
+                (
+                    ErrorCode::ReadOnly,
+                    "this is a read-only viewer link: it can watch, not send".to_string(),
+                )
+            } else {
+                (
+                    ErrorCode::Forbidden,
+                    format!("only the {} may do this", needs.name()),
+                )
+            };
+            self.refuse(id, code, &message, Some(needs.name()), None);
+            return false;
+        }
+        // The owner's own box: the bucket shares it among the people they invited
+        // (and the viewer link), and never slows the owner's scripts.
+        if role != Role::Owner
+            && let Err(wait) = self.buckets.take(&key, Instant::now())
+        {
+            let ms = wait.as_millis().max(1) as u64;
+            self.refuse(
+                id,
+                ErrorCode::RateLimited,
+                &format!("too many requests; wait {ms} ms"),
+                None,
+                Some(ms),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// [`Hub::tell`] with the role needed or the wait.
+    fn refuse(
+        &self,
+        id: ClientId,
+        code: ErrorCode,
+        message: &str,
+        needs: Option<&'static str>,
+        wait_ms: Option<u64>,
+    ) {
+        if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+            client.outbox.push(&text_frame(protocol::encode_refusal(
+                code,
+                message,
+                self.req.as_ref(),
+                needs,
+                wait_ms,
+            )));
+        }
     }
 
     /// A client's thread has sent its replay job: continue from there.
@@ -759,39 +991,27 @@ impl Hub {
         if self.draining.is_some() {
             return;
         }
-        let viewer = self
-            .clients
-            .iter()
-            .any(|c| c.id == id && c.role == Role::Viewer);
-        let role = self.clients.iter().find(|c| c.id == id).map(|c| c.role);
-        let shell_refused = matches!(msg, ClientMsg::Shell { .. } | ClientMsg::ShellStop { .. })
-            && !role.is_some_and(shell::allowed);
-        if shell_refused
-            || (viewer
-                && matches!(
-                    msg,
-                    ClientMsg::Message { .. }
-                        | ClientMsg::Command(_)
-                        | ClientMsg::Approval(_)
-                        | ClientMsg::Visibility { .. }
-                ))
-        {
-            self.tell(
-                id,
-                ErrorCode::ReadOnly,
-                "this is a read-only viewer link: it can watch, not send",
-            );
+        if !self.allowed(id, &msg) {
             return;
         }
+        // The server says who asked: what the page typed is not a name.
+        let Some((key, name)) = self
+            .clients
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| (c.key.clone(), c.name.clone()))
+        else {
+            return;
+        };
         match msg {
             ClientMsg::Message {
-                username,
+                username: _,
                 message,
                 client_id,
                 attachments,
-            } => self.prompt(id, username, message, client_id, attachments),
+            } => self.prompt(id, &key, name, message, client_id, attachments),
             ClientMsg::Command(cmd) => self.command(id, cmd),
-            ClientMsg::Approval(answer) => match self.answer_approval(&answer, "owner") {
+            ClientMsg::Approval(answer) => match self.answer_approval(&answer, &name) {
                 Ok(_) => {}
                 Err(Refusal::AlreadyResolved) => self.tell(
                     id,
@@ -806,6 +1026,13 @@ impl Hub {
                 Err(Refusal::Unfit(why)) => self.tell(id, ErrorCode::BadField, why),
                 // Tokens come over HTTP only.
                 Err(Refusal::BadToken) => {}
+                Err(Refusal::Forbidden(needs)) => self.refuse(
+                    id,
+                    ErrorCode::Forbidden,
+                    "only the owner answers this",
+                    Some(needs.name()),
+                    None,
+                ),
             },
             ClientMsg::Visibility { visible } => {
                 if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
@@ -848,6 +1075,7 @@ impl Hub {
     fn prompt(
         &mut self,
         from: ClientId,
+        key: &str,
         username: String,
         message: String,
         client_id: Option<String>,
@@ -867,15 +1095,18 @@ impl Hub {
             }
             self.recent_client_ids.push_back(cid.clone());
         }
-        if let Err((code, message)) = self.admit_prompt(username, message, client_id, attachments) {
+        if let Err((code, message)) =
+            self.admit_prompt(key, username, message, client_id, attachments)
+        {
             self.tell(from, code, &message);
         }
     }
 
     /// Queues a prompt (from a page or the API) unless the budget or the queue
-    /// refuses it; returns its id.
+    /// refuses it; returns its id. `key`: the participant who may stop or cancel it.
     fn admit_prompt(
         &mut self,
+        key: &str,
         username: String,
         message: String,
         client_id: Option<String>,
@@ -907,6 +1138,7 @@ impl Hub {
         }
         let id = self.session.next_prompt.max(1);
         self.session.next_prompt = id + 1;
+        self.prompt_from.insert(id, key.to_string());
         self.broadcast(&Event::Message {
             username: username.clone(),
             message: message.clone(),
@@ -976,6 +1208,7 @@ impl Hub {
                         &format!("prompt {id} is not in the queue"),
                     );
                 } else {
+                    self.prompt_from.remove(&id);
                     self.store.send(StoreOp::QueueRemove(id));
                     self.jobs.cancelled(id);
                     self.queue_status(Some(id));
@@ -1221,6 +1454,7 @@ impl Hub {
     /// Journals the end of a run and makes the log durable (on the store thread:
     /// the fsyncs of a run's end are grouped there and never delay a broadcast).
     fn run_done(&mut self, id: u64) {
+        self.prompt_from.remove(&id);
         let waiting: Vec<SavedPrompt> = self.queue.iter().cloned().collect();
         self.store.send(StoreOp::QueueDone { id, waiting });
     }
@@ -1442,12 +1676,14 @@ impl Hub {
         self.jobs.event(self.seq, event, &json, running);
         // Streaming deltas are folded into the text that follows them; the log keeps
         // only that, which keeps it small.
+        // Comings and goings are not the conversation: live and in memory only.
         let durable = !matches!(
             event,
             Event::Progress {
                 progress: Progress::TextDelta { .. },
                 ..
-            }
+            } | Event::ParticipantJoined { .. }
+                | Event::ParticipantLeft { .. }
         );
         if durable {
             self.store.send(StoreOp::Append(json.clone()));
@@ -1563,6 +1799,13 @@ impl Hub {
             }
         }
     }
+}
+
+/// Now, in Unix milliseconds (presence's `since`).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn store_failing_message(why: &str) -> String {

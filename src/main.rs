@@ -16,12 +16,13 @@ mod calendar;
 mod child;
 mod claude_sessions;
 mod config;
-mod git;
 mod file_watch;
 mod files;
 mod files_http;
+mod git;
 mod http;
 mod hub;
+mod invites;
 mod jobs;
 mod launcher;
 mod logs;
@@ -33,8 +34,13 @@ mod outbound;
 mod outbox;
 mod pages;
 mod password;
+mod people_api;
+mod permissions;
+mod presence;
 mod protocol;
 mod push_routes;
+mod qr;
+mod ratelimit;
 mod replay;
 mod routes;
 mod runner;
@@ -86,6 +92,22 @@ fn main() -> ExitCode {
         Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
         Ok(Invocation::HashPassword) => return hash_password_command(),
         Ok(Invocation::ApiToken { name, data_dir }) => return api_token_command(&name, &data_dir),
+        Ok(Invocation::People(people)) => {
+            let dir = match &people {
+                config::People::Invite { data_dir, .. }
+                | config::People::List { data_dir }
+                | config::People::Revoke { data_dir, .. } => data_dir,
+            };
+            if let Err(e) = create_private_dir(dir) {
+                eprintln!("homeclaude: data dir {}: {e}", dir.display());
+                return ExitCode::from(EXIT_START_FAILED);
+            }
+            return ExitCode::from(if invites::command(&people) {
+                EXIT_OK
+            } else {
+                EXIT_START_FAILED
+            });
+        }
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -235,6 +257,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             stream_backlog: config.limits.client_backlog,
         },
     });
+    if !config.access.no_auth {
+        let hub = hub_handle.clone();
+        invites::spawn_watcher(&config.data_dir, Box::new(move |live| hub.invites(live)))
+            .map_err(|e| StartError::Thread("invites", e))?;
+    }
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
         app,
@@ -251,10 +278,13 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             ping_interval: config.ws.ping_interval,
             peer_timeout: config.ws.peer_timeout,
         },
-        admission: admission::Admission::new(admission::Caps::new(
-            config.limits.max_connections,
-            config.limits.max_clients,
-        )),
+        admission: admission::Admission::new(
+            admission::Caps::new(config.limits.max_connections, config.limits.max_clients)
+                .per_role(
+                    config.limits.max_viewer_clients,
+                    config.limits.max_collaborator_clients,
+                ),
+        ),
         closing: AtomicBool::new(false),
         wedge_accept: wedge_accept.clone(),
     });
@@ -338,6 +368,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             },
             notify_mode: config.notify.mode,
             notify,
+            owner_name: config.access.owner_name.clone(),
+            rate: config.access.rate,
+            policy: permissions::Policy {
+                collaborators_approve: config.access.collaborators_approve,
+            },
         },
         store,
         recovered,

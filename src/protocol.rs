@@ -479,6 +479,35 @@ pub enum Event {
         /// `create`, `update` or `delete`.
         action: &'static str,
     },
+    /// Who is here: sent to each client as it goes live (a snapshot, no `seq`).
+    Presence {
+        participants: Vec<Participant>,
+        /// This client's own name and role.
+        you: You,
+    },
+    /// A person's first device connected.
+    ParticipantJoined { name: String, role: &'static str },
+    /// A person's last device left.
+    ParticipantLeft { name: String, role: &'static str },
+}
+
+/// One person in a `presence` snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Participant {
+    pub name: String,
+    /// `owner`, `collaborator` or `viewer`.
+    pub role: &'static str,
+    /// Their connected clients.
+    pub devices: usize,
+    /// When their first device connected, Unix milliseconds.
+    pub since: u64,
+}
+
+/// The client a `presence` snapshot is sent to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct You {
+    pub name: String,
+    pub role: &'static str,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -527,6 +556,9 @@ impl Event {
             Event::ShellOutput { .. } => "shell_output",
             Event::ShellExit { .. } => "shell_exit",
             Event::FileUpdate { .. } => "file_update",
+            Event::Presence { .. } => "presence",
+            Event::ParticipantJoined { .. } => "participant_joined",
+            Event::ParticipantLeft { .. } => "participant_left",
         }
     }
 }
@@ -685,6 +717,10 @@ pub enum ErrorCode {
     AlreadyResolved,
     /// No approval has this id.
     UnknownApproval,
+    /// The client's role may not do this; `needs` names the role that may.
+    Forbidden,
+    /// Too many prompts and commands from this person; `retry_after_ms` says when.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -708,6 +744,8 @@ impl ErrorCode {
         ErrorCode::HistoryGap,
         ErrorCode::AlreadyResolved,
         ErrorCode::UnknownApproval,
+        ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -730,6 +768,8 @@ impl ErrorCode {
             ErrorCode::HistoryGap => "history_gap",
             ErrorCode::AlreadyResolved => "already_resolved",
             ErrorCode::UnknownApproval => "unknown_approval",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
@@ -779,6 +819,12 @@ pub enum Reply {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// `forbidden`, `read_only`: the least role that may do it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        needs: Option<&'static str>,
+        /// `rate_limited`: how long until the next request is taken.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The answer to `{"type":"command","command":"sessions"}`.
     Sessions {
@@ -821,10 +867,23 @@ pub fn encode_error(refused: &Refused) -> String {
 
 /// Serialises a notice for one browser only (no `seq`, not part of history).
 pub fn encode_notice(code: ErrorCode, message: &str, id: Option<&RequestId>) -> String {
+    encode_refusal(code, message, id, None, None)
+}
+
+/// [`encode_notice`] with the role a refused request needs, or the wait.
+pub fn encode_refusal(
+    code: ErrorCode,
+    message: &str,
+    id: Option<&RequestId>,
+    needs: Option<&'static str>,
+    retry_after_ms: Option<u64>,
+) -> String {
     encode_reply(&Reply::Error {
         code,
         message: message.to_string(),
         id: id.cloned(),
+        needs,
+        retry_after_ms,
     })
 }
 
@@ -1104,6 +1163,21 @@ mod tests {
                 path: text(),
                 action: "create",
             },
+            Event::Presence {
+                participants: vec![],
+                you: You {
+                    name: text(),
+                    role: "owner",
+                },
+            },
+            Event::ParticipantJoined {
+                name: text(),
+                role: "owner",
+            },
+            Event::ParticipantLeft {
+                name: text(),
+                role: "owner",
+            },
         ];
         let progress = vec![
             Progress::Start { prompt_id: 1 },
@@ -1152,6 +1226,8 @@ mod tests {
                 code: ErrorCode::Busy,
                 message: text(),
                 id: None,
+                needs: None,
+                retry_after_ms: None,
             },
             Reply::Sessions {
                 current: None,

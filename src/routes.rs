@@ -5,7 +5,7 @@
 //! [`crate::ws`]'s. This module decides what each path answers and who may ask.
 
 use crate::assets::{Assets, Body};
-use crate::auth::{self, Auth, Limited, Login, Role};
+use crate::auth::{self, Auth, Limited, Login, Role, Who};
 use crate::config::Access;
 use crate::http::{Head, Request, header};
 use crate::hub::HubHandle;
@@ -57,7 +57,7 @@ type Handler = fn(&Request, &App, Option<Role>) -> Reply;
 /// Who sent a request, from its bearer token or cookie, checked once per request
 /// (a wrong secret counts once towards the back-off). An address in back-off that
 /// presents a token is answered 429 here, whatever the path.
-pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Reply> {
+pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Who>, Reply> {
     // A valid API token is nobody's login: `crate::api` knows it by name.
     match crate::api::screen(head, app, from) {
         Ok(true) => return Ok(None),
@@ -71,7 +71,7 @@ pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Re
         }
     }
     app.auth
-        .identify(head.header("authorization"), head.header("cookie"), from)
+        .identify_who(head.header("authorization"), head.header("cookie"), from)
         .map_err(|Limited(wait)| {
             text(
                 429,
@@ -120,6 +120,13 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
             crate::push_routes::subscriptions,
         ),
         "/api/push/test" => ("POST", Gate::LoggedIn, crate::push_routes::test),
+        // Owner only (crate::people_api checks): a collaborator or viewer gets 403.
+        "/api/invites" => (
+            "GET, HEAD, POST",
+            Gate::LoggedIn,
+            crate::people_api::invites,
+        ),
+        "/api/invites/revoke" => ("POST", Gate::LoggedIn, crate::people_api::revoke),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
@@ -320,6 +327,23 @@ fn login_outcome(req: &Request, app: &App, outcome: Login, tried: Tried) -> Repl
             }
             reply
         }
+        Login::Invite(who) => {
+            let secure = req.tls
+                || head
+                    .header("x-forwarded-proto")
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            let name = who.invite.as_ref().map_or("", |(_, n)| n.as_str());
+            log::info!(
+                "login: {} logged in as {name:?} ({})",
+                req.peer.ip(),
+                who.role.name()
+            );
+            let mut reply = redirect("/");
+            if let Some(cookie) = app.auth.login_cookie_for(&who, secure) {
+                reply.add_header(header("Set-Cookie", &cookie));
+            }
+            reply
+        }
         Login::Wrong => {
             let error = match tried {
                 Tried::Token => "token",
@@ -387,6 +411,13 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
         viewer => who == Some(Role::Viewer),
         // Where the paperclip uploads (`--uploads-dir`), inside the workdir.
         uploads => app.files.as_ref().map(|f| f.uploads.clone()),
+        role => who.map_or("viewer", Role::name),
+        // The page says "you" on this name's prompts (the hub stamps it).
+        me => match req.who.as_ref().and_then(|w| w.invite.as_ref()) {
+            Some((_, name)) => name.as_str(),
+            None if who == Some(Role::Owner) => app.access.owner_name.as_str(),
+            None => "viewer",
+        },
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
@@ -529,7 +560,8 @@ fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
 /// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the
 /// WebSocket `approval` frame): the owner answers without a page (a notification's
 /// buttons, a script). 200 with the outcome; 404 unknown; 409 already answered;
-/// 400 a bad body; 401 not logged in; 403 for a viewer.
+/// 400 a bad body; 401 not logged in; 403 for a viewer, and for a collaborator what
+/// their role may not answer (crate::permissions).
 ///
 /// `?token=T` (a notification's one-time token, [`crate::notify::Tokens`]) stands
 /// in for the login, for this approval only, once: a used, expired, forged or
@@ -537,13 +569,15 @@ fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
 /// may come as `&decision=allow|deny` and an empty body (ntfy's action buttons).
 fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
     let token = req.head.query_param("token").map(str::to_string);
-    if token.is_none() {
-        match who {
-            None => return text(401, "log in first, or use the notification's link"),
-            Some(Role::Viewer) => return text(403, "only the owner answers approvals"),
-            Some(Role::Owner) => {}
-        }
-    }
+    let person = match (&token, who) {
+        (Some(_), _) => None,
+        (None, None) => return text(401, "log in first, or use the notification's link"),
+        (None, Some(Role::Viewer)) => return text(403, "only the owner answers approvals"),
+        (None, Some(_)) => match req.who.clone() {
+            Some(person) => Some(person),
+            None => return text(403, "only the owner answers approvals"),
+        },
+    };
     let id = req.head.path.trim_start_matches("/api/approvals/");
     let from_query;
     let body: &[u8] = match req.head.query_param("decision") {
@@ -557,7 +591,10 @@ fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
         Ok(a) => a,
         Err(e) => return text(400, &e.to_string()),
     };
-    match app.hub.approve(answer, token, Duration::from_secs(5)) {
+    match app
+        .hub
+        .approve(answer, token, person, Duration::from_secs(5))
+    {
         Some(Ok(decision)) => bytes(
             200,
             "application/json",
@@ -575,6 +612,9 @@ fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
             403,
             "this link was used already, has expired, or is not for this approval",
         ),
+        Some(Err(crate::approvals::Refusal::Forbidden(needs))) => {
+            text(403, &format!("only the {} answers this", needs.name()))
+        }
         None => text(503, "the server is not responding"),
     }
 }
@@ -664,6 +704,17 @@ pub fn json(status: u16, body: &serde_json::Value) -> Reply {
         .with_header(header("Cache-Control", "no-store"))
 }
 
+/// The scheme and host this request was sent to, for links back to this server.
+pub fn base_url(req: &Request) -> String {
+    let https = req.tls
+        || req
+            .head
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = req.head.header("host").unwrap_or("localhost");
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
 /// A plain-text response.
 pub fn text(status: u16, body: &str) -> Reply {
     bytes(
@@ -674,7 +725,7 @@ pub fn text(status: u16, body: &str) -> Reply {
     .with_header(header("Cache-Control", "no-store"))
 }
 
-fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
     let len = body.len();
     Response::new(
         StatusCode(status),

@@ -52,7 +52,11 @@ const SH: &str = "/bin/sh";
 /// Who may start or stop a command (and read the git views): the one place the
 /// decision is made, so a new role is mapped here.
 pub fn allowed(role: Role) -> bool {
-    role == Role::Owner
+    role.may(
+        crate::permissions::Action::Shell,
+        crate::permissions::Policy::default(),
+    )
+    .is_ok()
 }
 
 /// How commands run; built by `main` from the configuration.

@@ -137,7 +137,8 @@ fn two_prompts_run_in_order_and_the_second_resumes_the_first_session() {
     .unwrap();
     assert_eq!(
         prompt_line["message"]["content"][0]["text"],
-        "[Ann]: @session_id_new one"
+        // The sender's name as the server stamps it (--owner-name), not the page's.
+        "[owner]: @session_id_new one"
     );
 }
 

@@ -545,7 +545,8 @@ function onPermissionMode(ev) {
   renderMode();
 }
 function renderMode() {
-  const viewer = isViewer();
+  // Only the owner changes the session's mode (people.js sets the role).
+  const viewer = isViewer() || document.documentElement.dataset.role === "collaborator";
   modeLabel.textContent = t("modeTitle");
   modeSeg.querySelectorAll(".seg-btn").forEach((b) => {
     b.textContent = t("modeName_" + b.dataset.mode);

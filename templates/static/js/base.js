@@ -57,6 +57,7 @@ function applyLang() {
   setConn(conn.state);
   renderQueue();
   renderUsage();
+  renderPeople();
   runs.forEach(renderStats);
   renderRunStatus();
   $("opt-currency").value = store.get("currency", "auto");

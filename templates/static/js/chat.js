@@ -61,7 +61,8 @@ $("jump").addEventListener("click", () => {
 
 // ---------------------------------------------------------------- chat bubbles
 function displayName(username) {
-  if (username === "User") return t("you");
+  // The server stamps each prompt with its sender's name (people.js has ours).
+  if (username === "User" || (username && username === people.me)) return t("you");
   return username;
 }
 function bubble(kind, name, time, bodyNode) {

@@ -155,6 +155,15 @@ function connect() {
       connectSoon(0);
       return;
     }
+    if (e.code === 4003) {
+      // Revoked or expired invite: the cookie is dead too; say so, do not retry.
+      conn.authBlocked = true;
+      clearTimeout(conn.timer);
+      people.here = [];
+      renderPeople();
+      banner(t("revoked"), t("signIn"), () => location.assign("/login"), true);
+      return;
+    }
     if (e.code === 4401 || e.code === 1008) {
       checkAuth(true);
       return;

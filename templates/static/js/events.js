@@ -17,6 +17,9 @@ const ON = {
   shell_output: onShellOutput,
   shell_exit: onShellExit,
   file_update: onFileUpdate,
+  presence: onPresence,
+  participant_joined: onParticipantJoined,
+  participant_left: onParticipantLeft,
   error(ev) {
     if (shellRefused(ev)) return;
     if (ev.code === "read_only") setViewer(true);
