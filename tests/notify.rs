@@ -497,3 +497,49 @@ fn notification_routes_are_the_owners() {
     v.send_json(&json!({"type":"visibility","visible":true}));
     assert_eq!(v.wait_for(|m| m["type"] == "error")["code"], "read_only");
 }
+
+#[test]
+fn a_push_service_that_never_answers_delays_nothing() {
+    // Accepts connections and reads, but never answers: the notify thread waits
+    // on it (up to its deadline); the hub and every page must not.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}/push/stuck", silent.local_addr().unwrap());
+    let (held_tx, held_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in silent.incoming() {
+            let Ok(conn) = conn else { break };
+            // Kept open (and unanswered) until the test process ends.
+            if held_tx.send(conn).is_err() {
+                break;
+            }
+        }
+    });
+    let ask = format!("@ask {}", bash_request("req-s", "true"));
+    let (mut server, _dir) = start(&[("run", scenario(&[&ask]))], &["--notify", "always"], &[]);
+    let sub = Browser::new().subscription(&endpoint, &["done", "failed", "waiting"]);
+    let (code, _) = request(
+        server.addr,
+        "POST",
+        "/api/push/subscriptions",
+        Some(TOKEN),
+        &sub.to_string(),
+    );
+    assert_eq!(code, 201);
+    server.wait_log("push: subscribed");
+    let mut ws = server.ws("");
+    send_prompt(&mut ws, "@run");
+    ws.wait_for(|v| v["type"] == "approval");
+    // The push to the silent service is in flight now.
+    let _held = held_rx
+        .recv_timeout(wait())
+        .expect("the push service was called");
+    let asked = std::time::Instant::now();
+    ws.send_json(&json!({"type":"approval","id":"req-s","decision":"allow"}));
+    let done = ws.wait_for(|v| v["type"] == "message" && v["username"] == "Claude");
+    assert_eq!(done["message"], "all done\nsecond line");
+    assert!(
+        asked.elapsed() < bound(std::time::Duration::from_secs(3)),
+        "the run went on while the push hung ({:?})",
+        asked.elapsed()
+    );
+}

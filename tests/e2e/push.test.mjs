@@ -84,8 +84,7 @@ after(async () => {
 });
 
 test("a push shows Allow / Deny, and Allow on the notification answers the approval", async () => {
-  const { context, page, problems } = await openPage(browser, server.url + "/login?token=" + server.tokens.owner, phone);
-  await context.grantPermissions(["notifications"], { origin: server.url });
+  const { context, page, problems } = await openPage(browser, server.url + "/login?token=" + server.tokens.owner, { ...phone, permissions: ["notifications"] });
   const cdp = await context.newCDPSession(page);
   const registrations = [];
   cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
@@ -120,16 +119,20 @@ test("a push shows Allow / Deny, and Allow on the notification answers the appro
   const payload = decrypt(got.body);
   assert.equal(JSON.parse(payload).approval.id, "req-1");
 
-  await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.url, registrationId: reg.registrationId, data: payload });
+  // Chromium may drop a push that reaches a worker still starting up: deliver
+  // again until it shows (the same tag replaces, so there is still one).
   const shown = await until(page, () => true).then(async () => {
-    for (let i = 0; i < 400; i++) {
-      const list = await page.evaluate(() =>
-        navigator.serviceWorker.ready
-          .then((r) => r.getNotifications())
-          .then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag, actions: (n.actions || []).map((a) => a.action), data: n.data })))
-      );
-      if (list.length) return list;
-      await page.waitForTimeout(25);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.url, registrationId: reg.registrationId, data: payload });
+      for (let i = 0; i < 80; i++) {
+        const list = await page.evaluate(() =>
+          navigator.serviceWorker.ready
+            .then((r) => r.getNotifications())
+            .then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag, actions: (n.actions || []).map((a) => a.action), data: n.data })))
+        );
+        if (list.length) return list;
+        await page.waitForTimeout(25);
+      }
     }
     return [];
   });
