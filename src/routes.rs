@@ -354,6 +354,8 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
         viewer => who == Some(Role::Viewer),
         // Where the paperclip uploads (`--uploads-dir`), inside the workdir.
         uploads => app.files.as_ref().map(|f| f.uploads.clone()),
+        // The page refuses bigger files itself: a refused upload's body is not read.
+        max_upload => app.files.as_ref().map(|f| f.max_upload),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
