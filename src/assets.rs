@@ -49,8 +49,12 @@ page_js!(
     "composer.js",
     "sessions.js",
     "settings.js",
+    "boxes.js",
     "approvals.js",
+    "terminal.js",
+    "changes.js",
     "files.js",
+    "notices.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

@@ -216,7 +216,7 @@ fn write_token(path: &Path) -> Result<String, AuthError> {
 }
 
 /// Writes a file atomically (temp file, then rename), readable by this user only.
-fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -595,6 +595,13 @@ impl Auth {
             right.then_some(Role::Owner),
             "password",
         )
+    }
+
+    /// How long `from` must still wait before presenting another secret, if at
+    /// all: secrets checked outside this module (API tokens, `crate::api_tokens`)
+    /// honour the same back-off before they are compared.
+    pub fn backoff(&self, from: IpAddr) -> Option<Duration> {
+        blocked(&self.lock_limiter(), from)
     }
 
     fn lock_limiter(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {

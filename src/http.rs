@@ -212,6 +212,9 @@ fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door, ticket: &Ticket) {
         }
     };
     match serve_requests(&mut stream, peer, door, ticket) {
+        Some((head, _, who)) if crate::sse::wants(&head) => {
+            crate::sse::serve(stream, peer, &head, who, door, ticket);
+        }
         Some((head, leftover, who)) => upgrade(stream, peer, head, leftover, who, door, ticket),
         None => stream.close_notify(),
     }
@@ -254,7 +257,8 @@ fn serve_requests(
                 return None;
             }
         };
-        if let Some(role) = who
+        // An API token's connection is admitted in the viewer class (crate::api).
+        if let Some(role) = who.or_else(|| crate::api::token_class(&head, &door.app))
             && let Err(why) = ticket.identified(role)
         {
             log::warn!("http {peer}: refused {role:?}: {why}");
@@ -263,7 +267,7 @@ fn serve_requests(
             let _ = write_response(stream, reply, head.minor, false, false);
             return None;
         }
-        if head.path == "/ws" && ws::is_upgrade(&head) {
+        if (head.path == "/ws" && ws::is_upgrade(&head)) || crate::sse::wants(&head) {
             let leftover = buf.split_off(head_len);
             return Some((head, leftover, who));
         }
@@ -275,6 +279,12 @@ fn serve_requests(
         }
         let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
+            // The API answers in JSON, a body over --max-body too.
+            Err(ReadError::BodyTooLarge) if crate::api::route_of(&head.path).is_some() => {
+                let reply = crate::api::error(413, "payload_too_large", "request body too large");
+                let _ = write_response(stream, reply, head.minor, false, false);
+                return None;
+            }
             Err(err) => {
                 answer_read_error(stream, peer, err);
                 return None;
@@ -730,7 +740,7 @@ pub fn header(name: &str, value: &str) -> Header {
 }
 
 /// Headers every response carries.
-const SECURITY_HEADERS: &[(&str, &str)] = &[
+pub(crate) const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("X-Content-Type-Options", "nosniff"),
     // Not `no-referrer`: under it browsers send `Origin: null` with a form POST,
     // which the origin check must refuse, and the login form could never log in.
@@ -746,7 +756,7 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// Writes a response with tiny_http, adding the common headers.
-fn write_response(
+pub(crate) fn write_response(
     stream: &mut Stream,
     mut response: routes::Reply,
     minor: u8,

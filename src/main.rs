@@ -5,32 +5,42 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod api;
+mod api_tokens;
 mod approvals;
 mod assets;
 mod auth;
+mod boxes;
 mod boxstatus;
 mod calendar;
 mod child;
 mod claude_sessions;
 mod config;
+mod git;
 mod file_watch;
 mod files;
 mod files_http;
 mod http;
 mod hub;
+mod jobs;
 mod launcher;
 mod logs;
 mod markdown;
 mod meter;
+mod notify;
 mod orphans;
+mod outbound;
 mod outbox;
 mod pages;
 mod password;
 mod protocol;
+mod push_routes;
 mod replay;
 mod routes;
 mod runner;
+mod shell;
 mod signals;
+mod sse;
 mod store;
 mod stream_json;
 #[cfg(feature = "tls")]
@@ -39,6 +49,7 @@ mod translate;
 mod transport;
 mod usage;
 mod watchdog;
+mod webpush;
 mod ws;
 
 use config::{Config, Invocation};
@@ -74,6 +85,7 @@ fn main() -> ExitCode {
         }
         Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
         Ok(Invocation::HashPassword) => return hash_password_command(),
+        Ok(Invocation::ApiToken { name, data_dir }) => return api_token_command(&name, &data_dir),
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -104,6 +116,7 @@ enum StartError {
     Auth(auth::AuthError),
     Workdir(std::path::PathBuf, std::io::Error),
     Thread(&'static str, std::io::Error),
+    Boxes(std::path::PathBuf, boxes::BoxesError),
     #[cfg(feature = "tls")]
     Tls(tls::TlsError),
 }
@@ -116,6 +129,7 @@ impl fmt::Display for StartError {
             StartError::Auth(e) => write!(f, "cannot set up login: {e}"),
             StartError::Workdir(dir, e) => write!(f, "workdir {}: {e}", dir.display()),
             StartError::Thread(name, e) => write!(f, "cannot start the {name} thread: {e}"),
+            StartError::Boxes(file, e) => write!(f, "--boxes {}: {e}", file.display()),
             #[cfg(feature = "tls")]
             StartError::Tls(e) => write!(f, "cannot set up TLS: {e}"),
         }
@@ -184,6 +198,23 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     };
 
     let files = open_files(&config, &workdir);
+    let notify = start_notify(&config);
+    let boxes = match &config.boxes {
+        Some(file) => {
+            let specs = boxes::load(file).map_err(|e| StartError::Boxes(file.clone(), e))?;
+            log::info!(
+                "dashboard of {} other box(es) from {}",
+                specs.len(),
+                file.display()
+            );
+            let boxes = boxes::Boxes::new(specs);
+            boxes
+                .spawn_poller()
+                .map_err(|e| StartError::Thread("boxes", e))?;
+            Some(boxes)
+        }
+        None => None,
+    };
     let (hub_handle, hub_rx) = hub::channel();
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
@@ -195,7 +226,14 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
+        git: git::Git::new(workdir.clone()),
         files: files.clone(),
+        notify: notify.clone(),
+        api: api::ApiContext {
+            tokens: api_tokens::ApiTokens::new(&config.data_dir),
+            boxes,
+            stream_backlog: config.limits.client_backlog,
+        },
     });
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
@@ -284,6 +322,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 permission_mode: config.runner.permission_mode.clone(),
                 extra_args: config.runner.extra_args.clone(),
                 timeout: config.runner.run_timeout,
+                nice: config.runner.claude_nice,
                 files: files.clone(),
                 ..runner::RunnerConfig::default()
             },
@@ -292,6 +331,13 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
             approval_timeout: config.runner.approval_timeout,
+            shell: shell::ShellConfig {
+                workdir: workdir.clone(),
+                timeout: config.runner.shell_timeout,
+                ..shell::ShellConfig::default()
+            },
+            notify_mode: config.notify.mode,
+            notify,
         },
         store,
         recovered,
@@ -321,6 +367,40 @@ fn open_files(config: &Config, workdir: &std::path::Path) -> Option<Arc<files::F
         Ok(f) => Some(Arc::new(f)),
         Err(e) => {
             log::error!("files: cannot open the workdir: {e}; the file routes answer 503");
+            None
+        }
+    }
+}
+
+/// The notify thread with the data dir's VAPID key (made on first start). Not
+/// fatal: without it the server runs and the settings sheet says so.
+fn start_notify(config: &Config) -> Option<notify::NotifyHandle> {
+    let vapid = match webpush::Vapid::load_or_create(&config.data_dir) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("notifications are off: cannot read or make the VAPID key: {e}");
+            return None;
+        }
+    };
+    let settings = &config.notify;
+    if !cfg!(feature = "notify") {
+        log::info!("notifications: this build has no outbound HTTPS (feature notify)");
+    }
+    if settings.public_url.is_none() {
+        log::info!(
+            "notifications: --public-url is not set, so ntfy messages carry no link and no \
+             Allow/Deny buttons (Web Push needs none)"
+        );
+    }
+    if let Some(url) = &settings.ntfy_url {
+        // The topic name is the secret of a public ntfy server: the host only.
+        let host = url.split("://").nth(1).and_then(|r| r.split('/').next());
+        log::info!("notifications: ntfy at {}", host.unwrap_or("?"));
+    }
+    match notify::spawn(&config.data_dir, settings.clone(), vapid) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            log::warn!("notifications are off: cannot start the notify thread: {e}");
             None
         }
     }
@@ -373,6 +453,30 @@ fn token_command(rotate: bool, data_dir: &std::path::Path) -> ExitCode {
             }
             println!("{owner}");
             eprintln!("viewer (read-only) token: {viewer}");
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("homeclaude: {e}");
+            ExitCode::from(EXIT_START_FAILED)
+        }
+    }
+}
+
+/// `homeclaude token --api NAME`: a new API token on stdout (shown once: only its
+/// hash is kept), what it may do on stderr.
+fn api_token_command(name: &str, data_dir: &std::path::Path) -> ExitCode {
+    if let Err(e) = create_private_dir(data_dir) {
+        eprintln!("homeclaude: data dir {}: {e}", data_dir.display());
+        return ExitCode::from(EXIT_START_FAILED);
+    }
+    match api_tokens::create(data_dir, name) {
+        Ok(token) => {
+            println!("{token}");
+            eprintln!(
+                "API token {name:?} made (an older one of that name no longer works). It is \
+                 shown only now; it works on /api/* only (Authorization: Bearer), never \
+                 for the page."
+            );
             ExitCode::from(EXIT_OK)
         }
         Err(e) => {

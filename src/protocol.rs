@@ -36,6 +36,21 @@ pub enum ClientMsg {
     Ping,
     /// An answer to a pending `approval` (owner only).
     Approval(ApprovalAnswer),
+    /// Run a shell command in the workdir (owner only); the frame's `id` is echoed
+    /// in `shell_start` as `client_id`.
+    Shell {
+        command: String,
+        username: String,
+    },
+    /// Stop shell command `id` (the `id` of its `shell_start`).
+    ShellStop {
+        id: u64,
+    },
+    /// The page is now visible or hidden (owner only): with `--notify away`, no
+    /// notification goes out while an owner's page is visible.
+    Visibility {
+        visible: bool,
+    },
 }
 
 /// The decision of an `approval` frame.
@@ -248,6 +263,23 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
             Ok(ClientMsg::Hello { last_seq })
         }
         "ping" => Ok(ClientMsg::Ping),
+        "shell" => {
+            let command = str_field(&obj, "command")?
+                .filter(|c| !c.trim().is_empty())
+                .ok_or(FrameError::BadField("command"))?;
+            let username = str_field(&obj, "username")?.unwrap_or_else(|| "User".to_string());
+            Ok(ClientMsg::Shell { command, username })
+        }
+        "shell_stop" => Ok(ClientMsg::ShellStop {
+            id: obj
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or(FrameError::BadField("id"))?,
+        }),
+        "visibility" => match obj.get("visible") {
+            Some(Value::Bool(visible)) => Ok(ClientMsg::Visibility { visible: *visible }),
+            _ => Err(FrameError::BadField("visible")),
+        },
         "approval" => {
             let id = str_field(&obj, "id")?
                 .filter(|s| !s.is_empty() && s.len() <= 128)
@@ -410,12 +442,47 @@ pub enum Event {
     },
     /// The session's permission mode (also sent to each client on connect).
     PermissionMode { mode: String },
+    /// A shell command started; `id` is this event's own `seq`, unique for good.
+    ShellStart {
+        id: u64,
+        command: String,
+        by: String,
+        /// The `id` of the `shell` frame that asked for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<RequestId>,
+    },
+    /// Output of a shell command, coalesced (at most ~20 frames a second).
+    ShellOutput {
+        id: u64,
+        stream: &'static str,
+        data: String,
+        /// Bytes of output left out just before this chunk.
+        #[serde(skip_serializing_if = "is_zero")]
+        omitted: u64,
+    },
+    /// A shell command ended: `code`, or the `signal` that ended it.
+    ShellExit {
+        id: u64,
+        code: Option<i32>,
+        signal: Option<String>,
+        duration_sec: f64,
+        /// Bytes of output left out in all.
+        #[serde(skip_serializing_if = "is_zero")]
+        omitted: u64,
+        /// Stopped by `--shell-timeout`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        timed_out: bool,
+    },
     /// A file in the workdir was created, changed or deleted (by anyone).
     FileUpdate {
         path: String,
         /// `create`, `update` or `delete`.
         action: &'static str,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a pending approval shows.
@@ -456,6 +523,9 @@ impl Event {
             Event::Approval(_) => "approval",
             Event::ApprovalResolved { .. } => "approval_resolved",
             Event::PermissionMode { .. } => "permission_mode",
+            Event::ShellStart { .. } => "shell_start",
+            Event::ShellOutput { .. } => "shell_output",
+            Event::ShellExit { .. } => "shell_exit",
             Event::FileUpdate { .. } => "file_update",
         }
     }
@@ -829,6 +899,14 @@ mod tests {
         );
         check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
         check(
+            r#"{"type":"visibility","visible":false}"#,
+            Ok(ClientMsg::Visibility { visible: false }),
+        );
+        check(
+            r#"{"type":"visibility","visible":"yes"}"#,
+            Err(FrameError::BadField("visible")),
+        );
+        check(
             r#"{"type":"command","command":"sessions"}"#,
             Ok(ClientMsg::Command(Command::Sessions)),
         );
@@ -1002,6 +1080,26 @@ mod tests {
                 by: text(),
             },
             Event::PermissionMode { mode: text() },
+            Event::ShellStart {
+                id: 1,
+                command: text(),
+                by: text(),
+                client_id: None,
+            },
+            Event::ShellOutput {
+                id: 1,
+                stream: "stdout",
+                data: text(),
+                omitted: 0,
+            },
+            Event::ShellExit {
+                id: 1,
+                code: Some(0),
+                signal: None,
+                duration_sec: 0.0,
+                omitted: 0,
+                timed_out: false,
+            },
             Event::FileUpdate {
                 path: text(),
                 action: "create",
@@ -1175,6 +1273,49 @@ mod tests {
         assert_eq!(r.id, None);
         let long = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(200));
         assert_eq!(parse_request(&long).unwrap().id, None);
+    }
+
+    #[test]
+    fn parses_shell_frames() {
+        let r = parse_request(r#"{"type":"shell","id":"c1","command":"npm test"}"#).unwrap();
+        assert_eq!(r.id, Some(Value::from("c1")));
+        assert_eq!(
+            r.msg,
+            ClientMsg::Shell {
+                command: "npm test".into(),
+                username: "User".into()
+            }
+        );
+        check(
+            r#"{"type":"shell_stop","id":42}"#,
+            Ok(ClientMsg::ShellStop { id: 42 }),
+        );
+        check(
+            r#"{"type":"shell","command":"  "}"#,
+            Err(FrameError::BadField("command")),
+        );
+        check(r#"{"type":"shell"}"#, Err(FrameError::BadField("command")));
+        check(
+            r#"{"type":"shell_stop","id":"x"}"#,
+            Err(FrameError::BadField("id")),
+        );
+        let v: Value = serde_json::from_str(&encode_event(
+            9,
+            &Event::ShellExit {
+                id: 9,
+                code: None,
+                signal: Some("SIGTERM".into()),
+                duration_sec: 1.5,
+                omitted: 0,
+                timed_out: false,
+            },
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"seq":9,"ts":v["ts"],"type":"shell_exit","id":9,"code":null,
+                "signal":"SIGTERM","duration_sec":1.5})
+        );
     }
 
     #[test]

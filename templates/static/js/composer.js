@@ -33,6 +33,11 @@ function submit() {
     if (command("stop")) clearInput();
     return;
   }
+  // `!cmd`: a shell command in the project, not a prompt (terminal.js).
+  if (text.startsWith("!")) {
+    if (runShell(text.slice(1).trim())) clearInput();
+    return;
+  }
   clearInput();
   queuePrompt(text, withFiles ? takeAttachments() : []);
 }
