@@ -255,6 +255,12 @@ impl Files {
         if flags == OFlags::PATH {
             return Ok(fd);
         }
+        // Only files and directories are opened for use: opening a FIFO would wait
+        // for a writer, a device could be anything.
+        match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
+            FileType::RegularFile | FileType::Directory => {}
+            _ => return Err(FileError::WrongKind("not a regular file")),
+        }
         let again = format!("/proc/self/fd/{}", fd.as_raw_fd());
         Ok(rustix::fs::open(
             again.as_str(),
@@ -622,11 +628,27 @@ mod tests {
         .unwrap()
     }
 
-    fn temp(tag: &str) -> PathBuf {
+    /// A scratch directory, removed when dropped (a failed test leaves none).
+    struct Temp(PathBuf);
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for Temp {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    fn temp(tag: &str) -> Temp {
         let dir = std::env::temp_dir().join(format!("hc-files-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        Temp(dir)
     }
 
     #[test]
@@ -681,6 +703,16 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // A FIFO is refused, not opened (that would wait for a writer forever).
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join("fifo").as_path(),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        assert!(matches!(f.open_read("fifo"), Err(FileError::WrongKind(_))));
         std::os::unix::fs::symlink("/etc", dir.join("etc")).unwrap();
         assert!(matches!(
             f.open_read("etc/passwd"),
@@ -688,6 +720,5 @@ mod tests {
         ));
         f.delete("a/b/c.txt").unwrap();
         assert!(matches!(f.delete("a/b"), Err(FileError::WrongKind(_))));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -418,6 +418,8 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
             None if who == Some(Role::Owner) => app.access.owner_name.as_str(),
             None => "viewer",
         },
+        // The page refuses bigger files itself: a refused upload's body is not read.
+        max_upload => app.files.as_ref().map(|f| f.max_upload),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),

@@ -581,3 +581,35 @@ fn past_watch_max_the_rest_is_not_watched_and_the_log_says_so() {
         assert!(resp.contains(&format!("\"name\":\"{d}\"")), "{resp}");
     }
 }
+
+#[test]
+fn an_upload_with_expect_continue_waits_for_the_go_ahead_and_keeps_the_connection() {
+    let (server, work) = serve(&[]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(wait())).unwrap();
+    write!(
+        s,
+        "PUT /api/files/raw?path=c.txt HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        server.addr,
+        owner()
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"hello").unwrap();
+    let (code, resp) = read_response(&mut s);
+    assert_eq!(code, 201, "{resp}");
+    // The connection carries the next request.
+    write!(
+        s,
+        "GET /api/files?path= HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        owner()
+    )
+    .unwrap();
+    let (code, resp) = read_response(&mut s);
+    assert_eq!(code, 200, "{resp}");
+    assert!(resp.contains("\"name\":\"c.txt\""), "{resp}");
+    assert_eq!(std::fs::read(work.join("c.txt")).unwrap(), b"hello");
+}

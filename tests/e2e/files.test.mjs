@@ -12,6 +12,7 @@ import { withBrowserAndServer, openPage, until, fixtures, root } from "./lib.mjs
 const record = path.join(tmpdir(), `homeclaude-e2e-files-${process.pid}.jsonl`);
 const env = withBrowserAndServer({
   env: { FAKE_CLAUDE_TRANSCRIPT: path.join(fixtures, "quick.jsonl"), FAKE_CLAUDE_RECORD: record },
+  args: ["--max-upload", String(4 * 1024 * 1024)],
 });
 after(() => rmSync(record, { force: true }));
 const shots = path.join(root, "target", "e2e-shots");
@@ -141,6 +142,15 @@ test("a picture attached by the file chooser uploads with progress, goes with th
   await page.screenshot({ path: path.join(shots, "phone-run-changed.png") });
   await page.locator("#stop").click();
   await page.locator(".run.stopped").waitFor({ timeout: 15000 });
+
+  // Over --max-upload: refused by the page before a byte is sent.
+  const big = path.join(env.server.dir, "data", "big.bin");
+  writeFileSync(big, Buffer.alloc(5 * 1024 * 1024));
+  const [chooser2] = await Promise.all([page.waitForEvent("filechooser"), page.locator("#attach").click()]);
+  await chooser2.setFiles(big);
+  await page.locator("#attach-tray .attachment.err").waitFor();
+  assert.match(await page.locator("#toast").textContent(), /Upload failed: larger than this server accepts \(4\.0 MB\)/);
+  assert.equal(readdirSync(uploads).length, 1, "nothing more was uploaded");
 
   assert.deepEqual(problems, []);
   await context.close();

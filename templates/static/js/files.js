@@ -6,6 +6,9 @@
 const UPLOADS = document.documentElement.dataset.uploads || "uploads";
 const IMAGE_EXT = /\.(png|jpe?g|gif|webp)$/i;
 const TEXT_MAX = 512 * 1024;
+// --max-upload: a bigger file is refused here, before a byte is sent (the server
+// answers 413 from the head and closes, which a browser may see as a network error).
+const MAX_UPLOAD = Number(document.documentElement.dataset.maxUpload) || Infinity;
 const attachments = []; // { name, path, file, state: "up"|"ok"|"err", node, bar }
 function rawUrl(path, download) {
   return "/api/files/raw?path=" + encodeURIComponent(path) + (download ? "&download=1" : "");
@@ -24,6 +27,10 @@ function uploadName(file) {
 // PUT with progress (XHR: fetch has no upload progress). Resolves with the entry.
 function putFile(path, file, onProgress) {
   return new Promise((resolve, reject) => {
+    if (file.size > MAX_UPLOAD) {
+      reject(new Error(t("tooLarge", fmtBytes(MAX_UPLOAD))));
+      return;
+    }
     const xhr = new XMLHttpRequest();
     xhr.open("PUT", "/api/files/raw?path=" + encodeURIComponent(path));
     xhr.upload.addEventListener("progress", (e) => {
