@@ -112,6 +112,32 @@ fn output_on_both_streams_in_order_and_the_exit_code_reach_every_client() {
 }
 
 #[test]
+fn interleaved_output_is_paced_to_20_frames_a_second_and_loses_nothing() {
+    let server = Server::start(&[]);
+    let mut ws = server.ws("");
+    ws.wait_for(|v| v["type"] == "queue_status");
+    // 40 writes a second, alternating streams: unpaced, 40 frames a second.
+    let id = run(
+        &mut ws,
+        "for i in $(seq 1 30); do echo o$i; echo e$i >&2; sleep 0.025; done",
+        "p",
+    );
+    let (frames, exit) = collect(&mut ws, id);
+    let secs = exit["duration_sec"].as_f64().unwrap();
+    eprintln!("pacing: {} frames in {secs} s", frames.len());
+    // 20 a second, plus the first (sent at once) and the last flushes (at the
+    // exit, not paced): at most two frames each.
+    assert!(
+        (frames.len() as f64) <= 20.0 * secs + 6.0,
+        "{} frames in {secs} s",
+        frames.len()
+    );
+    let want = |p: &str| (1..=30).map(|i| format!("{p}{i}\n")).collect::<String>();
+    assert_eq!(text_of(&frames, "stdout"), want("o"));
+    assert_eq!(text_of(&frames, "stderr"), want("e"));
+}
+
+#[test]
 fn a_viewer_sees_commands_but_cannot_start_or_stop_one() {
     let server = Server::start(&[]);
     let mut owner = server.ws("");
