@@ -117,6 +117,8 @@ pub struct RunnerSettings {
     pub approval_timeout: Option<Duration>,
     /// A shell command from the page is stopped after this.
     pub shell_timeout: Duration,
+    /// The nice value runs get (`--claude-nice`).
+    pub claude_nice: i32,
 }
 
 impl Default for Config {
@@ -150,6 +152,7 @@ impl Default for Config {
                 run_timeout: Duration::from_secs(30 * 60),
                 approval_timeout: None,
                 shell_timeout: Duration::from_secs(10 * 60),
+                claude_nice: 10,
             },
             access: Access::default(),
             tls: None,
@@ -329,6 +332,12 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_SHELL_TIMEOUT",
         value: "SECS",
         help: "a shell command from the page (`!cmd`) is stopped after this [600]",
+    },
+    Setting {
+        flag: "claude-nice",
+        env: "HOMECLAUDE_CLAUDE_NICE",
+        value: "N",
+        help: "claude and its tools run at this nice value (0-19), below the server [10]",
     },
     Setting {
         flag: "max-daily-usd",
@@ -664,6 +673,10 @@ impl Config {
                 "run-timeout" => c.runner.run_timeout = secs()?,
                 "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
                 "shell-timeout" => c.runner.shell_timeout = secs()?,
+                "claude-nice" => match value.parse::<i32>() {
+                    Ok(n) if (0..=19).contains(&n) => c.runner.claude_nice = n,
+                    _ => return Err(bad("expected a nice value from 0 to 19")),
+                },
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {

@@ -314,8 +314,6 @@ struct Hub {
     batch: Vec<Bytes>,
     /// What Claude waits for a person to answer.
     approvals: Approvals,
-    /// The input being handled is a run's output: broadcasts go into `batch`.
-    batching: bool,
     /// Starts shell commands off the hub thread.
     shell_launcher: Option<shell::Launcher>,
     /// Shell commands running, by id (the `seq` of their `shell_start`).
@@ -341,7 +339,7 @@ pub fn run(
     let started = Box::new(move |run, result| {
         let _ = tx.send(Input::Launched { run, result });
     });
-    let launcher = match Launcher::spawn(started) {
+    let launcher = match Launcher::spawn(started, settings.runner.nice) {
         Ok(l) => l,
         Err(e) => {
             log::error!("hub: cannot start the launcher thread: {e}");
@@ -349,7 +347,7 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
-    let shell_launcher = shell::Launcher::spawn()
+    let shell_launcher = shell::Launcher::spawn(settings.shell.nice)
         .map_err(|e| log::error!("hub: cannot start the shell launcher thread: {e}"))
         .ok();
     let mut hub = Hub {
@@ -373,7 +371,6 @@ pub fn run(
         draining: None,
         req: None,
         batch: Vec::new(),
-        batching: false,
         approvals: Approvals::new(settings_timeout),
         shell_launcher,
         shells: Vec::new(),
@@ -430,12 +427,12 @@ impl Hub {
                     }
                 }
             };
-            self.handle_coalescing(input);
-            // Whatever else is already waiting is handled now too, so a burst of a
-            // run's output leaves in one write per client (`flush_batch`).
+            self.handle(input);
+            // Whatever else is already waiting is handled now too, so everything
+            // broadcast meanwhile leaves in one write per client (`flush_batch`).
             for _ in 1..BATCH_INPUTS {
                 match rx.try_recv() {
-                    Ok(input) => self.handle_coalescing(input),
+                    Ok(input) => self.handle(input),
                     Err(_) => break,
                 }
             }
@@ -443,24 +440,14 @@ impl Hub {
         }
     }
 
-    /// A run's streamed output is broadcast into the batch; anything else first
-    /// sends the batch out, so clients see every frame in `seq` order and joins,
-    /// replays and notices never interleave with a half-sent batch.
-    fn handle_coalescing(&mut self, input: Input) {
-        let coalesce = matches!(
-            input,
-            Input::Runner(RunnerOutput::Progress { .. } | RunnerOutput::Answer { .. })
-                | Input::Shell(ShellOutput::Output { .. })
-        );
-        if !coalesce {
-            self.flush_batch();
-        }
-        self.batching = coalesce;
-        self.handle(input);
-        self.batching = false;
-    }
-
     /// Writes the batched broadcasts to every live client, all in one go.
+    ///
+    /// Every broadcast waits in `batch` until the hub has handled what is waiting
+    /// on its channel (up to [`BATCH_INPUTS`]): under load a turn then costs one
+    /// write per client however many events it made, which is what keeps a
+    /// prompt's echo from queueing behind a run's stream on a busy box. Anything
+    /// written to one client alone (a reply, a join's snapshots, a replay) sends
+    /// the batch first, so every client still sees every frame in `seq` order.
     fn flush_batch(&mut self) {
         if self.batch.is_empty() {
             return;
@@ -570,6 +557,7 @@ impl Hub {
                 let _ = reply.send(result);
             }
             Input::Sessions { client, req, items } => {
+                self.flush_batch();
                 let reply = Reply::Sessions {
                     current: self.session.claude_id.clone(),
                     items,
@@ -595,6 +583,7 @@ impl Hub {
     }
 
     fn join(&mut self, client: Client, replay_after: Option<u64>) {
+        self.flush_batch();
         if let Some((exit, _)) = self.draining {
             client
                 .outbox
@@ -690,6 +679,7 @@ impl Hub {
 
     /// A client's thread has sent its replay job: continue from there.
     fn replay_done(&mut self, id: ClientId, last: u64) {
+        self.flush_batch();
         let Some(i) = self.clients.iter().position(|c| c.id == id) else {
             return;
         };
@@ -754,6 +744,8 @@ impl Hub {
                     log::debug!("hub: client {id} asked for a replay during one");
                     return;
                 }
+                // The replay reaches `seq`: what is batched must not follow it again.
+                self.flush_batch();
                 let mut client = self.clients.swap_remove(i);
                 self.catch_up(&mut client, last_seq.unwrap_or(0));
                 self.clients.push(client);
@@ -1290,7 +1282,8 @@ impl Hub {
 
     /// A notice for one client only, answering the frame being handled (its
     /// request id echoed).
-    fn tell(&self, id: ClientId, code: ErrorCode, message: &str) {
+    fn tell(&mut self, id: ClientId, code: ErrorCode, message: &str) {
+        self.flush_batch();
         if let Some(client) = self.clients.iter().find(|c| c.id == id) {
             client.outbox.push(&text_frame(protocol::encode_notice(
                 code,
@@ -1326,19 +1319,7 @@ impl Hub {
                 None => break,
             }
         }
-        if self.batching {
-            self.batch.push(frame.clone());
-            return frame;
-        }
-        for client in self.clients.iter().filter(|c| c.live) {
-            if client.outbox.push(&frame) == Pushed::Overflowed {
-                log::warn!(
-                    "hub: client {} ({}) fell too far behind; dropping it",
-                    client.id,
-                    client.peer
-                );
-            }
-        }
+        self.batch.push(frame.clone());
         frame
     }
 
@@ -1350,6 +1331,8 @@ impl Hub {
             "hub: shutting down ({exit:?}); closing {} clients",
             self.clients.len()
         );
+        // What was broadcast before the signal still goes out, ahead of the close.
+        self.flush_batch();
         for client in &self.clients {
             client
                 .outbox

@@ -277,6 +277,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 permission_mode: config.runner.permission_mode.clone(),
                 extra_args: config.runner.extra_args.clone(),
                 timeout: config.runner.run_timeout,
+                nice: config.runner.claude_nice,
                 ..runner::RunnerConfig::default()
             },
             max_queue: config.limits.max_queue,
@@ -287,6 +288,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             shell: shell::ShellConfig {
                 workdir: workdir.clone(),
                 timeout: config.runner.shell_timeout,
+                nice: config.runner.claude_nice,
                 ..shell::ShellConfig::default()
             },
         },

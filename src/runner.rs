@@ -59,6 +59,9 @@ pub struct RunnerConfig {
     pub timeout: Duration,
     /// How long each step of a stop waits before the next, harder one.
     pub stop_grace: StopGrace,
+    /// The nice value `claude` and its tools run at (0-19), so that on a small box
+    /// the CLI's CPU never delays what the server sends to the phones.
+    pub nice: i32,
 }
 
 impl Default for RunnerConfig {
@@ -71,6 +74,7 @@ impl Default for RunnerConfig {
             extra_args: Vec::new(),
             timeout: Duration::from_secs(30 * 60),
             stop_grace: StopGrace::default(),
+            nice: 10,
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct ShellConfig {
     pub grace: StopGrace,
     /// Commands that may run at once.
     pub max_running: usize,
+    /// The nice value commands (and their threads) run at: `--claude-nice`, so a
+    /// busy command never delays what the server sends to the phones.
+    pub nice: i32,
 }
 
 impl Default for ShellConfig {
@@ -74,6 +77,7 @@ impl Default for ShellConfig {
             timeout: Duration::from_secs(10 * 60),
             grace: StopGrace::default(),
             max_running: 4,
+            nice: 10,
         }
     }
 }
@@ -165,12 +169,19 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    pub fn spawn() -> std::io::Result<Launcher> {
+    /// Starts the thread; everything it starts runs at `nice` (see
+    /// `crate::launcher`: a thread's nice value is inherited by what it creates).
+    pub fn spawn(nice: i32) -> std::io::Result<Launcher> {
         let (tx, rx) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("shell-launcher".into())
             .stack_size(256 << 10)
             .spawn(move || {
+                if nice != 0
+                    && let Err(e) = rustix::process::setpriority_process(None, nice)
+                {
+                    log::warn!("shell launcher: cannot lower the priority to nice {nice}: {e}");
+                }
                 for job in rx {
                     start(job);
                 }

@@ -252,6 +252,9 @@ fn the_servers_secrets_are_not_in_the_environment() {
     for secret in [TOKEN, "bridge-secret-1", "gh-secret-2", "HOMECLAUDE_"] {
         assert!(!env.contains(secret), "{secret} in:\n{env}");
     }
+    // Below the server, like claude (`--claude-nice`, 10).
+    let id = run(&mut ws, "nice", "n");
+    assert_eq!(text_of(&collect(&mut ws, id).0, "stdout"), "10\n");
     // stdin is closed: `cat` ends at once.
     let id = run(&mut ws, "cat; echo done", "e2");
     let (frames, exit) = collect(&mut ws, id);
