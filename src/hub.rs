@@ -421,7 +421,7 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
-    let shell_launcher = shell::Launcher::spawn()
+    let shell_launcher = shell::Launcher::spawn(settings.shell.nice)
         .map_err(|e| log::error!("hub: cannot start the shell launcher thread: {e}"))
         .ok();
     let mut jobs = crate::jobs::Jobs::new(settings.history_bytes);

@@ -364,6 +364,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             shell: shell::ShellConfig {
                 workdir: workdir.clone(),
                 timeout: config.runner.shell_timeout,
+                nice: config.runner.claude_nice,
                 ..shell::ShellConfig::default()
             },
             notify_mode: config.notify.mode,

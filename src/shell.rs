@@ -14,8 +14,8 @@
 //!   the rest counted, so a 50 MB printer costs a few hundred kilobytes;
 //! - `sh<N>-wait` learns that `sh` exited without reaping it (the group id stays
 //!   ours while the leftovers of the group are killed);
-//! - `sh<N>-supervisor` coalesces output into at most one frame per stream every
-//!   [`FLUSH_EVERY`], runs the stop ladder (SIGINT, SIGTERM, SIGKILL to the group,
+//! - `sh<N>-supervisor` coalesces output into frames (at most one per stream per
+//!   flush), at most one every [`FRAME_EVERY`] on average (20 a second), runs the stop ladder (SIGINT, SIGTERM, SIGKILL to the group,
 //!   the runner's [`StopGrace`]) on `shell_stop` or the time limit, kills whatever is
 //!   left of the group when `sh` exits, reaps it and reports the exit last.
 
@@ -40,8 +40,9 @@ pub const KEEP_HEAD: usize = 256 << 10;
 pub const KEEP_TAIL: usize = 64 << 10;
 /// One read from a pipe.
 const READ_CHUNK: usize = 64 << 10;
-/// Output is sent at most this often per command (one frame per stream switch).
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// A command's frames are paced to one per this on average: after a flush of `n`
+/// frames the next waits `n` times this (20 frames a second).
+pub const FRAME_EVERY: Duration = Duration::from_millis(50);
 /// After `sh` exited, how long its pipes may stay open (a `setsid` escapee).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// After SIGKILL, how long before waiting on without a deadline.
@@ -68,6 +69,9 @@ pub struct ShellConfig {
     pub grace: StopGrace,
     /// Commands that may run at once.
     pub max_running: usize,
+    /// The nice value commands (and their threads) run at: `--claude-nice`, so a
+    /// busy command never delays what the server sends to the phones.
+    pub nice: i32,
 }
 
 impl Default for ShellConfig {
@@ -77,6 +81,7 @@ impl Default for ShellConfig {
             timeout: Duration::from_secs(10 * 60),
             grace: StopGrace::default(),
             max_running: 4,
+            nice: 10,
         }
     }
 }
@@ -168,12 +173,19 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    pub fn spawn() -> std::io::Result<Launcher> {
+    /// Starts the thread; everything it starts runs at `nice` (see
+    /// `crate::launcher`: a thread's nice value is inherited by what it creates).
+    pub fn spawn(nice: i32) -> std::io::Result<Launcher> {
         let (tx, rx) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("shell-launcher".into())
             .stack_size(256 << 10)
             .spawn(move || {
+                if nice != 0
+                    && let Err(e) = rustix::process::setpriority_process(None, nice)
+                {
+                    log::warn!("shell launcher: cannot lower the priority to nice {nice}: {e}");
+                }
                 for job in rx {
                     start(job);
                 }
@@ -320,7 +332,7 @@ fn start(job: Job) {
         started: Instant::now(),
         pending: Vec::new(),
         carry: [Vec::new(), Vec::new()],
-        last_flush: None,
+        next_flush: None,
         exit_sent: false,
     };
     if let Err(e) = spawn_thread(format!("sh{id}-supervisor"), move || supervisor.run(rx)) {
@@ -521,7 +533,8 @@ struct Supervisor {
     pending: Chunks,
     /// An incomplete UTF-8 sequence at the end of the last chunk, per stream.
     carry: [Vec<u8>; 2],
-    last_flush: Option<Instant>,
+    /// When the next flush may go (`None`: now).
+    next_flush: Option<Instant>,
     /// `Exit` was reported; until then a drop (a panic) reports one, so the hub
     /// never counts a command as running for good.
     exit_sent: bool,
@@ -558,8 +571,8 @@ impl Supervisor {
             if exited_at.is_some() && !pipes_open {
                 break;
             }
-            let flush_at = (!self.pending.is_empty())
-                .then(|| self.last_flush.map_or(Instant::now(), |t| t + FLUSH_EVERY));
+            let flush_at =
+                (!self.pending.is_empty()).then(|| self.next_flush.unwrap_or_else(Instant::now));
             let control_at = match (exited_at, stop) {
                 (Some(at), _) => Some(at + PIPE_GRACE),
                 (None, Some((_, at))) => at,
@@ -582,7 +595,7 @@ impl Supervisor {
                         Some((s, b)) if *s == stream => b.extend_from_slice(&bytes),
                         _ => self.pending.push((stream, bytes)),
                     }
-                    if self.last_flush.is_none_or(|t| t.elapsed() >= FLUSH_EVERY) {
+                    if self.next_flush.is_none_or(|t| t <= Instant::now()) {
                         self.flush(0);
                     }
                 }
@@ -592,10 +605,8 @@ impl Supervisor {
                 }) => {
                     self.flush(0);
                     omitted = left_out;
-                    for (i, (stream, bytes)) in chunks.into_iter().enumerate() {
-                        self.pending.push((stream, bytes));
-                        self.flush(if i == 0 { left_out } else { 0 });
-                    }
+                    self.pending = chunks;
+                    self.flush(left_out);
                 }
                 Some(Ev::PipesClosed) => pipes_open = false,
                 Some(Ev::Exited) => {
@@ -689,11 +700,22 @@ impl Supervisor {
         (next, Some(now + grace))
     }
 
-    /// Sends what is pending, one frame per run of one stream; the first carries
-    /// `omitted`.
+    /// Sends what is pending: at most one frame per stream, in the order the
+    /// streams first wrote (each stream's own order is kept; how the two
+    /// interleave within one flush is not, as pipes cannot tell it exactly
+    /// anyway). The first frame carries `omitted`. The next flush waits
+    /// [`FRAME_EVERY`] per frame sent.
     fn flush(&mut self, omitted: u64) {
         let mut omitted = omitted;
+        let mut frames = 0u32;
+        let mut grouped: Vec<(Stream, Vec<u8>)> = Vec::with_capacity(2);
         for (stream, bytes) in std::mem::take(&mut self.pending) {
+            match grouped.iter_mut().find(|(s, _)| *s == stream) {
+                Some((_, b)) => b.extend_from_slice(&bytes),
+                None => grouped.push((stream, bytes)),
+            }
+        }
+        for (stream, bytes) in grouped {
             let carry = &mut self.carry[stream as usize];
             let data = decode(carry, bytes);
             if data.is_empty() && omitted == 0 {
@@ -706,8 +728,9 @@ impl Supervisor {
                 omitted,
             });
             omitted = 0;
+            frames += 1;
         }
-        self.last_flush = Some(Instant::now());
+        self.next_flush = Some(Instant::now() + FRAME_EVERY * frames.max(1));
     }
 
     /// At the end: a last incomplete character, as U+FFFD.

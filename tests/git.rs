@@ -160,4 +160,20 @@ fn only_the_owner_may_look() {
         assert_eq!(status, 403, "{path} as a viewer");
         assert_eq!(owner_get(&server, path).0, 200, "{path} as the owner");
     }
+    // Read-only views: GET and HEAD only.
+    let (status, _) = common::http_raw(
+        server.addr,
+        format!(
+            "POST /api/git/status HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status, 405);
+    // A path outside the repository is git's error, not a file's contents.
+    let (status, v) = owner_get(&server, "/api/git/diff?path=../../../../etc/passwd");
+    assert_eq!(status, 500, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("outside"), "{v}");
+    assert!(v.get("diff").is_none());
 }
