@@ -46,7 +46,7 @@ fn homeclaude(server: &Server, args: &[&str]) -> (bool, String, String) {
 
 /// Trades a login token for the session cookie (`name=value`), as a browser does.
 fn login(server: &Server, token: &str) -> String {
-    let (status, resp) = get(server.addr, &format!("/login?token={token}"));
+    let (status, resp) = get_with(server.addr, &format!("/login?token={token}"), &[]);
     assert_eq!(status, 303, "{resp}");
     let cookie = header_value(&resp, "set-cookie").expect("a session cookie");
     cookie.split(';').next().unwrap().to_string()
@@ -233,6 +233,10 @@ fn each_role_is_refused_what_it_may_not_do_with_the_role_needed() {
         post(&token, "/api/invites/revoke", r#"{"name":"Ann"}"#).0,
         403
     );
+    let revoke_ann = r#"{"name":"Ann"}"#;
+    assert_eq!(post("", "/api/invites/revoke", revoke_ann).0, 401);
+    assert_eq!(post(&viewer, "/api/invites/revoke", revoke_ann).0, 403);
+    assert_eq!(get_with(server.addr, "/api/invites", &[]).0, 401);
     let auth = format!("Bearer {token}");
     assert_eq!(
         get_with(server.addr, "/api/invites", &[("Authorization", &auth)]).0,
@@ -388,7 +392,7 @@ fn revoking_closes_the_socket_within_a_second_and_the_cookie_stops_working() {
         .err()
         .expect("refused");
     assert!(refused.contains("401"), "{refused}");
-    let (status, _) = get(server.addr, &format!("/login?token={token}"));
+    let (status, _) = get_with(server.addr, &format!("/login?token={token}"), &[]);
     assert_eq!(status, 401);
     // The owner is untouched.
     owner.send_json(&json!({"type":"command","command":"request_usage"}));
@@ -411,7 +415,10 @@ fn an_expired_invite_is_refused_and_closes_its_socket() {
     let invites = json!({"invites":[{"id":"0123456789abcdef","name":"Old","role":"collaborator",
         "hash":hash,"created":1_000,"expires":2_000}]});
     std::fs::write(server.data_dir.join("invites.json"), invites.to_string()).unwrap();
-    assert_eq!(get(server.addr, &format!("/login?token={token}")).0, 401);
+    assert_eq!(
+        get_with(server.addr, &format!("/login?token={token}"), &[]).0,
+        401
+    );
     let bearer = format!("Bearer {token}");
     assert_eq!(
         get_with(server.addr, "/api/logs", &[("Authorization", &bearer)]).0,
@@ -422,7 +429,10 @@ fn an_expired_invite_is_refused_and_closes_its_socket() {
     let mut brief = ws_with_cookie(&server, &login(&server, &short));
     assert_eq!(presence(&mut brief)["you"]["role"], "viewer");
     assert_eq!(brief.wait_close(), Some(4003));
-    assert_eq!(get(server.addr, &format!("/login?token={short}")).0, 401);
+    assert_eq!(
+        get_with(server.addr, &format!("/login?token={short}"), &[]).0,
+        401
+    );
 }
 
 #[test]
