@@ -1207,6 +1207,28 @@ mod tests {
     }
 
     #[test]
+    fn token_api_makes_a_named_api_token_and_boxes_is_a_path() {
+        match run(&["token", "--api", "cron", "--data-dir", "/x"], &[]) {
+            Ok(Invocation::ApiToken { name, data_dir }) => {
+                assert_eq!(name, "cron");
+                assert_eq!(data_dir, PathBuf::from("/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            run(&["token", "--api", "two words"], &[]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            run(&["token", "--api"], &[]),
+            Err(ConfigError::MissingValue(_))
+        ));
+        let c = serve(&[], &[("HOMECLAUDE_BOXES", "/etc/boxes.json")]);
+        assert_eq!(c.boxes, Some(PathBuf::from("/etc/boxes.json")));
+        assert_eq!(serve(&[], &[]).boxes, None);
+    }
+
+    #[test]
     fn a_password_hash_comes_from_the_environment_and_is_checked() {
         let good = crate::password::cheap_hash("pw");
         let c = serve(&[], &[("HOMECLAUDE_PASSWORD_HASH", &format!(" {good}\n"))]);
