@@ -401,7 +401,7 @@ mod tests {
         let (git, dir) = fake(
             "slow",
             "echo $$ > pid; sleep 30 & sleep 30",
-            Duration::from_millis(300),
+            Duration::from_secs(1),
         );
         let started = Instant::now();
         let result = git.status();
