@@ -64,6 +64,8 @@ pub enum Refusal {
     Unknown,
     /// The decision does not fit the kind (e.g. "always" for a plan).
     Unfit(&'static str),
+    /// A notification's one-time token that is not (or no longer) this approval's.
+    BadToken,
     /// The person's role may not answer this kind; the role that may.
     Forbidden(crate::auth::Role),
 }

@@ -49,7 +49,12 @@ page_js!(
     "composer.js",
     "sessions.js",
     "settings.js",
+    "boxes.js",
     "approvals.js",
+    "terminal.js",
+    "changes.js",
+    "files.js",
+    "notices.js",
     "people.js",
     "main.js",
 );

@@ -267,7 +267,7 @@ fn write_token(path: &Path) -> Result<String, AuthError> {
 }
 
 /// Writes a file atomically (temp file, then rename), readable by this user only.
-fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
     write_private_file(path, text).map_err(|e| AuthError::Io(path.to_path_buf(), e))
 }
 
@@ -693,6 +693,13 @@ impl Auth {
             right.then_some(Role::Owner),
             "password",
         )
+    }
+
+    /// How long `from` must still wait before presenting another secret, if at
+    /// all: secrets checked outside this module (API tokens, `crate::api_tokens`)
+    /// honour the same back-off before they are compared.
+    pub fn backoff(&self, from: IpAddr) -> Option<Duration> {
+        blocked(&self.lock_limiter(), from)
     }
 
     fn lock_limiter(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {

@@ -25,6 +25,8 @@ pub enum Invocation {
     Token { rotate: bool, data_dir: PathBuf },
     /// `homeclaude hash-password`: read a password, print its argon2 hash.
     HashPassword,
+    /// `homeclaude token --api NAME`: make a named API token (crate::api_tokens).
+    ApiToken { name: String, data_dir: PathBuf },
     /// `homeclaude invite|invites|revoke`: named invites (crate::invites).
     People(People),
 }
@@ -67,6 +69,25 @@ pub struct Config {
     pub access: Access,
     /// `--tls-cert`/`--tls-key`: serve https and wss directly.
     pub tls: Option<TlsFiles>,
+    /// The file routes, attachments and the workdir watch.
+    pub files: FilesSettings,
+    /// `--notify`, `--ntfy-url`, `--public-url`: Web Push and ntfy.
+    pub notify: crate::notify::Settings,
+    /// `--boxes FILE`: other homeclaude boxes this one shows (crate::boxes).
+    pub boxes: Option<PathBuf>,
+}
+
+/// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
+#[derive(Debug, Clone)]
+pub struct FilesSettings {
+    /// Largest upload, in bytes.
+    pub max_upload: u64,
+    /// Names (with `*` wildcards) never listed, served or reported.
+    pub hidden: Vec<String>,
+    /// Where the page's attachments are uploaded, relative to the workdir.
+    pub uploads: String,
+    /// Most directories watched for `file_update`; deeper trees go unreported.
+    pub watch_max: usize,
 }
 
 /// The PEM files TLS is served with. They are read at start-up and again whenever
@@ -163,6 +184,10 @@ pub struct RunnerSettings {
     pub run_timeout: Duration,
     /// Deny an approval nobody answered after this; `None`: wait as long as it takes.
     pub approval_timeout: Option<Duration>,
+    /// The nice value runs get (`--claude-nice`).
+    pub claude_nice: i32,
+    /// A shell command from the page is stopped after this.
+    pub shell_timeout: Duration,
 }
 
 impl Default for Config {
@@ -197,9 +222,22 @@ impl Default for Config {
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
                 approval_timeout: None,
+                claude_nice: 10,
+                shell_timeout: Duration::from_secs(10 * 60),
             },
             access: Access::default(),
             tls: None,
+            files: FilesSettings {
+                max_upload: 100 << 20,
+                hidden: crate::files::DEFAULT_HIDDEN
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                uploads: "uploads".into(),
+                watch_max: 4096,
+            },
+            notify: crate::notify::Settings::default(),
+            boxes: None,
         }
     }
 }
@@ -336,6 +374,12 @@ const SETTINGS: &[Setting] = &[
         help: "the claude executable [claude on PATH]",
     },
     Setting {
+        flag: "boxes",
+        env: "HOMECLAUDE_BOXES",
+        value: "FILE",
+        help: "show these other boxes too: a JSON list of {name, url, token} (docs/API.md)",
+    },
+    Setting {
         flag: "templates",
         env: "HOMECLAUDE_TEMPLATES",
         value: "DIR",
@@ -370,6 +414,18 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_APPROVAL_TIMEOUT",
         value: "SECS",
         help: "deny a tool approval, question or plan nobody answered after this [never]",
+    },
+    Setting {
+        flag: "claude-nice",
+        env: "HOMECLAUDE_CLAUDE_NICE",
+        value: "N",
+        help: "claude and its tools run at this nice value (0-19), below the server [10]",
+    },
+    Setting {
+        flag: "shell-timeout",
+        env: "HOMECLAUDE_SHELL_TIMEOUT",
+        value: "SECS",
+        help: "a shell command from the page (`!cmd`) is stopped after this [600]",
     },
     Setting {
         flag: "max-daily-usd",
@@ -462,6 +518,48 @@ const SETTINGS: &[Setting] = &[
         help: "the private key for --tls-cert",
     },
     Setting {
+        flag: "max-upload",
+        env: "HOMECLAUDE_MAX_UPLOAD",
+        value: "BYTES",
+        help: "largest file uploaded through the page or PUT /api/files/raw [104857600]",
+    },
+    Setting {
+        flag: "files-hidden",
+        env: "HOMECLAUDE_FILES_HIDDEN",
+        value: "NAMES",
+        help: "names never listed or served, comma-separated, * wildcards [.git,.env*,*.pem,*.key]",
+    },
+    Setting {
+        flag: "uploads-dir",
+        env: "HOMECLAUDE_UPLOADS_DIR",
+        value: "DIR",
+        help: "where the page uploads attachments, inside the workdir [uploads]",
+    },
+    Setting {
+        flag: "watch-max",
+        env: "HOMECLAUDE_WATCH_MAX",
+        value: "N",
+        help: "most workdir directories watched for file changes [4096]",
+    },
+    Setting {
+        flag: "notify",
+        env: "HOMECLAUDE_NOTIFY",
+        value: "WHEN",
+        help: "push and ntfy notifications: always, away (no owner page visible), never [away]",
+    },
+    Setting {
+        flag: "ntfy-url",
+        env: "HOMECLAUDE_NTFY_URL",
+        value: "URL",
+        help: "also notify this ntfy topic, e.g. https://ntfy.sh/my-topic (token: HOMECLAUDE_NTFY_TOKEN)",
+    },
+    Setting {
+        flag: "public-url",
+        env: "HOMECLAUDE_PUBLIC_URL",
+        value: "URL",
+        help: "the address phones open the page at (ngrok, Tailscale): links and Allow/Deny in ntfy",
+    },
+    Setting {
         flag: "ping-interval",
         env: "HOMECLAUDE_PING_INTERVAL",
         value: "SECS",
@@ -512,11 +610,13 @@ pub fn help() -> String {
         "\nOnly in the environment (secrets stay out of the process list):\n\
          \x20 HOMECLAUDE_TOKEN                the owner token, instead of the data dir's\n\
          \x20 HOMECLAUDE_PASSWORD_HASH        log in with a password too (an argon2 hash\n\
-         \x20                                 from `homeclaude hash-password`)\n",
+         \x20                                 from `homeclaude hash-password`)\n\
+         \x20 HOMECLAUDE_NTFY_TOKEN           an ntfy access token for --ntfy-url\n",
     );
     out.push_str(
         "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
          \x20                                 logging every session out)\n\
+         \x20 homeclaude token --api NAME     make an API token for scripts (REST only)\n\
          \x20 homeclaude hash-password        read a password (typed twice, or one line\n\
          \x20                                 from stdin) and print its argon2id hash\n\
          \x20 homeclaude invite --role collaborator|viewer --name NAME [--expires 7d]\n\
@@ -604,6 +704,7 @@ pub fn parse(
         }
     }
     let mut config = Config::from_raw(&raw)?;
+    config.notify.ntfy_token = env("HOMECLAUDE_NTFY_TOKEN").filter(|t| !t.is_empty());
     config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
     if let Some(token) = &config.access.token {
         let bits = crate::auth::token_bits(token);
@@ -622,6 +723,18 @@ pub fn parse(
         config.access.password_hash = Some(hash);
     }
     Ok(Invocation::Serve(Box::new(config)))
+}
+
+/// An http(s) URL without a trailing slash (so paths can be appended).
+fn http_url(value: &str) -> Result<String, &'static str> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("expected an http:// or https:// URL")?;
+    if rest.is_empty() || rest.starts_with('/') || value.chars().any(|c| c.is_whitespace()) {
+        return Err("expected an http:// or https:// URL with a host");
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 /// `homeclaude hash-password`: no flags (the password comes from the terminal or
@@ -647,6 +760,7 @@ fn parse_token(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Invocation, ConfigError> {
     let mut rotate = false;
+    let mut api: Option<String> = None;
     let mut data_dir = env("HOMECLAUDE_DATA_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
@@ -658,6 +772,21 @@ fn parse_token(
     {
         match arg {
             lexopt::Arg::Long("rotate") => rotate = true,
+            lexopt::Arg::Long("api") => {
+                let name = parser
+                    .value()
+                    .map_err(|_| ConfigError::MissingValue("--api".into()))?
+                    .to_string_lossy()
+                    .into_owned();
+                if !crate::api_tokens::valid_name(&name) {
+                    return Err(ConfigError::BadValue {
+                        name: "--api".into(),
+                        value: name,
+                        why: "1-32 letters, digits, - _ or .".into(),
+                    });
+                }
+                api = Some(name);
+            }
             lexopt::Arg::Long("data-dir") => {
                 data_dir = parser
                     .value()
@@ -671,6 +800,9 @@ fn parse_token(
                 return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
             }
         }
+    }
+    if let Some(name) = api {
+        return Ok(Invocation::ApiToken { name, data_dir });
     }
     Ok(Invocation::Token { rotate, data_dir })
 }
@@ -829,6 +961,7 @@ impl Config {
                 "data-dir" => c.data_dir = path()?,
                 "claude" => c.claude = path()?,
                 "templates" => c.templates = Some(path()?),
+                "boxes" => c.boxes = Some(path()?),
                 "model" => c.runner.model = Some(value.clone()).filter(|m| !m.is_empty()),
                 "permission-mode" => {
                     const MODES: &[&str] = &[
@@ -850,6 +983,11 @@ impl Config {
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
                 "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
+                "claude-nice" => match value.parse::<i32>() {
+                    Ok(n) if (0..=19).contains(&n) => c.runner.claude_nice = n,
+                    _ => return Err(bad("expected a nice value from 0 to 19")),
+                },
+                "shell-timeout" => c.runner.shell_timeout = secs()?,
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {
@@ -881,6 +1019,25 @@ impl Config {
                 "allowed-origin" => c.access.allowed_origins = list(value),
                 "tls-cert" => tls_cert = Some(path()?),
                 "tls-key" => tls_key = Some(path()?),
+                "max-upload" => c.files.max_upload = count()? as u64,
+                "files-hidden" => c.files.hidden = list(value),
+                "uploads-dir" => {
+                    let bad_dir = value.is_empty()
+                        || value.starts_with('/')
+                        || value.split('/').any(|p| p == "..")
+                        || value.contains('\0');
+                    if bad_dir {
+                        return Err(bad("expected a directory inside the workdir, e.g. uploads"));
+                    }
+                    c.files.uploads = value.trim_end_matches('/').to_string()
+                }
+                "watch-max" => c.files.watch_max = count()?,
+                "notify" => {
+                    c.notify.mode = crate::notify::Mode::parse(value)
+                        .ok_or_else(|| bad("expected always, away or never"))?
+                }
+                "ntfy-url" => c.notify.ntfy_url = Some(http_url(value).map_err(&bad)?),
+                "public-url" => c.notify.public_url = Some(http_url(value).map_err(&bad)?),
                 "ping-interval" => c.ws.ping_interval = secs()?,
                 "peer-timeout" => c.ws.peer_timeout = secs()?,
                 other => unreachable!("flag {other} is in SETTINGS but not validated"),
@@ -1047,6 +1204,28 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn token_api_makes_a_named_api_token_and_boxes_is_a_path() {
+        match run(&["token", "--api", "cron", "--data-dir", "/x"], &[]) {
+            Ok(Invocation::ApiToken { name, data_dir }) => {
+                assert_eq!(name, "cron");
+                assert_eq!(data_dir, PathBuf::from("/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            run(&["token", "--api", "two words"], &[]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            run(&["token", "--api"], &[]),
+            Err(ConfigError::MissingValue(_))
+        ));
+        let c = serve(&[], &[("HOMECLAUDE_BOXES", "/etc/boxes.json")]);
+        assert_eq!(c.boxes, Some(PathBuf::from("/etc/boxes.json")));
+        assert_eq!(serve(&[], &[]).boxes, None);
     }
 
     #[test]

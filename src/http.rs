@@ -214,6 +214,10 @@ fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door, ticket: &Ticket) {
         }
     };
     match serve_requests(&mut stream, peer, door, ticket) {
+        Some((head, _, who)) if crate::sse::wants(&head) => {
+            let role = who.as_ref().map(|w| w.role);
+            crate::sse::serve(stream, peer, &head, role, door, ticket);
+        }
         Some((head, leftover, who)) => upgrade(stream, peer, head, leftover, who, door, ticket),
         None => stream.close_notify(),
     }
@@ -257,7 +261,8 @@ fn serve_requests(
             }
         };
         let who = person.as_ref().map(|p| p.role);
-        if let Some(role) = who
+        // An API token's connection is admitted in the viewer class (crate::api).
+        if let Some(role) = who.or_else(|| crate::api::token_class(&head, &door.app))
             && let Err(why) = ticket.identified(role)
         {
             log::warn!("http {peer}: refused {role:?}: {why}");
@@ -266,12 +271,24 @@ fn serve_requests(
             let _ = write_response(stream, reply, head.minor, false, false);
             return None;
         }
-        if head.path == "/ws" && ws::is_upgrade(&head) {
+        if (head.path == "/ws" && ws::is_upgrade(&head)) || crate::sse::wants(&head) {
             let leftover = buf.split_off(head_len);
             return Some((head, leftover, person));
         }
+        if routes::streams_body(&head) {
+            if serve_streamed(stream, &mut buf, head_len, &head, peer, who, door) {
+                continue;
+            }
+            return None;
+        }
         let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
+            // The API answers in JSON, a body over --max-body too.
+            Err(ReadError::BodyTooLarge) if crate::api::route_of(&head.path).is_some() => {
+                let reply = crate::api::error(413, "payload_too_large", "request body too large");
+                let _ = write_response(stream, reply, head.minor, false, false);
+                return None;
+            }
             Err(err) => {
                 answer_read_error(stream, peer, err);
                 return None;
@@ -530,15 +547,122 @@ fn to_head(req: &httparse::Request<'_, '_>) -> Result<Head, ReadError> {
     })
 }
 
-/// Reads the body announced by Content-Length (leftover bytes in `buf` first), and
-/// leaves in `buf` only what follows it (a pipelined request).
-fn read_body(
+/// One request whose body streams to its handler (an upload; [`routes::streams_body`])
+/// instead of being read into memory: the handler reads it through [`BodyStream`],
+/// under the idle deadline, after it has refused what it can from the head alone.
+/// Returns whether the connection may carry another request (only when the body was
+/// read to its end; `buf` then holds what followed it).
+fn serve_streamed(
     stream: &mut Stream,
     buf: &mut Vec<u8>,
     head_len: usize,
     head: &Head,
-    settings: &HttpSettings,
-) -> Result<Vec<u8>, ReadError> {
+    peer: SocketAddr,
+    who: Option<crate::auth::Role>,
+    door: &Door,
+) -> bool {
+    let len = match content_length(head) {
+        Ok(Some(len)) => len,
+        Ok(None) => {
+            answer_read_error(
+                stream,
+                peer,
+                ReadError::Malformed("an upload needs a Content-Length".into()),
+            );
+            return false;
+        }
+        Err(err) => {
+            answer_read_error(stream, peer, err);
+            return false;
+        }
+    };
+    let mut pre = buf.split_off(head_len);
+    buf.clear();
+    if pre.len() as u64 > len {
+        *buf = pre.split_off(len as usize);
+    }
+    let mut body = BodyStream {
+        stream,
+        pre,
+        pos: 0,
+        left: len,
+        idle: door.settings.request_timeout,
+        expect_continue: head
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue")),
+        timed: false,
+    };
+    let response = routes::handle_streamed(head, peer, len, &mut body, &door.app, who);
+    let whole = body.left == 0;
+    let keep_alive = whole && head.keep_alive() && !door.closing.load(Ordering::Relaxed);
+    let status = response.status_code().0;
+    log::info!("http {peer}: {} {} -> {status}", head.method, head.path);
+    if let Err(e) = write_response(stream, response, head.minor, false, keep_alive) {
+        log::debug!("http {peer}: write failed: {e}");
+        return false;
+    }
+    keep_alive
+}
+
+/// A request body read as its handler asks, never held whole: the bytes that came
+/// with the head first, then the socket, to exactly the Content-Length. Each read
+/// must make progress within the request timeout (an idle deadline: a 100 MB upload
+/// over a slow link may take minutes, a stalled one is cut). `Expect: 100-continue`
+/// is answered at the first read, so a refused upload is never sent.
+struct BodyStream<'a> {
+    stream: &'a mut Stream,
+    pre: Vec<u8>,
+    pos: usize,
+    left: u64,
+    idle: Duration,
+    expect_continue: bool,
+    timed: bool,
+}
+
+impl Read for BodyStream<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        let want = out
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if self.pos < self.pre.len() {
+            let n = want.min(self.pre.len() - self.pos);
+            out[..n].copy_from_slice(&self.pre[self.pos..self.pos + n]);
+            self.pos += n;
+            self.left -= n as u64;
+            return Ok(n);
+        }
+        if self.expect_continue {
+            self.expect_continue = false;
+            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.stream.flush()?;
+        }
+        if !self.timed {
+            self.stream.tcp().set_read_timeout(Some(self.idle))?;
+            self.timed = true;
+        }
+        match self.stream.read(&mut out[..want]) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed mid-body",
+            )),
+            Ok(n) => {
+                self.left -= n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no body bytes within the request timeout",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The Content-Length of a request, refusing ambiguous framings; `None` when absent.
+fn content_length(head: &Head) -> Result<Option<u64>, ReadError> {
     // Two framings, or two lengths, are how requests are smuggled past a proxy
     // that reads the other one: refused outright rather than picking one.
     let lengths = head
@@ -560,13 +684,26 @@ fn read_body(
             "chunked request bodies are not accepted; send Content-Length",
         ));
     }
-    let len = match head.header("content-length") {
-        None => 0,
+    match head.header("content-length") {
+        None => Ok(None),
         Some(v) => v
             .trim()
             .parse::<u64>()
-            .map_err(|_| ReadError::Malformed("bad Content-Length".into()))?,
-    };
+            .map(Some)
+            .map_err(|_| ReadError::Malformed("bad Content-Length".into())),
+    }
+}
+
+/// Reads the body announced by Content-Length (leftover bytes in `buf` first), and
+/// leaves in `buf` only what follows it (a pipelined request).
+fn read_body(
+    stream: &mut Stream,
+    buf: &mut Vec<u8>,
+    head_len: usize,
+    head: &Head,
+    settings: &HttpSettings,
+) -> Result<Vec<u8>, ReadError> {
+    let len = content_length(head)?.unwrap_or(0);
     // Compared as u64 before any allocation: a 30 GB Content-Length is refused, not
     // allocated (tiny_http's own reader would abort the process here).
     if len > settings.max_body as u64 {
@@ -616,7 +753,7 @@ pub fn header(name: &str, value: &str) -> Header {
 }
 
 /// Headers every response carries.
-const SECURITY_HEADERS: &[(&str, &str)] = &[
+pub(crate) const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("X-Content-Type-Options", "nosniff"),
     // Not `no-referrer`: under it browsers send `Origin: null` with a form POST,
     // which the origin check must refuse, and the login form could never log in.
@@ -632,7 +769,7 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// Writes a response with tiny_http, adding the common headers.
-fn write_response(
+pub(crate) fn write_response(
     stream: &mut Stream,
     mut response: routes::Reply,
     minor: u8,

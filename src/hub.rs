@@ -17,6 +17,7 @@ use crate::approvals::{self, Approvals, Refusal};
 use crate::auth::{Role, Who};
 use crate::launcher::Launcher;
 use crate::meter::Meter;
+use crate::notify::{self, Note, NotifyHandle, RunSummary, Tokens};
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
 use crate::permissions::{Action, Policy};
 use crate::presence::{Change, Presence};
@@ -27,6 +28,7 @@ use crate::protocol::{
 use crate::ratelimit::{Buckets, Rate};
 use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
+use crate::shell::{self, ShellConfig, ShellHandle, ShellOutput};
 use crate::store::writer::{StoreHandle, StoreOp};
 use crate::store::{self, SavedPrompt, SessionState};
 use crate::stream_json::PermissionAnswer;
@@ -39,6 +41,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
+
+mod api;
+pub use api::{ApiInput, Cancelled};
 
 /// Identifies one WebSocket connection for its lifetime.
 pub type ClientId = u64;
@@ -105,12 +110,19 @@ pub enum Input {
         last: u64,
     },
     /// `POST /api/approvals/<id>`: an answer from HTTP; the reply says how it went.
+    /// `token`: a notification's one-time token (then no login is needed).
     ApprovalHttp {
         answer: ApprovalAnswer,
+        /// A notification's one-time token (then `who` is `None`: the route is public).
+        token: Option<String>,
         /// Who answers (the route let only owners and collaborators through).
-        who: Who,
+        who: Option<Who>,
         reply: Sender<Result<&'static str, Refusal>>,
     },
+    /// Changes in the workdir from the `files` thread (`crate::file_watch`).
+    FileUpdates(Vec<(String, crate::file_watch::Action)>),
+    /// A request from the REST API (`crate::api`), answered on its channel.
+    Api(ApiInput),
     /// The invites watcher's latest read: clients of other invites, checked
     /// before it, are closed (4003).
     Invites(crate::invites::Live),
@@ -120,6 +132,8 @@ pub enum Input {
         req: Option<RequestId>,
         items: Vec<SessionItem>,
     },
+    /// What a shell command reports, in its order; `Exit` last.
+    Shell(ShellOutput),
 }
 
 /// The sending side, cloned into every thread that talks to the hub.
@@ -174,11 +188,17 @@ impl HubHandle {
     pub fn approve(
         &self,
         answer: ApprovalAnswer,
-        who: Who,
+        token: Option<String>,
+        who: Option<Who>,
         wait: Duration,
     ) -> Option<Result<&'static str, Refusal>> {
         let (reply, rx) = mpsc::channel();
-        self.send(Input::ApprovalHttp { answer, who, reply });
+        self.send(Input::ApprovalHttp {
+            answer,
+            token,
+            who,
+            reply,
+        });
         rx.recv_timeout(wait).ok()
     }
 
@@ -195,6 +215,11 @@ impl HubHandle {
     /// A client's thread finished its replay job (see [`crate::replay`]).
     pub fn replay_done(&self, id: ClientId, last: u64) {
         self.send(Input::ReplayDone { id, last });
+    }
+
+    /// Workdir changes, each broadcast as a `file_update`.
+    pub fn file_updates(&self, changes: Vec<(String, crate::file_watch::Action)>) {
+        self.send(Input::FileUpdates(changes));
     }
 
     pub fn usage(&self, body: Map<String, Value>) {
@@ -239,6 +264,11 @@ pub struct HubSettings {
     pub data_dir: std::path::PathBuf,
     /// `--approval-timeout`: deny an unanswered approval after this (never if None).
     pub approval_timeout: Option<Duration>,
+    /// How shell commands run (`crate::shell`).
+    pub shell: ShellConfig,
+    /// `--notify`, and the notify thread's handle (None: no notifications).
+    pub notify_mode: notify::Mode,
+    pub notify: Option<NotifyHandle>,
     /// `--owner-name`: the owner's prompts are stamped with it.
     pub owner_name: String,
     /// `--rate-limit`: each participant's prompts and commands.
@@ -263,6 +293,8 @@ struct Client {
     live: bool,
     /// A replay job is with its connection thread.
     replaying: bool,
+    /// The page said it is visible (`visibility` frame); owners' pages only.
+    visible: bool,
 }
 
 /// The run in progress.
@@ -332,12 +364,24 @@ struct Hub {
     draining: Option<(Exit, Instant)>,
     /// The id of the client frame being handled, echoed by `tell`.
     req: Option<RequestId>,
-    /// Broadcasts of a run's output not yet written to the clients.
+    /// Broadcasts of this turn not yet written to the clients (`flush_batch`).
     batch: Vec<Bytes>,
     /// What Claude waits for a person to answer.
     approvals: Approvals,
-    /// The input being handled is a run's output: broadcasts go into `batch`.
-    batching: bool,
+    /// Starts shell commands off the hub thread.
+    shell_launcher: Option<shell::Launcher>,
+    /// Shell commands running, by id (the `seq` of their `shell_start`).
+    shells: Vec<(u64, ShellHandle)>,
+    /// One-time tokens of notified approvals (Allow / Deny from a notification).
+    tokens: Tokens,
+    /// What the current run said so far, for the note at its end.
+    summary: RunSummary,
+    /// Every prompt as a job, and the event streams that follow them (REST API).
+    jobs: crate::jobs::Jobs,
+    /// API requests waiting for the reader thread's session list.
+    api_sessions: Vec<(ClientId, Sender<api::SessionsAnswer>)>,
+    /// The last usage figures, for `GET /api/usage`.
+    api_usage: Option<Map<String, Value>>,
     /// Who is connected, by person.
     presence: Presence,
     /// Fair use per person.
@@ -369,7 +413,7 @@ pub fn run(
     let started = Box::new(move |run, result| {
         let _ = tx.send(Input::Launched { run, result });
     });
-    let launcher = match Launcher::spawn(started) {
+    let launcher = match Launcher::spawn(started, settings.runner.nice) {
         Ok(l) => l,
         Err(e) => {
             log::error!("hub: cannot start the launcher thread: {e}");
@@ -377,6 +421,13 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
+    let shell_launcher = shell::Launcher::spawn(settings.shell.nice)
+        .map_err(|e| log::error!("hub: cannot start the shell launcher thread: {e}"))
+        .ok();
+    let mut jobs = crate::jobs::Jobs::new(settings.history_bytes);
+    for waiting in &recovered.waiting {
+        jobs.recovered(waiting.id, &waiting.username);
+    }
     let settings_rate = settings.rate;
     let mut hub = Hub {
         tx: handle.tx.clone(),
@@ -399,8 +450,14 @@ pub fn run(
         draining: None,
         req: None,
         batch: Vec::new(),
-        batching: false,
         approvals: Approvals::new(settings_timeout),
+        shell_launcher,
+        shells: Vec::new(),
+        tokens: Tokens::default(),
+        summary: RunSummary::default(),
+        jobs,
+        api_sessions: Vec::new(),
+        api_usage: None,
         presence: Presence::default(),
         buckets: Buckets::new(settings_rate),
         prompt_from: HashMap::new(),
@@ -447,7 +504,7 @@ impl Hub {
                     }
                 },
                 Some((exit, deadline)) => {
-                    if self.clients.is_empty() && self.running.is_none() {
+                    if self.clients.is_empty() && self.running.is_none() && self.shells.is_empty() {
                         return exit;
                     }
                     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -458,12 +515,12 @@ impl Hub {
                     }
                 }
             };
-            self.handle_coalescing(input);
-            // Whatever else is already waiting is handled now too, so a burst of a
-            // run's output leaves in one write per client (`flush_batch`).
+            self.handle(input);
+            // Whatever else is already waiting is handled now too, so everything
+            // broadcast meanwhile leaves in one write per client (`flush_batch`).
             for _ in 1..BATCH_INPUTS {
                 match rx.try_recv() {
-                    Ok(input) => self.handle_coalescing(input),
+                    Ok(input) => self.handle(input),
                     Err(_) => break,
                 }
             }
@@ -471,23 +528,14 @@ impl Hub {
         }
     }
 
-    /// A run's streamed output is broadcast into the batch; anything else first
-    /// sends the batch out, so clients see every frame in `seq` order and joins,
-    /// replays and notices never interleave with a half-sent batch.
-    fn handle_coalescing(&mut self, input: Input) {
-        let coalesce = matches!(
-            input,
-            Input::Runner(RunnerOutput::Progress { .. } | RunnerOutput::Answer { .. })
-        );
-        if !coalesce {
-            self.flush_batch();
-        }
-        self.batching = coalesce;
-        self.handle(input);
-        self.batching = false;
-    }
-
     /// Writes the batched broadcasts to every live client, all in one go.
+    ///
+    /// Every broadcast waits in `batch` until the hub has handled what is waiting
+    /// on its channel (up to [`BATCH_INPUTS`]): under load a turn then costs one
+    /// write per client however many events it made, which is what keeps a
+    /// prompt's echo from queueing behind a run's stream on a busy box. Anything
+    /// written to one client alone (a reply, a join's snapshots, a replay) sends
+    /// the batch first, so every client still sees every frame in `seq` order.
     fn flush_batch(&mut self) {
         if self.batch.is_empty() {
             return;
@@ -567,6 +615,7 @@ impl Hub {
                         checked: who.checked,
                         live: false,
                         replaying: false,
+                        visible: false,
                     },
                     replay_after,
                 )
@@ -603,19 +652,41 @@ impl Hub {
             Input::Store(result) => self.store_report(result),
             Input::Launched { run, result } => self.launched(run, result),
             Input::ReplayDone { id, last } => self.replay_done(id, last),
-            Input::ApprovalHttp { answer, who, reply } => {
-                let result = match self.approval_action(&answer) {
-                    action if who.role.may(action, self.settings.policy).is_err() => {
+            Input::ApprovalHttp {
+                answer,
+                token,
+                who,
+                reply,
+            } => {
+                let action = self.approval_action(&answer);
+                let result = match (&token, who) {
+                    (Some(t), _) if !self.tokens.redeem(&answer.id, t) => Err(Refusal::BadToken),
+                    (Some(_), _) => self.answer_approval(&answer, "owner (notification)"),
+                    (None, Some(who)) if who.role.may(action, self.settings.policy).is_err() => {
                         Err(Refusal::Forbidden(Role::Owner))
                     }
-                    _ => {
+                    (None, Some(who)) => {
                         let (_, name) = self.participant(&who);
                         self.answer_approval(&answer, &format!("{name} (API)"))
                     }
+                    (None, None) => Err(Refusal::Forbidden(Role::Owner)),
                 };
                 let _ = reply.send(result);
             }
+            Input::FileUpdates(changes) => {
+                for (path, action) in changes {
+                    self.broadcast(&Event::FileUpdate {
+                        path,
+                        action: action.as_str(),
+                    });
+                }
+            }
+            Input::Api(input) => self.api(input),
             Input::Sessions { client, req, items } => {
+                let Some(items) = self.api_sessions_answer(client, items) else {
+                    return;
+                };
+                self.flush_batch();
                 let reply = Reply::Sessions {
                     current: self.session.claude_id.clone(),
                     items,
@@ -625,12 +696,14 @@ impl Hub {
                     c.outbox.push(&text_frame(protocol::encode_reply(&reply)));
                 }
             }
+            Input::Shell(output) => self.shell_output(output),
             Input::Usage(body) => {
                 self.today_usd = body
                     .get("today")
                     .and_then(|t| t.get("totalCost"))
                     .and_then(Value::as_f64)
                     .unwrap_or(0.0);
+                self.api_usage = Some(body.clone());
                 let event = Event::UsageStatus { body };
                 // Kept for clients that connect later; broadcast to those here now.
                 self.usage = Some(text_frame(protocol::encode_snapshot(&event)));
@@ -640,6 +713,7 @@ impl Hub {
     }
 
     fn join(&mut self, client: Client, replay_after: Option<u64>) {
+        self.flush_batch();
         if let Some((exit, _)) = self.draining {
             client
                 .outbox
@@ -659,6 +733,8 @@ impl Hub {
                 name: client.name.clone(),
                 role: client.role.name(),
             });
+            // Out to the others now: this client's own catch-up covers it.
+            self.flush_batch();
         }
         let mut client = client;
         // Snapshots for this client alone: not part of the shared history.
@@ -840,6 +916,9 @@ impl Hub {
             ClientMsg::Message { .. } => Action::Prompt,
             ClientMsg::Command(cmd) => self.command_action(cmd, &key),
             ClientMsg::Approval(answer) => self.approval_action(answer),
+            ClientMsg::Shell { .. } | ClientMsg::ShellStop { .. } => Action::Shell,
+            // Only an owner's visible page holds notifications back (`notify`).
+            ClientMsg::Visibility { .. } => Action::Ask,
             ClientMsg::Hello { .. } | ClientMsg::Ping => return true,
         };
         if let Err(needs) = role.may(action, self.settings.policy) {
@@ -898,6 +977,7 @@ impl Hub {
 
     /// A client's thread has sent its replay job: continue from there.
     fn replay_done(&mut self, id: ClientId, last: u64) {
+        self.flush_batch();
         let Some(i) = self.clients.iter().position(|c| c.id == id) else {
             return;
         };
@@ -928,7 +1008,8 @@ impl Hub {
                 username: _,
                 message,
                 client_id,
-            } => self.prompt(id, &key, name, message, client_id),
+                attachments,
+            } => self.prompt(id, &key, name, message, client_id, attachments),
             ClientMsg::Command(cmd) => self.command(id, cmd),
             ClientMsg::Approval(answer) => match self.answer_approval(&answer, &name) {
                 Ok(_) => {}
@@ -943,6 +1024,8 @@ impl Hub {
                     &format!("no approval {:?} is waiting", answer.id),
                 ),
                 Err(Refusal::Unfit(why)) => self.tell(id, ErrorCode::BadField, why),
+                // Tokens come over HTTP only.
+                Err(Refusal::BadToken) => {}
                 Err(Refusal::Forbidden(needs)) => self.refuse(
                     id,
                     ErrorCode::Forbidden,
@@ -951,6 +1034,11 @@ impl Hub {
                     None,
                 ),
             },
+            ClientMsg::Visibility { visible } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+                    c.visible = visible;
+                }
+            }
             ClientMsg::Hello { last_seq } => {
                 let Some(i) = self.clients.iter().position(|c| c.id == id) else {
                     return;
@@ -960,11 +1048,27 @@ impl Hub {
                     log::debug!("hub: client {id} asked for a replay during one");
                     return;
                 }
+                // The replay reaches `seq`: what is batched must not follow it again.
+                self.flush_batch();
                 let mut client = self.clients.swap_remove(i);
                 self.catch_up(&mut client, last_seq.unwrap_or(0));
                 self.clients.push(client);
             }
             ClientMsg::Ping => {}
+            ClientMsg::Shell { command, username } => self.shell_start(id, command, username),
+            ClientMsg::ShellStop { id: shell } => {
+                match self.shells.iter().find(|(s, _)| *s == shell) {
+                    Some((_, handle)) => {
+                        log::info!("hub: stop requested for shell {shell}");
+                        handle.stop();
+                    }
+                    None => self.tell(
+                        id,
+                        ErrorCode::NotRunning,
+                        &format!("shell command {shell} is not running"),
+                    ),
+                }
+            }
         }
     }
 
@@ -975,8 +1079,9 @@ impl Hub {
         username: String,
         message: String,
         client_id: Option<String>,
+        attachments: Vec<String>,
     ) {
-        if message.trim().is_empty() {
+        if message.trim().is_empty() && attachments.is_empty() {
             self.tell(from, ErrorCode::EmptyPrompt, "the prompt is empty");
             return;
         }
@@ -990,30 +1095,46 @@ impl Hub {
             }
             self.recent_client_ids.push_back(cid.clone());
         }
+        if let Err((code, message)) =
+            self.admit_prompt(key, username, message, client_id, attachments)
+        {
+            self.tell(from, code, &message);
+        }
+    }
+
+    /// Queues a prompt (from a page or the API) unless the budget or the queue
+    /// refuses it; returns its id. `key`: the participant who may stop or cancel it.
+    fn admit_prompt(
+        &mut self,
+        key: &str,
+        username: String,
+        message: String,
+        client_id: Option<String>,
+        attachments: Vec<String>,
+    ) -> Result<u64, (ErrorCode, String)> {
+        if message.trim().is_empty() && attachments.is_empty() {
+            return Err((ErrorCode::EmptyPrompt, "the prompt is empty".into()));
+        }
         if let Some(limit) = self.settings.max_daily_usd
             && self.today_usd >= limit
         {
-            self.tell(
-                from,
+            return Err((
                 ErrorCode::BudgetReached,
-                &format!(
+                format!(
                     "today's Claude cost (${:.2}) has reached this server's daily limit \
                      (${limit:.2}); prompts are refused until tomorrow",
                     self.today_usd
                 ),
-            );
-            return;
+            ));
         }
         if self.queue.len() >= self.settings.max_queue {
-            self.tell(
-                from,
+            return Err((
                 ErrorCode::QueueFull,
-                &format!(
+                format!(
                     "the queue is full ({} prompts wait); try again when one has run",
                     self.queue.len()
                 ),
-            );
-            return;
+            ));
         }
         let id = self.session.next_prompt.max(1);
         self.session.next_prompt = id + 1;
@@ -1024,15 +1145,18 @@ impl Hub {
             html: None,
             id: Some(id),
             client_id,
+            attachments: attachments.clone(),
         });
         let prompt = SavedPrompt {
             id,
             username,
             text: message,
+            attachments,
         };
         self.store.send(StoreOp::QueueAdd(prompt.clone()));
         self.queue.push_back(prompt);
         self.queue_changed();
+        Ok(id)
     }
 
     fn command(&mut self, from: ClientId, cmd: Command) {
@@ -1086,6 +1210,7 @@ impl Hub {
                 } else {
                     self.prompt_from.remove(&id);
                     self.store.send(StoreOp::QueueRemove(id));
+                    self.jobs.cancelled(id);
                     self.queue_status(Some(id));
                 }
             }
@@ -1126,6 +1251,8 @@ impl Hub {
                 return;
             };
             self.store.send(StoreOp::QueueRun(prompt.id));
+            self.api_before_start(prompt.id);
+            self.jobs.started(prompt.id);
             let session = match (&self.session.claude_id, self.session.resumable) {
                 (Some(id), true) => SessionRef::Resume(id.clone()),
                 _ => SessionRef::New(runner::new_session_id()),
@@ -1141,6 +1268,7 @@ impl Hub {
             prompt_id: prompt.id,
             username: prompt.username.clone(),
             text: prompt.text.clone(),
+            attachments: prompt.attachments.clone(),
             session,
         };
         let tx = self.tx.clone();
@@ -1149,6 +1277,7 @@ impl Hub {
         });
         let mut config = self.settings.runner.clone();
         config.permission_mode = self.mode().to_string();
+        self.summary = RunSummary::default();
         self.launcher.launch(config, request, out);
         self.running = Some(Running {
             prompt,
@@ -1189,6 +1318,7 @@ impl Hub {
                     self.running = None;
                 }
                 self.run_done(run);
+                self.jobs.finished(run, None, None);
                 if std::mem::take(&mut self.clear_after_run) {
                     self.new_session();
                 }
@@ -1203,15 +1333,18 @@ impl Hub {
                 if let Progress::Text { text, html } = &mut progress {
                     *html = Some(crate::markdown::to_html(text));
                 }
+                self.summary.progress(&progress);
                 self.broadcast(&Event::Progress { run, progress });
             }
             RunnerOutput::Answer { run: _, text } => {
+                self.summary.answer(&text);
                 self.broadcast(&Event::Message {
                     username: "Claude".into(),
                     html: Some(crate::markdown::to_html(&text)),
                     message: text,
                     id: None,
                     client_id: None,
+                    attachments: vec![],
                 });
             }
             RunnerOutput::Approval { run, request } => self.approval_asked(run, request),
@@ -1276,6 +1409,7 @@ impl Hub {
                 },
             });
         }
+        let reported = session_id.clone();
         if same_session && let Some(id) = session_id {
             // The id the CLI reported is the truth; once it has printed `init` the
             // session exists and can be resumed.
@@ -1285,10 +1419,36 @@ impl Hub {
         }
         drop(running);
         self.run_done(run);
+        if let Some(note) = std::mem::take(&mut self.summary).note(run, outcome) {
+            self.notify(note);
+        }
+        self.jobs.finished(run, Some(outcome), reported);
         if std::mem::take(&mut self.clear_after_run) {
             self.new_session();
         }
         self.after_run();
+    }
+
+    /// Hands a note to the notify thread unless `--notify` says not now: `never`,
+    /// or `away` while an owner's page is visible. Never waits.
+    fn notify(&mut self, note: Note) {
+        let Some(handle) = &self.settings.notify else {
+            return;
+        };
+        let someone_looking = self
+            .clients
+            .iter()
+            .any(|c| c.role == Role::Owner && c.visible);
+        let send = match self.settings.notify_mode {
+            notify::Mode::Never => false,
+            notify::Mode::Away => !someone_looking,
+            notify::Mode::Always => true,
+        };
+        if send {
+            handle.note(note);
+        } else {
+            log::debug!("hub: not notifying ({:?})", self.settings.notify_mode);
+        }
     }
 
     /// Journals the end of a run and makes the log durable (on the store thread:
@@ -1322,8 +1482,17 @@ impl Hub {
             "event": "asked", "id": event.id, "run": run, "tool": event.tool,
             "detail": event.detail,
         }));
+        let note = Note::Waiting {
+            run,
+            id: event.id.clone(),
+            kind: event.kind,
+            tool: event.tool.clone(),
+            detail: event.detail.clone(),
+            token: self.tokens.mint(&event.id),
+        };
         let frame = self.broadcast(&Event::Approval(Box::new(event)));
         self.approvals.add(run, request, frame);
+        self.notify(note);
     }
 
     /// A person's answer (the first one wins): to the CLI, to every page, to the
@@ -1361,6 +1530,7 @@ impl Hub {
         message: Option<&str>,
     ) {
         log::info!("hub: approval {} resolved: {decision} by {by}", pending.id);
+        self.tokens.forget(&pending.id);
         self.audit(&serde_json::json!({
             "event": "resolved", "id": pending.id, "run": pending.run,
             "tool": pending.request.tool, "decision": decision, "by": by,
@@ -1486,7 +1656,8 @@ impl Hub {
 
     /// A notice for one client only, answering the frame being handled (its
     /// request id echoed).
-    fn tell(&self, id: ClientId, code: ErrorCode, message: &str) {
+    fn tell(&mut self, id: ClientId, code: ErrorCode, message: &str) {
+        self.flush_batch();
         if let Some(client) = self.clients.iter().find(|c| c.id == id) {
             client.outbox.push(&text_frame(protocol::encode_notice(
                 code,
@@ -1501,6 +1672,8 @@ impl Hub {
         self.seq += 1;
         self.reserve_seq();
         let json = protocol::encode_event(self.seq, event);
+        let running = self.running.as_ref().map(|r| r.prompt.id);
+        self.jobs.event(self.seq, event, &json, running);
         // Streaming deltas are folded into the text that follows them; the log keeps
         // only that, which keeps it small.
         // Comings and goings are not the conversation: live and in memory only.
@@ -1524,19 +1697,7 @@ impl Hub {
                 None => break,
             }
         }
-        if self.batching {
-            self.batch.push(frame.clone());
-            return frame;
-        }
-        for client in self.clients.iter().filter(|c| c.live) {
-            if client.outbox.push(&frame) == Pushed::Overflowed {
-                log::warn!(
-                    "hub: client {} ({}) fell too far behind; dropping it",
-                    client.id,
-                    client.peer
-                );
-            }
-        }
+        self.batch.push(frame.clone());
         frame
     }
 
@@ -1548,10 +1709,15 @@ impl Hub {
             "hub: shutting down ({exit:?}); closing {} clients",
             self.clients.len()
         );
+        // What was broadcast before the signal still goes out, ahead of the close.
+        self.flush_batch();
         for client in &self.clients {
             client
                 .outbox
                 .close(close_code(exit), "server is shutting down");
+        }
+        for (_, shell) in &self.shells {
+            shell.kill();
         }
         if let Some(run) = &mut self.running {
             // No time for the gentle ladder: end the process group now. The run is
@@ -1561,6 +1727,77 @@ impl Hub {
             run.kill();
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
+    }
+}
+
+impl Hub {
+    /// `shell`: one more command, if fewer than the cap run; its id is the `seq` of
+    /// its `shell_start`, so it is unique across restarts too.
+    fn shell_start(&mut self, from: ClientId, command: String, by: String) {
+        let Some(launcher) = &self.shell_launcher else {
+            self.tell(from, ErrorCode::Busy, "shell commands are not available");
+            return;
+        };
+        let max = self.settings.shell.max_running;
+        if self.shells.len() >= max {
+            self.tell(
+                from,
+                ErrorCode::Busy,
+                &format!("{max} shell commands are running already; stop one or wait"),
+            );
+            return;
+        }
+        let id = self.seq + 1;
+        let tx = self.tx.clone();
+        let out: shell::Out = std::sync::Arc::new(move |o| {
+            let _ = tx.send(Input::Shell(o));
+        });
+        let handle = launcher.start(self.settings.shell.clone(), id, command.clone(), out);
+        log::info!("hub: shell {id} asked by {by}: {command}");
+        self.shells.push((id, handle));
+        let client_id = self.req.clone();
+        self.broadcast(&Event::ShellStart {
+            id,
+            command,
+            by,
+            client_id,
+        });
+    }
+
+    fn shell_output(&mut self, output: ShellOutput) {
+        match output {
+            ShellOutput::Output {
+                id,
+                stream,
+                data,
+                omitted,
+            } => {
+                self.broadcast(&Event::ShellOutput {
+                    id,
+                    stream: stream.name(),
+                    data,
+                    omitted,
+                });
+            }
+            ShellOutput::Exit {
+                id,
+                code,
+                signal,
+                duration,
+                omitted,
+                timed_out,
+            } => {
+                self.shells.retain(|(s, _)| *s != id);
+                self.broadcast(&Event::ShellExit {
+                    id,
+                    code,
+                    signal,
+                    duration_sec: (duration.as_secs_f64() * 100.0).round() / 100.0,
+                    omitted,
+                    timed_out,
+                });
+            }
+        }
     }
 }
 

@@ -118,6 +118,9 @@ pub struct Outbox {
     wake: OwnedFd,
     limit: usize,
     state: Mutex<State>,
+    /// Not WebSocket frames but a raw byte stream (an SSE response, `crate::sse`):
+    /// closing then sends nothing, the connection's end is the close.
+    raw: bool,
 }
 
 /// What the owner thread should do next, from [`Outbox::flush`].
@@ -142,7 +145,25 @@ impl Outbox {
             wake,
             limit,
             state: Mutex::new(State::default()),
+            raw: false,
         })
+    }
+
+    /// An outbox for a raw byte stream (server-sent events): the same queue, limit
+    /// and wake-ups, but closing (on overflow too) adds no WebSocket close frame.
+    pub fn new_stream(direct: Option<TcpStream>, limit: usize) -> std::io::Result<Outbox> {
+        let mut outbox = Outbox::new(direct, limit)?;
+        outbox.raw = true;
+        Ok(outbox)
+    }
+
+    /// The last frame of a closing stream: a WebSocket close, or nothing (raw).
+    fn close_bytes(&self, code: CloseCode, reason: &str) -> Bytes {
+        if self.raw {
+            Bytes::from(&[][..])
+        } else {
+            close_frame(code, reason)
+        }
     }
 
     /// The eventfd the owner thread polls: readable when the backlog or state changed.
@@ -177,7 +198,7 @@ impl Outbox {
         if st.live > 0 && st.live + frame.len() > self.limit {
             self.begin_close(
                 &mut st,
-                close_frame(CloseCode::Again, "client too slow"),
+                self.close_bytes(CloseCode::Again, "client too slow"),
                 true,
             );
             return Pushed::Overflowed;
@@ -197,7 +218,7 @@ impl Outbox {
         if st.live > 0 && st.live + total > self.limit {
             self.begin_close(
                 &mut st,
-                close_frame(CloseCode::Again, "client too slow"),
+                self.close_bytes(CloseCode::Again, "client too slow"),
                 true,
             );
             return Pushed::Overflowed;
@@ -250,7 +271,7 @@ impl Outbox {
         if st.closing || st.dead {
             return;
         }
-        self.begin_close(&mut st, close_frame(code, reason), false);
+        self.begin_close(&mut st, self.close_bytes(code, reason), false);
     }
 
     /// Whether a close frame is queued or the socket is gone.

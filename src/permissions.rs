@@ -23,17 +23,16 @@ pub enum Action {
     AnswerQuestion,
     /// Allow or deny a tool, or a plan.
     ApproveTool,
-    /// Read-only requests that still cost the server work (usage, session list).
+    /// Read-only requests that still cost the server work (usage, session list,
+    /// file listings and downloads).
     Ask,
     /// New session, resume another, change the permission mode.
     ChangeSession,
     /// Restart the server.
     Restart,
-    /// Run a shell command (issue 17's shell; its checks map here at merge).
-    #[allow(dead_code)]
+    /// Run or stop a shell command, read the git views.
     Shell,
-    /// Delete (or overwrite) a file (issue 16's files; mapped here at merge).
-    #[allow(dead_code)]
+    /// Delete (or overwrite) a file.
     DeleteFile,
     /// Make, list or revoke invites.
     ManageInvites,

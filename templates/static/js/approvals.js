@@ -485,7 +485,8 @@ function approvalAlert(ev) {
     const touched = !navigator.userActivation || navigator.userActivation.hasBeenActive;
     if (navigator.vibrate && touched) navigator.vibrate([200, 100, 200, 100, 200]);
   }
-  if (opts.notify && document.hidden && "Notification" in window && Notification.permission === "granted") {
+  speakApproval(ev);
+  if (opts.notify && !pushOn() && document.hidden && "Notification" in window && Notification.permission === "granted") {
     const body = String(ev.detail || ev.tool || "").slice(0, 140);
     const options = { body, icon: "/static/icon-192.png", tag: "homeclaude-approval-" + ev.id };
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {

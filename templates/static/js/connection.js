@@ -93,6 +93,7 @@ function connect() {
     conn.attempts = 0;
     conn.failedOpens = 0;
     setConn("online");
+    reportVisibility();
     clearInterval(bannerTicker);
     banner(null);
     // The server sends the replay, then a queue snapshot without `seq`; if the
