@@ -28,11 +28,9 @@ pub const POLL_EVERY: Duration = Duration::from_secs(15);
 pub const OFFLINE_AFTER: Duration = Duration::from_secs(45);
 
 /// Deadline of one call to a box.
-#[cfg_attr(not(feature = "boxes"), allow(dead_code))]
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest answer read from a box.
-#[cfg_attr(not(feature = "boxes"), allow(dead_code))]
 const MAX_ANSWER: u64 = 1 << 20;
 
 /// One box of the file. Its token is never serialised.
@@ -128,7 +126,6 @@ fn parse(text: &str) -> Result<Vec<BoxSpec>, BoxesError> {
 
 /// Why a call to a box failed.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "boxes"), allow(dead_code))]
 enum CallError {
     /// Nothing listens there (connection refused, no such host).
     Refused(String),
@@ -147,12 +144,10 @@ impl std::fmt::Display for CallError {
 /// The outbound HTTP client of this module: ureq 3, blocking, a deadline on every
 /// call, no redirects (a token must not follow one), statuses returned as answers.
 /// Its constructor is all there is to swap for the project's shared client.
-#[cfg(feature = "boxes")]
 struct Http {
     agent: ureq::Agent,
 }
 
-#[cfg(feature = "boxes")]
 impl Http {
     fn new() -> Http {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -206,26 +201,6 @@ impl Http {
                 .header("Content-Type", "application/json")
                 .send(body.to_string().as_bytes()),
         )
-    }
-}
-
-/// Built without the `boxes` feature: every call fails, and says why.
-#[cfg(not(feature = "boxes"))]
-struct Http;
-
-#[cfg(not(feature = "boxes"))]
-impl Http {
-    fn new() -> Http {
-        log::error!("--boxes: this build has no outbound HTTP (the `boxes` feature is off)");
-        Http
-    }
-
-    fn get(&self, _url: &str, _token: &str) -> Result<(u16, Value), CallError> {
-        Err(CallError::Other("built without the boxes feature".into()))
-    }
-
-    fn post_json(&self, url: &str, token: &str, _body: &Value) -> Result<(u16, Value), CallError> {
-        self.get(url, token)
     }
 }
 
