@@ -4,6 +4,7 @@
 # pinned to CPU 0. Run on a quiet machine (no compile on the other core).
 # Usage: bench/core.sh [--runs 3] [--rounds 200] [--burst 2000] [--idle-secs 10]
 #        bench/core.sh --with-runs [--fsync-delay-ms 100]   (prompts streaming meanwhile)
+#                      [--run-pace-ms 20] [--round-gap-ms 20]  (0 0: saturating stress)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin homeclaude --bin fake-claude --example loadgen

@@ -11,13 +11,24 @@
 //! echoed to everyone as a `message` event. The prompt is then cancelled, so the
 //! queue stays short and every round costs the same.
 //!
+//! A delivery's latency runs from the prompt's write to the moment the echo's
+//! bytes reached that client's socket, as the kernel stamped them on arrival
+//! (`SO_TIMESTAMPNS`; over TLS, when this generator read them). One thread reading
+//! 1000 sockets in turn needs milliseconds to get round them all, which is the
+//! generator, not the server; that figure is printed beside, "as read by this
+//! generator".
+//!
 //! With `--with-runs` prompts really run while everything is measured: the fake
 //! CLI replays a short transcript (init, streamed text, the answer, the result)
-//! for each, and client 0 queues the next whenever one completes, so runs start,
-//! stream and end (with their fsyncs) all through the measurement. The burst and
-//! the idle figures are left out in that mode. `--fsync-delay-ms N` makes every
-//! fsync of the server's data dir N ms slower (a test hook; a Pi's SD card takes
-//! 10-100 ms).
+//! for each, pausing `--run-pace-ms` (20) after each line as a streaming CLI does,
+//! and client 0 queues the next whenever one completes, so runs start, stream and
+//! end (with their fsyncs) all through the measurement. Each measured prompt
+//! follows a `--round-gap-ms` (20) pause during which the runs go on. With both
+//! at 0 the runs and the rounds come back to back and saturate the server's core:
+//! the latency is then that of the benchmark's own queue, a stress figure. The
+//! burst and the idle figures are left out in that mode. `--fsync-delay-ms N`
+//! makes every fsync of the server's data dir N ms slower (a test hook; a Pi's SD
+//! card takes 10-100 ms).
 //!
 //! With `--tls` the server (built with `--features tls`) serves a throwaway
 //! certificate and every client speaks wss: the same figures, over TLS
@@ -27,9 +38,10 @@ use rustix::event::epoll;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tungstenite::{Message, WebSocket};
 
 /// The owner token the benchmarked server is given.
@@ -46,6 +58,13 @@ struct Opts {
     /// Runs stream while we measure (see the module doc).
     with_runs: bool,
     fsync_delay_ms: u64,
+    /// With runs: the fake CLI's pause after each line, so a run streams like a
+    /// real one (0: as fast as the box can, a stress that saturates both cores).
+    run_pace_ms: u64,
+    /// The pause before each measured prompt, during which runs go on streaming:
+    /// 20 ms with runs unless given (0: back to back, which with runs saturates
+    /// the server's core, so the figure is the benchmark's own queue).
+    round_gap: Option<Duration>,
     /// `--claude PATH`: the CLI stand-in to run (default: fake-claude beside --bin).
     claude: Option<std::path::PathBuf>,
 }
@@ -60,6 +79,8 @@ fn main() {
         idle_secs: 10,
         with_runs: false,
         fsync_delay_ms: 0,
+        run_pace_ms: 20,
+        round_gap: None,
         claude: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,10 +105,19 @@ fn main() {
             "--idle-secs" => opts.idle_secs = v.parse().expect("--idle-secs N"),
             "--fsync-delay-ms" => opts.fsync_delay_ms = v.parse().expect("--fsync-delay-ms N"),
             "--claude" => opts.claude = Some(v.into()),
+            "--run-pace-ms" => opts.run_pace_ms = v.parse().expect("--run-pace-ms N"),
+            "--round-gap-ms" => {
+                opts.round_gap = Some(Duration::from_millis(v.parse().expect("--round-gap-ms N")))
+            }
             other => panic!("unknown flag {other}"),
         }
         i += 2;
     }
+    opts.round_gap = opts.round_gap.or(Some(if opts.with_runs {
+        Duration::from_millis(20)
+    } else {
+        Duration::ZERO
+    }));
     let mut results: Vec<Vec<(String, f64)>> = Vec::new();
     for run in 0..opts.runs {
         eprintln!("run {} of {}", run + 1, opts.runs);
@@ -155,7 +185,8 @@ impl Tls {
 
 /// A client's connection: plain TCP or TLS over it.
 enum Conn {
-    Plain(TcpStream),
+    /// A plain socket, and when the data of its latest read reached it.
+    Plain(TcpStream, Option<SystemTime>),
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
@@ -165,7 +196,24 @@ impl Conn {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).unwrap();
         match tls {
-            None => Conn::Plain(s),
+            None => {
+                // The kernel stamps each segment as it arrives (SO_TIMESTAMPNS), so a
+                // delivery's latency is when the server's bytes reached this socket,
+                // not when this one thread, reading 1000 sockets in turn, got to it.
+                let on: libc::c_int = 1;
+                // SAFETY: a valid socket and an int option of the right size.
+                let r = unsafe {
+                    libc::setsockopt(
+                        s.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_TIMESTAMPNS,
+                        (&on as *const libc::c_int).cast(),
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                assert_eq!(r, 0, "SO_TIMESTAMPNS");
+                Conn::Plain(s, None)
+            }
             Some(tls) => {
                 let name = ServerName::try_from("localhost").unwrap();
                 let conn = rustls::ClientConnection::new(tls.client.clone(), name).unwrap();
@@ -181,9 +229,18 @@ impl Conn {
         }
     }
 
+    /// When the bytes of the latest read arrived (plain sockets only): the
+    /// newest segment that read took, so never earlier than any frame in it.
+    fn arrived(&self) -> Option<SystemTime> {
+        match self {
+            Conn::Plain(_, at) => *at,
+            Conn::Tls(_) => None,
+        }
+    }
+
     fn tcp(&self) -> &TcpStream {
         match self {
-            Conn::Plain(s) => s,
+            Conn::Plain(s, _) => s,
             Conn::Tls(t) => &t.sock,
         }
     }
@@ -192,7 +249,13 @@ impl Conn {
 impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Conn::Plain(s) => s.read(buf),
+            Conn::Plain(s, at) => {
+                let (n, stamp) = recv_stamped(s, buf)?;
+                if stamp.is_some() {
+                    *at = stamp;
+                }
+                Ok(n)
+            }
             Conn::Tls(t) => t.read(buf),
         }
     }
@@ -201,16 +264,49 @@ impl Read for Conn {
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Conn::Plain(s) => s.write(buf),
+            Conn::Plain(s, _) => s.write(buf),
             Conn::Tls(t) => t.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
-            Conn::Plain(s) => s.flush(),
+            Conn::Plain(s, _) => s.flush(),
             Conn::Tls(t) => t.flush(),
         }
     }
+}
+
+/// `recvmsg(2)` with the arrival time the kernel attaches (`SCM_TIMESTAMPNS`).
+fn recv_stamped(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<SystemTime>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data; zeroed is its empty value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points at live buffers of the sizes it states.
+    let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: walking the control messages the kernel wrote into `control`.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                stamp = Some(UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, stamp))
 }
 
 /// Median time to open a new connection (TLS handshake included) and get
@@ -294,6 +390,8 @@ fn start(opts: &Opts, cpu: Option<&str>) -> (Srv, Duration) {
                 hang_transcript()
             },
         )
+        // The fake CLI's pause after each line it prints (`--run-pace-ms`).
+        .env("FAKE_CLAUDE_DELAY_MS", opts.run_pace_ms.to_string())
         .env("HOMECLAUDE_TEST_HOOKS", "1")
         .env(
             "HOMECLAUDE_TEST_FSYNC_DELAY_MS",
@@ -434,19 +532,53 @@ impl Clients {
         }
     }
 
-    /// Reads frames until `on_frame(client, text)` has returned true `target` times.
-    /// Returns how many times it returned true (at least `target`).
-    fn pump(&mut self, target: usize, mut on_frame: impl FnMut(usize, &str) -> bool) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Reads frames until `on_frame(client, text, arrived)` has returned true
+    /// `target` times; `arrived` is when the frame's bytes reached the socket (the
+    /// kernel's stamp; over TLS, when it was read). Returns how many times it
+    /// returned true (at least `target`).
+    fn pump(
+        &mut self,
+        target: usize,
+        on_frame: impl FnMut(usize, &str, SystemTime) -> bool,
+    ) -> usize {
+        self.pump_until(
+            target,
+            Instant::now() + Duration::from_secs(20),
+            true,
+            on_frame,
+        )
+    }
+
+    /// Reads (and drops) whatever arrives for `d`: the quiet gap between rounds,
+    /// during which runs go on streaming.
+    fn idle(&mut self, d: Duration) {
+        self.pump_until(usize::MAX, Instant::now() + d, false, |_, _, _| false);
+    }
+
+    fn pump_until(
+        &mut self,
+        target: usize,
+        deadline: Instant,
+        must_finish: bool,
+        mut on_frame: impl FnMut(usize, &str, SystemTime) -> bool,
+    ) -> usize {
         let mut count = 0;
         let mut events = Vec::with_capacity(1024);
         while count < target {
-            assert!(Instant::now() < deadline, "pump timed out");
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                assert!(!must_finish, "pump timed out");
+                break;
+            }
             events.clear();
+            let timeout = rustix::event::Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            };
             epoll::wait(
                 &self.epoll,
                 rustix::buffer::spare_capacity(&mut events),
-                None,
+                Some(&timeout),
             )
             .expect("epoll wait");
             for ev in &events {
@@ -459,7 +591,11 @@ impl Clients {
                             {
                                 self.completed += 1;
                             }
-                            if on_frame(i, t) {
+                            let arrived = self.socks[i]
+                                .get_ref()
+                                .arrived()
+                                .unwrap_or_else(SystemTime::now);
+                            if on_frame(i, t, arrived) {
                                 count += 1;
                             }
                         }
@@ -484,21 +620,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx]
 }
 
-/// Rounds of one prompt each: latency from the write to every client's read.
-/// Returns (p50 all, p99 all, p50 last, p99 last) in ms.
-fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] {
+/// Rounds of one prompt each: latency from the write to the echo's arrival at
+/// every client's socket. Returns (p50 all, p99 all, p50 last, p99 last, and the
+/// p99 of the last client's echo as this generator read it) in ms.
+fn latency(clients: &mut Clients, rounds: usize, gap: Duration, next_id: &mut u64) -> [f64; 5] {
     let n = clients.socks.len();
     let mut all = Vec::with_capacity(rounds * n);
     let mut last = Vec::with_capacity(rounds);
+    let mut read = Vec::with_capacity(rounds);
     for r in 0..rounds {
+        clients.idle(gap);
         let marker = format!("lat-{r}-{}", *next_id);
         let t0 = Instant::now();
+        let wall0 = SystemTime::now();
         clients.send(format!(r#"{{"type":"message","message":"{marker}"}}"#));
         let mut got = vec![false; n];
         let mut worst = 0.0f64;
         let needle = format!(r#""message":"{marker}""#);
         let mut id = 0;
-        clients.pump(n, |i, t| {
+        clients.pump(n, |i, t, arrived| {
             if got[i] || !t.contains(&needle) {
                 return false;
             }
@@ -508,13 +648,18 @@ fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] 
                     .and_then(|v| v["id"].as_u64())
                     .expect("the echo carries the prompt's id");
             }
-            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            let ms = arrived
+                .duration_since(wall0)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3;
             got[i] = true;
             all.push(ms);
             worst = worst.max(ms);
             true
         });
         last.push(worst);
+        read.push(t0.elapsed().as_secs_f64() * 1e3);
         clients.feed();
         // Cancel it so the queue stays short; wait until everyone saw a queue
         // without it (cancelled, or started when the runs ahead of it ended).
@@ -523,7 +668,7 @@ fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] 
         ));
         *next_id += 1;
         let mut seen = vec![false; n];
-        clients.pump(n, |i, t| {
+        clients.pump(n, |i, t, _| {
             let fresh = !seen[i] && t.contains(r#""type":"queue_status""#) && !t.contains(&marker);
             seen[i] |= fresh;
             fresh
@@ -532,11 +677,13 @@ fn latency(clients: &mut Clients, rounds: usize, next_id: &mut u64) -> [f64; 4] 
     }
     all.sort_by(|a, b| a.total_cmp(b));
     last.sort_by(|a, b| a.total_cmp(b));
+    read.sort_by(|a, b| a.total_cmp(b));
     [
         percentile(&all, 0.5),
         percentile(&all, 0.99),
         percentile(&last, 0.5),
         percentile(&last, 0.99),
+        percentile(&read, 0.99),
     ]
 }
 
@@ -564,7 +711,7 @@ fn burst(clients: &mut Clients, pairs: usize, next_id: &mut u64, pid: u32) -> (f
         // Read what has arrived every few pairs, everything at the end.
         if sent.is_multiple_of(16) || sent == pairs {
             let want = if sent == pairs { expected - got } else { 1 };
-            got += clients.pump(want, |_, _| true);
+            got += clients.pump(want, |_, _, _| true);
         }
     }
     *next_id = first + pairs as u64;
@@ -611,18 +758,27 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
         clients.feeding = true;
         clients.completed = 2;
         clients.feed();
-        clients.pump(n, |_, t| t.contains(r#""progress_type":"start""#));
+        clients.pump(n, |_, t, _| t.contains(r#""progress_type":"start""#));
     } else {
         clients.send(r#"{"type":"message","message":"occupy"}"#.to_string());
-        clients.pump(n, |_, t| t.contains(r#""progress_type":"start""#));
+        clients.pump(n, |_, t, _| t.contains(r#""progress_type":"start""#));
         next_id += 1;
     }
     eprintln!("  latency, 100 clients");
-    let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds, &mut next_id);
+    let [a50, a99, l50, l99, r99] = latency(
+        &mut clients,
+        opts.rounds,
+        opts.round_gap.unwrap_or_default(),
+        &mut next_id,
+    );
     out.push(("fan-out p50, 100 clients, every delivery (ms)".into(), a50));
     out.push(("fan-out p99, 100 clients, every delivery (ms)".into(), a99));
     out.push(("fan-out p50, 100 clients, last client (ms)".into(), l50));
     out.push(("fan-out p99, 100 clients, last client (ms)".into(), l99));
+    out.push((
+        "fan-out p99, 100 clients, last client as read by this generator (ms)".into(),
+        r99,
+    ));
     if opts.with_runs {
         // Runs stream on: no burst, no idle figures; just the 900 more clients.
         // (Frames keep arriving meanwhile; the next latency round reads past them.)
@@ -652,7 +808,13 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
 
     eprintln!("  latency, 1000 clients");
     let cpu0 = cpu_ns(pid);
-    let [a50, a99, l50, l99] = latency(&mut clients, opts.rounds / 2, &mut next_id);
+    let fed0 = clients.fed;
+    let [a50, a99, l50, l99, r99] = latency(
+        &mut clients,
+        opts.rounds / 2,
+        opts.round_gap.unwrap_or_default(),
+        &mut next_id,
+    );
     // Server CPU per round (a prompt echoed, then cancelled: two broadcasts and
     // what runs meanwhile): next to the last client's latency it shows whether
     // the server or the generator's reading is the limit.
@@ -664,6 +826,16 @@ fn one_run(opts: &Opts) -> Vec<(String, f64)> {
     out.push(("fan-out p99, 1000 clients, every delivery (ms)".into(), a99));
     out.push(("fan-out p50, 1000 clients, last client (ms)".into(), l50));
     out.push(("fan-out p99, 1000 clients, last client (ms)".into(), l99));
+    out.push((
+        "fan-out p99, 1000 clients, last client as read by this generator (ms)".into(),
+        r99,
+    ));
+    if opts.with_runs {
+        out.push((
+            "runs completed while measuring 1000 clients".into(),
+            (clients.fed - fed0) as f64,
+        ));
+    }
     drop(clients);
     out
 }

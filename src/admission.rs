@@ -17,6 +17,9 @@
 //! - Owner connections are never cut and have no cap but the total.
 //! - WebSocket slots: viewers get all but a reserve, and a share per address; owners
 //!   may use every slot.
+//! - Collaborators (named invites) are a class of their own with the viewers' caps,
+//!   counted apart; `--max-clients viewer=N,collaborator=N` caps either role's
+//!   WebSockets lower.
 //!
 //! The total (`--max-connections`) bounds descriptors and threads; a newcomer over it
 //! cuts a waiting not-logged-in connection, or is refused.
@@ -47,6 +50,8 @@ pub struct Caps {
     pub ws_viewers: usize,
     /// Viewer WebSocket clients from one address.
     pub ws_viewers_per_address: usize,
+    /// Collaborator WebSocket clients (a share per address: the viewers').
+    pub ws_collaborators: usize,
 }
 
 impl Caps {
@@ -66,7 +71,21 @@ impl Caps {
             ws_total,
             ws_viewers,
             ws_viewers_per_address: (ws_viewers / 4).max(4).min(ws_viewers),
+            ws_collaborators: ws_viewers,
         }
+    }
+
+    /// `--max-clients viewer=N,collaborator=N`: a role's WebSockets capped lower
+    /// (never above what the owners' reserve leaves).
+    pub fn per_role(mut self, viewers: Option<usize>, collaborators: Option<usize>) -> Caps {
+        if let Some(v) = viewers {
+            self.ws_viewers = v.min(self.ws_viewers);
+            self.ws_viewers_per_address = self.ws_viewers_per_address.min(self.ws_viewers);
+        }
+        if let Some(c) = collaborators {
+            self.ws_collaborators = c.min(self.ws_collaborators);
+        }
+        self
     }
 }
 
@@ -95,6 +114,7 @@ impl fmt::Display for Refused {
 enum Class {
     Anonymous,
     Viewer,
+    Collaborator,
     Owner,
 }
 
@@ -285,14 +305,19 @@ impl Ticket {
         let (ip, class) = (entry.ip, entry.class);
         let new = match (class, role) {
             (Class::Owner, _) | (_, Role::Owner) => Class::Owner,
-            (Class::Viewer, Role::Viewer) => return Ok(()),
-            (Class::Anonymous, Role::Viewer) => {
-                if inner.count(Class::Viewer, None) >= caps.others
-                    || inner.count(Class::Viewer, Some(ip)) >= caps.per_address
+            (Class::Viewer, Role::Viewer)
+            | (Class::Collaborator, Role::Viewer | Role::Collaborator) => return Ok(()),
+            (Class::Anonymous | Class::Viewer, role) => {
+                let class = match role {
+                    Role::Collaborator => Class::Collaborator,
+                    _ => Class::Viewer,
+                };
+                if inner.count(class, None) >= caps.others
+                    || inner.count(class, Some(ip)) >= caps.per_address
                 {
                     return Err(Refused::Viewers);
                 }
-                Class::Viewer
+                class
             }
         };
         if let Some(entry) = inner.conns.get_mut(&self.id) {
@@ -310,11 +335,15 @@ impl Ticket {
         let Some(ip) = inner.conns.get(&self.id).map(|e| e.ip) else {
             return Err(Refused::Full);
         };
+        let (class, cap) = match role {
+            Role::Owner => (Class::Owner, caps.ws_total),
+            Role::Viewer => (Class::Viewer, caps.ws_viewers),
+            Role::Collaborator => (Class::Collaborator, caps.ws_collaborators),
+        };
         let full = inner.ws_count(None, None) >= caps.ws_total
-            || (role == Role::Viewer
-                && (inner.ws_count(Some(Class::Viewer), None) >= caps.ws_viewers
-                    || inner.ws_count(Some(Class::Viewer), Some(ip))
-                        >= caps.ws_viewers_per_address));
+            || (role != Role::Owner
+                && (inner.ws_count(Some(class), None) >= cap
+                    || inner.ws_count(Some(class), Some(ip)) >= caps.ws_viewers_per_address));
         if full {
             return Err(Refused::WebSockets);
         }

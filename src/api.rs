@@ -111,7 +111,9 @@ pub fn token_class(head: &Head, app: &App) -> Option<Role> {
 pub fn caller(head: &Head, app: &App, who: Option<Role>) -> Option<Caller> {
     match who {
         Some(Role::Owner) => Some(Caller::Owner),
-        Some(Role::Viewer) => Some(Caller::Viewer),
+        // The REST API is the owner's and its tokens'; a collaborator reads, as a
+        // viewer does (their prompts go through the page).
+        Some(Role::Viewer | Role::Collaborator) => Some(Caller::Viewer),
         None => api_bearer(head)
             .and_then(|t| app.api.tokens.check(t))
             .map(Caller::Token),

@@ -64,6 +64,10 @@ pub enum Refusal {
     Unknown,
     /// The decision does not fit the kind (e.g. "always" for a plan).
     Unfit(&'static str),
+    /// A notification's one-time token that is not (or no longer) this approval's.
+    BadToken,
+    /// The person's role may not answer this kind; the role that may.
+    Forbidden(crate::auth::Role),
 }
 
 /// How an approval ended, as `approval_resolved` says it.
@@ -168,6 +172,11 @@ impl Approvals {
             self.remember(&p.id);
         }
         gone
+    }
+
+    /// The kind of the pending approval `id`, if one waits.
+    pub fn kind_of(&self, id: &str) -> Option<Kind> {
+        self.pending.iter().find(|p| p.id == id).map(|p| p.kind)
     }
 
     /// Takes the approval an answer is for and says what the CLI gets.

@@ -51,6 +51,11 @@ page_js!(
     "settings.js",
     "boxes.js",
     "approvals.js",
+    "terminal.js",
+    "changes.js",
+    "files.js",
+    "notices.js",
+    "people.js",
     "main.js",
 );
 /// What comes before the parts in `app.js` (the same as in `page_js!`).

@@ -12,6 +12,10 @@
 //! re-read when their mtime changes, so `token --rotate` takes effect without a
 //! restart. Scripts may send `Authorization: Bearer <token>` instead of a cookie.
 //!
+//! Named invites ([`crate::invites`]) log in the same way with their own token; their
+//! cookie names the invite (`v2.i-<id>...`), which must still be live in the invites
+//! file, so revoking one ends that person's sessions and nobody else's.
+//!
 //! With `HOMECLAUDE_PASSWORD_HASH` the login form also takes the owner's password
 //! (argon2, checked in [`crate::password`]); tokens keep working beside it.
 //!
@@ -53,6 +57,9 @@ pub enum Role {
     Owner,
     /// Watch the live session and its history; send nothing.
     Viewer,
+    /// A named invite's: prompts, Stop and cancel of their own prompts, answers to
+    /// questions (what exactly: [`crate::permissions`]).
+    Collaborator,
 }
 
 impl Role {
@@ -60,6 +67,46 @@ impl Role {
         match self {
             Role::Owner => "o",
             Role::Viewer => "v",
+            Role::Collaborator => "c",
+        }
+    }
+
+    /// The role's name on the wire and in the docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Viewer => "viewer",
+            Role::Collaborator => "collaborator",
+        }
+    }
+}
+
+/// Who an authenticated client is: a role, and for a named invite, which one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub role: Role,
+    /// The invite's id and the person's name; `None` for the owner and for the
+    /// anonymous viewer link.
+    pub invite: Option<(String, String)>,
+    /// Taken before the invites file was read to check the credentials: a
+    /// revocation the invites watcher read after this ends this client.
+    pub checked: Instant,
+}
+
+impl Who {
+    pub fn role(role: Role) -> Who {
+        Who {
+            role,
+            invite: None,
+            checked: Instant::now(),
+        }
+    }
+
+    fn of_invite(i: &crate::invites::Invite, checked: Instant) -> Who {
+        Who {
+            role: i.role(),
+            invite: Some((i.id.clone(), i.name.clone())),
+            checked,
         }
     }
 }
@@ -159,7 +206,9 @@ impl Generations {
     fn of(self, role: Role) -> u64 {
         match role {
             Role::Owner => self.owner,
-            Role::Viewer => self.viewer,
+            // Invite cookies end with their invite (revocation); `token --rotate`
+            // ends them too, with the viewers'.
+            Role::Viewer | Role::Collaborator => self.viewer,
         }
     }
 }
@@ -167,7 +216,7 @@ impl Generations {
 /// What a session cookie turned out to be.
 #[derive(Debug, PartialEq, Eq)]
 enum Cookie {
-    Valid(Role),
+    Valid(Who),
     /// Ours once, but expired, logged out, or of the old `v1` format: the browser
     /// just has not heard yet. Not a guess.
     Stale,
@@ -180,6 +229,8 @@ pub struct TokenStore {
     dir: PathBuf,
     env_owner: Option<String>,
     cache: Mutex<(Vec<Option<SystemTime>>, Option<Secrets>)>,
+    /// Named invites (`invites.json`), re-read when it changes.
+    pub invites: Box<crate::invites::Book>,
 }
 
 fn owner_path(dir: &Path) -> PathBuf {
@@ -217,20 +268,23 @@ fn write_token(path: &Path) -> Result<String, AuthError> {
 
 /// Writes a file atomically (temp file, then rename), readable by this user only.
 pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
+    write_private_file(path, text).map_err(|e| AuthError::Io(path.to_path_buf(), e))
+}
+
+/// [`write_private`] for other modules' files (the invites).
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let io = |e| AuthError::Io(path.to_path_buf(), e);
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The generations file: `<owner> <viewer>`; missing means both 0.
@@ -269,6 +323,7 @@ impl TokenStore {
             dir: dir.to_path_buf(),
             env_owner: env_owner.filter(|t| !t.is_empty()),
             cache: Mutex::new((Vec::new(), None)),
+            invites: Box::new(crate::invites::Book::new(dir)),
         }
     }
 
@@ -360,15 +415,19 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Which role a presented token grants, compared in constant time.
-    fn role_of(&self, token: &str) -> Option<Role> {
+    /// Who a presented token is (compared in constant time): the owner, the
+    /// viewer link, or a live invite.
+    fn who_of(&self, token: &str) -> Option<Who> {
+        let checked = Instant::now();
         let s = self.secrets().ok()?;
         if same(token, &s.owner) {
-            Some(Role::Owner)
+            Some(Who::role(Role::Owner))
         } else if same(token, &s.viewer) {
-            Some(Role::Viewer)
+            Some(Who::role(Role::Viewer))
         } else {
-            None
+            self.invites
+                .by_token(token)
+                .map(|i| Who::of_invite(&i, checked))
         }
     }
 
@@ -380,19 +439,32 @@ impl TokenStore {
 
     /// A session cookie value for `role`, valid for [`SESSION_LIFETIME`] or until
     /// its generation is bumped.
+    #[cfg(test)]
     pub fn session_value(&self, role: Role) -> Option<String> {
+        self.session_value_for(&Who::role(role))
+    }
+
+    /// A session cookie value for `who`; an invite's names the invite (`i-<id>`),
+    /// so revoking the invite ends it.
+    pub fn session_value_for(&self, who: &Who) -> Option<String> {
         let s = self.secrets().ok()?;
         let expiry = (SystemTime::now() + SESSION_LIFETIME)
             .duration_since(UNIX_EPOCH)
             .ok()?
             .as_secs();
-        let body = format!("v2.{}.{}.{expiry}", role.tag(), s.generations.of(role));
+        let tag = match &who.invite {
+            Some((id, _)) => format!("i-{id}"),
+            None => who.role.tag().to_string(),
+        };
+        let role = who.role;
+        let body = format!("v2.{tag}.{}.{expiry}", s.generations.of(role));
         let tag = Self::mac(&s, &body)?;
         Some(format!("{body}.{tag}"))
     }
 
     /// Checks a session cookie value.
     fn check_session(&self, value: &str) -> Cookie {
+        let checked = Instant::now();
         if value.starts_with("v1.") {
             return Cookie::Stale;
         }
@@ -411,18 +483,23 @@ impl TokenStore {
         let [_, role, generation, expiry] = fields[..] else {
             return Cookie::Stale;
         };
-        let role = match role {
-            "o" => Role::Owner,
-            "v" => Role::Viewer,
-            _ => return Cookie::Stale,
+        let who = match role {
+            "o" => Who::role(Role::Owner),
+            "v" => Who::role(Role::Viewer),
+            // Revoked or expired: no longer (not a forgery).
+            tag => match tag.strip_prefix("i-").and_then(|id| self.invites.by_id(id)) {
+                Some(invite) => Who::of_invite(&invite, checked),
+                None => return Cookie::Stale,
+            },
         };
+        let role = who.role;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(u64::MAX, |d| d.as_secs());
         let current = generation.parse() == Ok(s.generations.of(role));
         let unexpired = expiry.parse::<u64>().is_ok_and(|e| e >= now);
         if current && unexpired {
-            Cookie::Valid(role)
+            Cookie::Valid(who)
         } else {
             Cookie::Stale
         }
@@ -462,6 +539,8 @@ pub struct Limited(pub Duration);
 #[derive(Debug, PartialEq, Eq)]
 pub enum Login {
     Ok(Role),
+    /// A named invite's token.
+    Invite(Who),
     Wrong,
     /// Too many failures from this address: try again after this long.
     Limited(Duration),
@@ -491,14 +570,26 @@ impl Auth {
     /// The role of a request from `from`, by its bearer token or session cookie.
     /// A wrong bearer token or a forged cookie counts as a failed login; a token
     /// from an address in back-off is refused unread, a valid cookie never is.
+    #[cfg(test)]
     pub fn identify(
         &self,
         authorization: Option<&str>,
         cookie: Option<&str>,
         from: IpAddr,
     ) -> Result<Option<Role>, Limited> {
+        self.identify_who(authorization, cookie, from)
+            .map(|w| w.map(|w| w.role))
+    }
+
+    /// [`Auth::identify`], with which invite it is.
+    pub fn identify_who(
+        &self,
+        authorization: Option<&str>,
+        cookie: Option<&str>,
+        from: IpAddr,
+    ) -> Result<Option<Who>, Limited> {
         let store = match &self.mode {
-            Mode::Disabled => return Ok(Some(Role::Owner)),
+            Mode::Disabled => return Ok(Some(Who::role(Role::Owner))),
             Mode::Tokens(store) => store,
         };
         if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
@@ -506,14 +597,15 @@ impl Auth {
             if let Some(wait) = blocked(&limiter, from) {
                 return Err(Limited(wait));
             }
+            let who = store.who_of(token.trim());
             return Ok(
                 match record(
                     &mut limiter,
                     from,
-                    store.role_of(token.trim()),
+                    who.as_ref().map(|w| w.role),
                     "bearer token",
                 ) {
-                    Login::Ok(role) => Some(role),
+                    Login::Ok(_) => who,
                     _ => None,
                 },
             );
@@ -527,7 +619,7 @@ impl Auth {
             return Ok(None);
         };
         match store.check_session(value) {
-            Cookie::Valid(role) => Ok(Some(role)),
+            Cookie::Valid(who) => Ok(Some(who)),
             Cookie::Stale => Ok(None),
             Cookie::Forged => {
                 let mut limiter = self.lock_limiter();
@@ -563,7 +655,13 @@ impl Auth {
         if let Some(wait) = blocked(&limiter, from) {
             return Login::Limited(wait);
         }
-        record(&mut limiter, from, store.role_of(token.trim()), "token")
+        let who = store.who_of(token.trim());
+        match record(&mut limiter, from, who.as_ref().map(|w| w.role), "token") {
+            Login::Ok(_) if who.as_ref().is_some_and(|w| w.invite.is_some()) => {
+                Login::Invite(who.unwrap_or_else(|| Who::role(Role::Viewer)))
+            }
+            other => other,
+        }
     }
 
     /// Checks the owner's password under the same back-off as tokens. A wrong
@@ -610,10 +708,15 @@ impl Auth {
 
     /// The `Set-Cookie` value that logs `role` in.
     pub fn login_cookie(&self, role: Role, secure: bool) -> Option<String> {
+        self.login_cookie_for(&Who::role(role), secure)
+    }
+
+    /// The `Set-Cookie` value that logs `who` in.
+    pub fn login_cookie_for(&self, who: &Who, secure: bool) -> Option<String> {
         let Mode::Tokens(store) = &self.mode else {
             return None;
         };
-        let value = store.session_value(role)?;
+        let value = store.session_value_for(who)?;
         Some(format!(
             "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
             SESSION_LIFETIME.as_secs(),
@@ -932,6 +1035,41 @@ mod tests {
         }
         assert!(matches!(auth.login(&owner, a), Login::Limited(_)));
         assert_eq!(auth.login(&owner, b), Login::Ok(Role::Owner));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_invite_logs_in_by_name_and_its_revocation_ends_its_cookie_only() {
+        let (s, dir) = store();
+        let (invite, token) = crate::invites::create(&dir, "Ann", "collaborator", None).unwrap();
+        let (_, other) = crate::invites::create(&dir, "Bo", "viewer", None).unwrap();
+        let auth = Auth::new(Mode::Tokens(s), None);
+        let Mode::Tokens(s) = &auth.mode else {
+            unreachable!()
+        };
+        let a = ip("10.0.0.1");
+        let Login::Invite(who) = auth.login(&token, a) else {
+            panic!("an invite's token logs in as that invite")
+        };
+        assert_eq!(who.role, Role::Collaborator);
+        assert_eq!(who.invite, Some((invite.id.clone(), "Ann".to_string())));
+        let cookie = format!("{COOKIE}={}", s.session_value_for(&who).unwrap());
+        assert!(cookie.contains(&format!("v2.i-{}.", invite.id)));
+        let bo = match auth.login(&other, a) {
+            Login::Invite(w) => format!("{COOKIE}={}", s.session_value_for(&w).unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let whom = |c: &str| auth.identify_who(None, Some(c), a).unwrap().map(|w| w.role);
+        assert_eq!(whom(&cookie), Some(Role::Collaborator));
+        assert_eq!(whom(&bo), Some(Role::Viewer));
+        // Edited to name another invite: the MAC fails, a forgery.
+        let forged = cookie.replace(&invite.id, "0000000000000000");
+        assert_eq!(s.check_session(&forged[COOKIE.len() + 1..]), Cookie::Forged);
+        crate::invites::revoke(&dir, "Ann").unwrap();
+        assert_eq!(s.check_session(&cookie[COOKIE.len() + 1..]), Cookie::Stale);
+        assert_eq!(whom(&cookie), None);
+        assert_eq!(auth.login(&token, a), Login::Wrong);
+        assert_eq!(whom(&bo), Some(Role::Viewer), "another invite is untouched");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

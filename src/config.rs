@@ -27,6 +27,28 @@ pub enum Invocation {
     HashPassword,
     /// `homeclaude token --api NAME`: make a named API token (crate::api_tokens).
     ApiToken { name: String, data_dir: PathBuf },
+    /// `homeclaude invite|invites|revoke`: named invites (crate::invites).
+    People(People),
+}
+
+/// `homeclaude invite --role R --name N [--expires 7d]`, `invites`, `revoke NAME`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum People {
+    Invite {
+        data_dir: PathBuf,
+        name: String,
+        role: String,
+        expires: Option<Duration>,
+        /// Where the link points: `--url`, else the listen address.
+        base: String,
+    },
+    List {
+        data_dir: PathBuf,
+    },
+    Revoke {
+        data_dir: PathBuf,
+        name: String,
+    },
 }
 
 /// The validated configuration of a server run.
@@ -47,8 +69,25 @@ pub struct Config {
     pub access: Access,
     /// `--tls-cert`/`--tls-key`: serve https and wss directly.
     pub tls: Option<TlsFiles>,
+    /// The file routes, attachments and the workdir watch.
+    pub files: FilesSettings,
+    /// `--notify`, `--ntfy-url`, `--public-url`: Web Push and ntfy.
+    pub notify: crate::notify::Settings,
     /// `--boxes FILE`: other homeclaude boxes this one shows (crate::boxes).
     pub boxes: Option<PathBuf>,
+}
+
+/// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
+#[derive(Debug, Clone)]
+pub struct FilesSettings {
+    /// Largest upload, in bytes.
+    pub max_upload: u64,
+    /// Names (with `*` wildcards) never listed, served or reported.
+    pub hidden: Vec<String>,
+    /// Where the page's attachments are uploaded, relative to the workdir.
+    pub uploads: String,
+    /// Most directories watched for `file_update`; deeper trees go unreported.
+    pub watch_max: usize,
 }
 
 /// The PEM files TLS is served with. They are read at start-up and again whenever
@@ -60,7 +99,7 @@ pub struct TlsFiles {
 }
 
 /// Who may connect.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Access {
     /// `--no-auth`: no login at all (loopback only, unless `unsafe_no_auth`).
     pub no_auth: bool,
@@ -74,6 +113,28 @@ pub struct Access {
     pub token: Option<String>,
     /// `HOMECLAUDE_PASSWORD_HASH`: owner login by password too (besides tokens).
     pub password_hash: Option<PasswordHash>,
+    /// `--owner-name`: the name the owner's prompts carry.
+    pub owner_name: String,
+    /// `--collaborators-approve`: collaborators answer tool approvals too.
+    pub collaborators_approve: bool,
+    /// `--rate-limit RATE[,BURST]`: each participant's prompts and commands.
+    pub rate: crate::ratelimit::Rate,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            no_auth: false,
+            unsafe_no_auth: false,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            token: None,
+            password_hash: None,
+            owner_name: "owner".to_string(),
+            collaborators_approve: false,
+            rate: crate::ratelimit::Rate::default(),
+        }
+    }
 }
 
 /// Resource limits; every one is a flag.
@@ -83,6 +144,10 @@ pub struct Limits {
     pub max_frame: usize,
     /// Most WebSocket clients at once; one more is refused with 503.
     pub max_clients: usize,
+    /// `--max-clients viewer=N`: most viewer WebSockets.
+    pub max_viewer_clients: Option<usize>,
+    /// `--max-clients collaborator=N`: most collaborator WebSockets.
+    pub max_collaborator_clients: Option<usize>,
     /// Most open TCP connections at once (WebSocket and plain HTTP together).
     pub max_connections: usize,
     /// Most prompts waiting in the queue.
@@ -119,6 +184,10 @@ pub struct RunnerSettings {
     pub run_timeout: Duration,
     /// Deny an approval nobody answered after this; `None`: wait as long as it takes.
     pub approval_timeout: Option<Duration>,
+    /// The nice value runs get (`--claude-nice`).
+    pub claude_nice: i32,
+    /// A shell command from the page is stopped after this.
+    pub shell_timeout: Duration,
 }
 
 impl Default for Config {
@@ -132,6 +201,8 @@ impl Default for Config {
             limits: Limits {
                 max_frame: 1 << 20,
                 max_clients: 1000,
+                max_viewer_clients: None,
+                max_collaborator_clients: None,
                 max_connections: 1200,
                 max_queue: 100,
                 max_body: 64 << 10,
@@ -151,9 +222,21 @@ impl Default for Config {
                 extra_args: Vec::new(),
                 run_timeout: Duration::from_secs(30 * 60),
                 approval_timeout: None,
+                claude_nice: 10,
+                shell_timeout: Duration::from_secs(10 * 60),
             },
             access: Access::default(),
             tls: None,
+            files: FilesSettings {
+                max_upload: 100 << 20,
+                hidden: crate::files::DEFAULT_HIDDEN
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                uploads: "uploads".into(),
+                watch_max: 4096,
+            },
+            notify: crate::notify::Settings::default(),
             boxes: None,
         }
     }
@@ -333,6 +416,18 @@ const SETTINGS: &[Setting] = &[
         help: "deny a tool approval, question or plan nobody answered after this [never]",
     },
     Setting {
+        flag: "claude-nice",
+        env: "HOMECLAUDE_CLAUDE_NICE",
+        value: "N",
+        help: "claude and its tools run at this nice value (0-19), below the server [10]",
+    },
+    Setting {
+        flag: "shell-timeout",
+        env: "HOMECLAUDE_SHELL_TIMEOUT",
+        value: "SECS",
+        help: "a shell command from the page (`!cmd`) is stopped after this [600]",
+    },
+    Setting {
         flag: "max-daily-usd",
         env: "HOMECLAUDE_MAX_DAILY_USD",
         value: "USD",
@@ -347,8 +442,20 @@ const SETTINGS: &[Setting] = &[
     Setting {
         flag: "max-clients",
         env: "HOMECLAUDE_MAX_CLIENTS",
-        value: "N",
-        help: "most WebSocket clients at once [1000]",
+        value: "N[,ROLE=N]",
+        help: "most WebSocket clients at once [1000]; viewer=N, collaborator=N cap a role",
+    },
+    Setting {
+        flag: "owner-name",
+        env: "HOMECLAUDE_OWNER_NAME",
+        value: "NAME",
+        help: "the name the owner's prompts carry [owner]",
+    },
+    Setting {
+        flag: "rate-limit",
+        env: "HOMECLAUDE_RATE_LIMIT",
+        value: "RATE[,BURST]",
+        help: "prompts and commands per second for each person, and the burst [10,20]",
     },
     Setting {
         flag: "max-connections",
@@ -411,6 +518,48 @@ const SETTINGS: &[Setting] = &[
         help: "the private key for --tls-cert",
     },
     Setting {
+        flag: "max-upload",
+        env: "HOMECLAUDE_MAX_UPLOAD",
+        value: "BYTES",
+        help: "largest file uploaded through the page or PUT /api/files/raw [104857600]",
+    },
+    Setting {
+        flag: "files-hidden",
+        env: "HOMECLAUDE_FILES_HIDDEN",
+        value: "NAMES",
+        help: "names never listed or served, comma-separated, * wildcards [.git,.env*,*.pem,*.key]",
+    },
+    Setting {
+        flag: "uploads-dir",
+        env: "HOMECLAUDE_UPLOADS_DIR",
+        value: "DIR",
+        help: "where the page uploads attachments, inside the workdir [uploads]",
+    },
+    Setting {
+        flag: "watch-max",
+        env: "HOMECLAUDE_WATCH_MAX",
+        value: "N",
+        help: "most workdir directories watched for file changes [4096]",
+    },
+    Setting {
+        flag: "notify",
+        env: "HOMECLAUDE_NOTIFY",
+        value: "WHEN",
+        help: "push and ntfy notifications: always, away (no owner page visible), never [away]",
+    },
+    Setting {
+        flag: "ntfy-url",
+        env: "HOMECLAUDE_NTFY_URL",
+        value: "URL",
+        help: "also notify this ntfy topic, e.g. https://ntfy.sh/my-topic (token: HOMECLAUDE_NTFY_TOKEN)",
+    },
+    Setting {
+        flag: "public-url",
+        env: "HOMECLAUDE_PUBLIC_URL",
+        value: "URL",
+        help: "the address phones open the page at (ngrok, Tailscale): links and Allow/Deny in ntfy",
+    },
+    Setting {
         flag: "ping-interval",
         env: "HOMECLAUDE_PING_INTERVAL",
         value: "SECS",
@@ -438,6 +587,12 @@ const SWITCHES: &[Setting] = &[
         value: "",
         help: "allow --no-auth on a non-loopback address",
     },
+    Setting {
+        flag: "collaborators-approve",
+        env: "HOMECLAUDE_COLLABORATORS_APPROVE",
+        value: "",
+        help: "collaborators may answer tool and plan approvals too",
+    },
 ];
 
 /// The `--help` text, built from [`SETTINGS`] so it cannot drift from the parser.
@@ -455,14 +610,20 @@ pub fn help() -> String {
         "\nOnly in the environment (secrets stay out of the process list):\n\
          \x20 HOMECLAUDE_TOKEN                the owner token, instead of the data dir's\n\
          \x20 HOMECLAUDE_PASSWORD_HASH        log in with a password too (an argon2 hash\n\
-         \x20                                 from `homeclaude hash-password`)\n",
+         \x20                                 from `homeclaude hash-password`)\n\
+         \x20 HOMECLAUDE_NTFY_TOKEN           an ntfy access token for --ntfy-url\n",
     );
     out.push_str(
         "\nCommands:\n  homeclaude token [--rotate]     print the login token (or replace it,\n\
          \x20                                 logging every session out)\n\
          \x20 homeclaude token --api NAME     make an API token for scripts (REST only)\n\
          \x20 homeclaude hash-password        read a password (typed twice, or one line\n\
-         \x20                                 from stdin) and print its argon2id hash\n\n",
+         \x20                                 from stdin) and print its argon2id hash\n\
+         \x20 homeclaude invite --role collaborator|viewer --name NAME [--expires 7d]\n\
+         \x20                 [--url URL]     print a login link for one person\n\
+         \x20 homeclaude invites              list invites (name, role, created, last\n\
+         \x20                                 seen, expires)\n\
+         \x20 homeclaude revoke NAME          end an invite; its sessions close at once\n\n",
     );
     out.push_str("  -h, --help                      print this help\n");
     out.push_str("  -V, --version                   print the version\n");
@@ -500,6 +661,15 @@ pub fn parse(
         args.next();
         return parse_hash_password(args);
     }
+    if let Some(cmd) = args
+        .peek()
+        .and_then(|a| a.to_str())
+        .filter(|a| ["invite", "invites", "revoke"].contains(a))
+        .map(str::to_string)
+    {
+        args.next();
+        return parse_people(&cmd, args, &env);
+    }
     let mut parser = lexopt::Parser::from_args(args);
     loop {
         let arg = parser
@@ -534,6 +704,7 @@ pub fn parse(
         }
     }
     let mut config = Config::from_raw(&raw)?;
+    config.notify.ntfy_token = env("HOMECLAUDE_NTFY_TOKEN").filter(|t| !t.is_empty());
     config.access.token = env("HOMECLAUDE_TOKEN").filter(|t| !t.is_empty());
     if let Some(token) = &config.access.token {
         let bits = crate::auth::token_bits(token);
@@ -552,6 +723,18 @@ pub fn parse(
         config.access.password_hash = Some(hash);
     }
     Ok(Invocation::Serve(Box::new(config)))
+}
+
+/// An http(s) URL without a trailing slash (so paths can be appended).
+fn http_url(value: &str) -> Result<String, &'static str> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("expected an http:// or https:// URL")?;
+    if rest.is_empty() || rest.starts_with('/') || value.chars().any(|c| c.is_whitespace()) {
+        return Err("expected an http:// or https:// URL with a host");
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 /// `homeclaude hash-password`: no flags (the password comes from the terminal or
@@ -624,6 +807,120 @@ fn parse_token(
     Ok(Invocation::Token { rotate, data_dir })
 }
 
+/// `homeclaude invite|invites|revoke` and their flags.
+fn parse_people(
+    cmd: &str,
+    args: impl Iterator<Item = OsString>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Invocation, ConfigError> {
+    let mut data_dir = env("HOMECLAUDE_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(default_data_dir);
+    let (mut name, mut role, mut expires, mut base) = (None, None, None, None);
+    let mut parser = lexopt::Parser::from_args(args);
+    let bad = |name: &str, value: &str, why: String| ConfigError::BadValue {
+        name: name.to_string(),
+        value: value.to_string(),
+        why,
+    };
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| ConfigError::UnknownFlag(e.to_string()))?
+    {
+        fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, ConfigError> {
+            parser
+                .value()
+                .map(|v| v.to_string_lossy().into_owned())
+                .map_err(|_| ConfigError::MissingValue(flag.to_string()))
+        }
+        match arg {
+            lexopt::Arg::Long("data-dir") => {
+                data_dir = PathBuf::from(value(&mut parser, "--data-dir")?)
+            }
+            lexopt::Arg::Long("name") if cmd == "invite" => {
+                name = Some(value(&mut parser, "--name")?)
+            }
+            lexopt::Arg::Long("role") if cmd == "invite" => {
+                let v = value(&mut parser, "--role")?;
+                crate::invites::check_role(&v).map_err(|e| bad("--role", &v, e.to_string()))?;
+                role = Some(v);
+            }
+            lexopt::Arg::Long("expires") if cmd == "invite" => {
+                let v = value(&mut parser, "--expires")?;
+                expires = crate::invites::parse_expiry(&v)
+                    .map_err(|e| bad("--expires", &v, e.to_string()))?;
+            }
+            lexopt::Arg::Long("url") if cmd == "invite" => {
+                base = Some(value(&mut parser, "--url")?)
+            }
+            lexopt::Arg::Value(v) if cmd == "revoke" && name.is_none() => {
+                name = Some(v.to_string_lossy().into_owned());
+            }
+            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
+            lexopt::Arg::Long(other) => return Err(ConfigError::UnknownFlag(format!("--{other}"))),
+            lexopt::Arg::Short(c) => return Err(ConfigError::UnknownFlag(format!("-{c}"))),
+            lexopt::Arg::Value(v) => {
+                return Err(ConfigError::Unexpected(v.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    let people = match cmd {
+        "invite" => People::Invite {
+            data_dir,
+            name: name.ok_or_else(|| ConfigError::MissingValue("--name".into()))?,
+            role: role.ok_or_else(|| ConfigError::MissingValue("--role".into()))?,
+            expires,
+            base: base.unwrap_or_else(|| {
+                let listen = env("HOMECLAUDE_LISTEN").unwrap_or_else(|| "127.0.0.1:8765".into());
+                format!("http://{listen}")
+            }),
+        },
+        "revoke" => People::Revoke {
+            data_dir,
+            name: name.ok_or_else(|| ConfigError::MissingValue("NAME".into()))?,
+        },
+        _ => People::List { data_dir },
+    };
+    Ok(Invocation::People(people))
+}
+
+/// `--max-clients 1000,viewer=20,collaborator=10`: the total and per-role caps.
+fn parse_max_clients(value: &str, limits: &mut Limits) -> Result<(), String> {
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (slot, n) = match part.split_once('=') {
+            None => (&mut limits.max_clients, part),
+            Some(("viewer", n)) => (limits.max_viewer_clients.insert(0), n),
+            Some(("collaborator", n)) => (limits.max_collaborator_clients.insert(0), n),
+            Some((role, _)) => return Err(format!("unknown role {role:?} (viewer, collaborator)")),
+        };
+        *slot = n
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or("expected a whole number above 0, or ROLE=N")?;
+    }
+    Ok(())
+}
+
+/// `--rate-limit 10` or `10,20`: per second, and the burst (twice the rate if
+/// not given).
+fn parse_rate(value: &str) -> Option<crate::ratelimit::Rate> {
+    let mut parts = value.split(',').map(str::trim);
+    let per_sec: f64 = parts.next()?.parse().ok()?;
+    let burst: f64 = match parts.next() {
+        Some(b) => b.parse().ok()?,
+        None => per_sec * 2.0,
+    };
+    (parts.next().is_none() && per_sec > 0.0 && per_sec.is_finite() && burst >= 1.0).then_some(
+        crate::ratelimit::Rate {
+            per_sec,
+            burst: burst.floor(),
+        },
+    )
+}
+
 impl Config {
     /// Validates raw values; a later value for the same flag wins.
     fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
@@ -686,6 +983,11 @@ impl Config {
                 }
                 "run-timeout" => c.runner.run_timeout = secs()?,
                 "approval-timeout" => c.runner.approval_timeout = Some(secs()?),
+                "claude-nice" => match value.parse::<i32>() {
+                    Ok(n) if (0..=19).contains(&n) => c.runner.claude_nice = n,
+                    _ => return Err(bad("expected a nice value from 0 to 19")),
+                },
+                "shell-timeout" => c.runner.shell_timeout = secs()?,
                 "max-daily-usd" => match value.parse::<f64>() {
                     Ok(v) if v > 0.0 && v.is_finite() => c.runner.max_daily_usd = Some(v),
                     _ => {
@@ -695,7 +997,16 @@ impl Config {
                     }
                 },
                 "max-frame" => c.limits.max_frame = count()?,
-                "max-clients" => c.limits.max_clients = count()?,
+                "max-clients" => parse_max_clients(value, &mut c.limits).map_err(|e| bad(&e))?,
+                "owner-name" => {
+                    c.access.owner_name =
+                        crate::invites::check_name(value).map_err(|e| bad(&e.to_string()))?
+                }
+                "rate-limit" => {
+                    c.access.rate = parse_rate(value)
+                        .ok_or_else(|| bad("expected RATE or RATE,BURST, e.g. 10 or 10,20"))?
+                }
+                "collaborators-approve" => c.access.collaborators_approve = true,
                 "max-connections" => c.limits.max_connections = count()?,
                 "max-queue" => c.limits.max_queue = count()?,
                 "max-body" => c.limits.max_body = count()?,
@@ -708,6 +1019,25 @@ impl Config {
                 "allowed-origin" => c.access.allowed_origins = list(value),
                 "tls-cert" => tls_cert = Some(path()?),
                 "tls-key" => tls_key = Some(path()?),
+                "max-upload" => c.files.max_upload = count()? as u64,
+                "files-hidden" => c.files.hidden = list(value),
+                "uploads-dir" => {
+                    let bad_dir = value.is_empty()
+                        || value.starts_with('/')
+                        || value.split('/').any(|p| p == "..")
+                        || value.contains('\0');
+                    if bad_dir {
+                        return Err(bad("expected a directory inside the workdir, e.g. uploads"));
+                    }
+                    c.files.uploads = value.trim_end_matches('/').to_string()
+                }
+                "watch-max" => c.files.watch_max = count()?,
+                "notify" => {
+                    c.notify.mode = crate::notify::Mode::parse(value)
+                        .ok_or_else(|| bad("expected always, away or never"))?
+                }
+                "ntfy-url" => c.notify.ntfy_url = Some(http_url(value).map_err(&bad)?),
+                "public-url" => c.notify.public_url = Some(http_url(value).map_err(&bad)?),
                 "ping-interval" => c.ws.ping_interval = secs()?,
                 "peer-timeout" => c.ws.peer_timeout = secs()?,
                 other => unreachable!("flag {other} is in SETTINGS but not validated"),
@@ -976,5 +1306,82 @@ mod tests {
         ] {
             assert!(text.contains(env_only), "{env_only}");
         }
+    }
+
+    #[test]
+    fn people_commands_and_flags_parse() {
+        let c = serve(
+            &[
+                "--max-clients",
+                "50,viewer=5,collaborator=3",
+                "--rate-limit",
+                "2",
+                "--owner-name",
+                "Dana",
+                "--collaborators-approve",
+            ],
+            &[],
+        );
+        assert_eq!(c.limits.max_clients, 50);
+        assert_eq!(c.limits.max_viewer_clients, Some(5));
+        assert_eq!(c.limits.max_collaborator_clients, Some(3));
+        assert_eq!((c.access.rate.per_sec, c.access.rate.burst), (2.0, 4.0));
+        assert_eq!(c.access.owner_name, "Dana");
+        assert!(c.access.collaborators_approve);
+        for bad in [
+            &["--max-clients", "owner=3"][..],
+            &["--rate-limit", "0"],
+            &["--rate-limit", "1,2,3"],
+            &["--owner-name", "Claude"],
+        ] {
+            assert!(
+                matches!(run(bad, &[]), Err(ConfigError::BadValue { .. })),
+                "{bad:?}"
+            );
+        }
+        match run(
+            &[
+                "invite",
+                "--role",
+                "viewer",
+                "--name",
+                "Bo",
+                "--expires",
+                "12h",
+                "--data-dir",
+                "/d",
+            ],
+            &[],
+        ) {
+            Ok(Invocation::People(People::Invite {
+                name,
+                role,
+                expires,
+                base,
+                data_dir,
+            })) => {
+                assert_eq!((name.as_str(), role.as_str()), ("Bo", "viewer"));
+                assert_eq!(expires, Some(Duration::from_secs(12 * 3600)));
+                assert_eq!(base, "http://127.0.0.1:8765");
+                assert_eq!(data_dir, PathBuf::from("/d"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            run(&["invite", "--role", "owner", "--name", "x"], &[]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            run(&["invite", "--role", "viewer"], &[]),
+            Err(ConfigError::MissingValue(_))
+        ));
+        assert!(matches!(
+            run(&["revoke", "Bo"], &[]),
+            Ok(Invocation::People(People::Revoke { name, .. })) if name == "Bo"
+        ));
+        assert!(matches!(
+            run(&["invites"], &[]),
+            Ok(Invocation::People(People::List { .. }))
+        ));
     }
 }

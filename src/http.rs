@@ -13,7 +13,7 @@
 //! ([`crate::transport`]); plain HTTP arriving at a TLS port is redirected to https.
 
 use crate::admission::{Admission, Ticket};
-use crate::auth::Role;
+use crate::auth::Who;
 use crate::routes::{self, App};
 use crate::transport::{Accepted, Acceptor, Stream};
 use crate::ws;
@@ -82,6 +82,8 @@ pub struct Request {
     pub peer: SocketAddr,
     /// Whether it came over TLS.
     pub tls: bool,
+    /// Who sent it, with the invite (the handler's `Option<Role>` is its role).
+    pub who: Option<Who>,
 }
 
 /// Why reading a request failed. Each maps to an answer (or a silent close).
@@ -213,7 +215,8 @@ fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door, ticket: &Ticket) {
     };
     match serve_requests(&mut stream, peer, door, ticket) {
         Some((head, _, who)) if crate::sse::wants(&head) => {
-            crate::sse::serve(stream, peer, &head, who, door, ticket);
+            let role = who.as_ref().map(|w| w.role);
+            crate::sse::serve(stream, peer, &head, role, door, ticket);
         }
         Some((head, leftover, who)) => upgrade(stream, peer, head, leftover, who, door, ticket),
         None => stream.close_notify(),
@@ -227,7 +230,7 @@ fn serve_requests(
     peer: SocketAddr,
     door: &Door,
     ticket: &Ticket,
-) -> Option<(Head, Vec<u8>, Option<Role>)> {
+) -> Option<(Head, Vec<u8>, Option<Who>)> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first = true;
     loop {
@@ -245,8 +248,8 @@ fn serve_requests(
         let head_len = head.1;
         let head = head.0;
         // Once per request: a wrong secret counts once towards the back-off.
-        let who = match routes::identify(&head, peer.ip(), &door.app) {
-            Ok(who) => who,
+        let person = match routes::identify(&head, peer.ip(), &door.app) {
+            Ok(person) => person,
             Err(limited) => {
                 log::info!(
                     "http {peer}: {} {} -> 429 (login back-off)",
@@ -257,6 +260,7 @@ fn serve_requests(
                 return None;
             }
         };
+        let who = person.as_ref().map(|p| p.role);
         // An API token's connection is admitted in the viewer class (crate::api).
         if let Some(role) = who.or_else(|| crate::api::token_class(&head, &door.app))
             && let Err(why) = ticket.identified(role)
@@ -269,7 +273,13 @@ fn serve_requests(
         }
         if (head.path == "/ws" && ws::is_upgrade(&head)) || crate::sse::wants(&head) {
             let leftover = buf.split_off(head_len);
-            return Some((head, leftover, who));
+            return Some((head, leftover, person));
+        }
+        if routes::streams_body(&head) {
+            if serve_streamed(stream, &mut buf, head_len, &head, peer, who, door) {
+                continue;
+            }
+            return None;
         }
         let body = match read_body(stream, &mut buf, head_len, &head, &door.settings) {
             Ok(body) => body,
@@ -292,6 +302,7 @@ fn serve_requests(
             body,
             peer,
             tls: stream.is_tls(),
+            who: person,
         };
         let response = routes::handle(&request, &door.app, who);
         let status = response.status_code().0;
@@ -341,6 +352,7 @@ fn plain_on_tls_port(mut stream: Stream, peer: SocketAddr, door: &Door) {
             body: Vec::new(),
             peer,
             tls: false,
+            who: None,
         };
         routes::handle(&request, &door.app, None)
     } else {
@@ -364,11 +376,11 @@ fn upgrade(
     peer: SocketAddr,
     head: Head,
     leftover: Vec<u8>,
-    who: Option<Role>,
+    person: Option<Who>,
     door: &Door,
     ticket: &Ticket,
 ) {
-    let role = match routes::authorize_ws(&head, who, &door.app) {
+    let role = match routes::authorize_ws(&head, person.as_ref().map(|p| p.role), &door.app) {
         Ok(role) => role,
         Err(response) => {
             let _ = write_response(&mut stream, response, head.minor, false, false);
@@ -403,12 +415,19 @@ fn upgrade(
         // From here on the connection thread blocks in poll(2), never in a timed read.
         let _ = stream.tcp().set_read_timeout(None);
         let _ = stream.tcp().set_write_timeout(None);
+        let who = person.unwrap_or_else(|| Who::role(role));
+        // "Last seen" for `homeclaude invites`, written here, off the hub.
+        if let (Some((invite, _)), crate::auth::Mode::Tokens(store)) =
+            (&who.invite, &door.app.auth.mode)
+        {
+            store.invites.seen(invite);
+        }
         ws::serve(
             stream,
             peer,
             leftover,
             replay_after,
-            role,
+            who,
             &door.app.hub,
             &door.ws,
         );
@@ -528,15 +547,122 @@ fn to_head(req: &httparse::Request<'_, '_>) -> Result<Head, ReadError> {
     })
 }
 
-/// Reads the body announced by Content-Length (leftover bytes in `buf` first), and
-/// leaves in `buf` only what follows it (a pipelined request).
-fn read_body(
+/// One request whose body streams to its handler (an upload; [`routes::streams_body`])
+/// instead of being read into memory: the handler reads it through [`BodyStream`],
+/// under the idle deadline, after it has refused what it can from the head alone.
+/// Returns whether the connection may carry another request (only when the body was
+/// read to its end; `buf` then holds what followed it).
+fn serve_streamed(
     stream: &mut Stream,
     buf: &mut Vec<u8>,
     head_len: usize,
     head: &Head,
-    settings: &HttpSettings,
-) -> Result<Vec<u8>, ReadError> {
+    peer: SocketAddr,
+    who: Option<crate::auth::Role>,
+    door: &Door,
+) -> bool {
+    let len = match content_length(head) {
+        Ok(Some(len)) => len,
+        Ok(None) => {
+            answer_read_error(
+                stream,
+                peer,
+                ReadError::Malformed("an upload needs a Content-Length".into()),
+            );
+            return false;
+        }
+        Err(err) => {
+            answer_read_error(stream, peer, err);
+            return false;
+        }
+    };
+    let mut pre = buf.split_off(head_len);
+    buf.clear();
+    if pre.len() as u64 > len {
+        *buf = pre.split_off(len as usize);
+    }
+    let mut body = BodyStream {
+        stream,
+        pre,
+        pos: 0,
+        left: len,
+        idle: door.settings.request_timeout,
+        expect_continue: head
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue")),
+        timed: false,
+    };
+    let response = routes::handle_streamed(head, peer, len, &mut body, &door.app, who);
+    let whole = body.left == 0;
+    let keep_alive = whole && head.keep_alive() && !door.closing.load(Ordering::Relaxed);
+    let status = response.status_code().0;
+    log::info!("http {peer}: {} {} -> {status}", head.method, head.path);
+    if let Err(e) = write_response(stream, response, head.minor, false, keep_alive) {
+        log::debug!("http {peer}: write failed: {e}");
+        return false;
+    }
+    keep_alive
+}
+
+/// A request body read as its handler asks, never held whole: the bytes that came
+/// with the head first, then the socket, to exactly the Content-Length. Each read
+/// must make progress within the request timeout (an idle deadline: a 100 MB upload
+/// over a slow link may take minutes, a stalled one is cut). `Expect: 100-continue`
+/// is answered at the first read, so a refused upload is never sent.
+struct BodyStream<'a> {
+    stream: &'a mut Stream,
+    pre: Vec<u8>,
+    pos: usize,
+    left: u64,
+    idle: Duration,
+    expect_continue: bool,
+    timed: bool,
+}
+
+impl Read for BodyStream<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        let want = out
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if self.pos < self.pre.len() {
+            let n = want.min(self.pre.len() - self.pos);
+            out[..n].copy_from_slice(&self.pre[self.pos..self.pos + n]);
+            self.pos += n;
+            self.left -= n as u64;
+            return Ok(n);
+        }
+        if self.expect_continue {
+            self.expect_continue = false;
+            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.stream.flush()?;
+        }
+        if !self.timed {
+            self.stream.tcp().set_read_timeout(Some(self.idle))?;
+            self.timed = true;
+        }
+        match self.stream.read(&mut out[..want]) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed mid-body",
+            )),
+            Ok(n) => {
+                self.left -= n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no body bytes within the request timeout",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The Content-Length of a request, refusing ambiguous framings; `None` when absent.
+fn content_length(head: &Head) -> Result<Option<u64>, ReadError> {
     // Two framings, or two lengths, are how requests are smuggled past a proxy
     // that reads the other one: refused outright rather than picking one.
     let lengths = head
@@ -558,13 +684,26 @@ fn read_body(
             "chunked request bodies are not accepted; send Content-Length",
         ));
     }
-    let len = match head.header("content-length") {
-        None => 0,
+    match head.header("content-length") {
+        None => Ok(None),
         Some(v) => v
             .trim()
             .parse::<u64>()
-            .map_err(|_| ReadError::Malformed("bad Content-Length".into()))?,
-    };
+            .map(Some)
+            .map_err(|_| ReadError::Malformed("bad Content-Length".into())),
+    }
+}
+
+/// Reads the body announced by Content-Length (leftover bytes in `buf` first), and
+/// leaves in `buf` only what follows it (a pipelined request).
+fn read_body(
+    stream: &mut Stream,
+    buf: &mut Vec<u8>,
+    head_len: usize,
+    head: &Head,
+    settings: &HttpSettings,
+) -> Result<Vec<u8>, ReadError> {
+    let len = content_length(head)?.unwrap_or(0);
     // Compared as u64 before any allocation: a 30 GB Content-Length is refused, not
     // allocated (tiny_http's own reader would abort the process here).
     if len > settings.max_body as u64 {

@@ -14,22 +14,27 @@
 //! ([`crate::replay`]).
 
 use crate::approvals::{self, Approvals, Refusal};
-use crate::auth::Role;
+use crate::auth::{Role, Who};
 use crate::launcher::Launcher;
 use crate::meter::Meter;
+use crate::notify::{self, Note, NotifyHandle, RunSummary, Tokens};
 use crate::outbox::{Bytes, Outbox, Pushed, text_frame};
+use crate::permissions::{Action, Policy};
+use crate::presence::{Change, Presence};
 use crate::protocol::{
     self, ApprovalAnswer, ClientMsg, Command, ErrorCode, Event, Progress, QueueItem, Reply,
     Request, RequestId, SessionItem,
 };
+use crate::ratelimit::{Buckets, Rate};
 use crate::replay::{Job, LogSpan};
 use crate::runner::{self, Outcome, RunHandle, RunRequest, RunnerConfig, RunnerOutput, SessionRef};
+use crate::shell::{self, ShellConfig, ShellHandle, ShellOutput};
 use crate::store::writer::{StoreHandle, StoreOp};
 use crate::store::{self, SavedPrompt, SessionState};
 use crate::stream_json::PermissionAnswer;
 use crate::translate::ToolRequest;
 use serde_json::{Map, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +78,7 @@ pub enum Input {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
-        role: Role,
+        who: Who,
     },
     Leave {
         id: ClientId,
@@ -105,18 +110,30 @@ pub enum Input {
         last: u64,
     },
     /// `POST /api/approvals/<id>`: an answer from HTTP; the reply says how it went.
+    /// `token`: a notification's one-time token (then no login is needed).
     ApprovalHttp {
         answer: ApprovalAnswer,
+        /// A notification's one-time token (then `who` is `None`: the route is public).
+        token: Option<String>,
+        /// Who answers (the route let only owners and collaborators through).
+        who: Option<Who>,
         reply: Sender<Result<&'static str, Refusal>>,
     },
+    /// Changes in the workdir from the `files` thread (`crate::file_watch`).
+    FileUpdates(Vec<(String, crate::file_watch::Action)>),
     /// A request from the REST API (`crate::api`), answered on its channel.
     Api(ApiInput),
+    /// The invites watcher's latest read: clients of other invites, checked
+    /// before it, are closed (4003).
+    Invites(crate::invites::Live),
     /// The CLI's session list, for the client that asked.
     Sessions {
         client: ClientId,
         req: Option<RequestId>,
         items: Vec<SessionItem>,
     },
+    /// What a shell command reports, in its order; `Exit` last.
+    Shell(ShellOutput),
 }
 
 /// The sending side, cloned into every thread that talks to the hub.
@@ -132,7 +149,7 @@ impl HubHandle {
         outbox: Arc<Outbox>,
         peer: SocketAddr,
         replay_after: Option<u64>,
-        role: Role,
+        who: Who,
     ) -> ClientId {
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         self.send(Input::Join {
@@ -140,7 +157,7 @@ impl HubHandle {
             outbox,
             peer,
             replay_after,
-            role,
+            who,
         });
         id
     }
@@ -171,11 +188,23 @@ impl HubHandle {
     pub fn approve(
         &self,
         answer: ApprovalAnswer,
+        token: Option<String>,
+        who: Option<Who>,
         wait: Duration,
     ) -> Option<Result<&'static str, Refusal>> {
         let (reply, rx) = mpsc::channel();
-        self.send(Input::ApprovalHttp { answer, reply });
+        self.send(Input::ApprovalHttp {
+            answer,
+            token,
+            who,
+            reply,
+        });
         rx.recv_timeout(wait).ok()
+    }
+
+    /// The invites watcher's report: which invites let anyone in now.
+    pub fn invites(&self, live: crate::invites::Live) {
+        self.send(Input::Invites(live));
     }
 
     /// The store thread's report (see [`crate::store::writer::Report`]).
@@ -186,6 +215,11 @@ impl HubHandle {
     /// A client's thread finished its replay job (see [`crate::replay`]).
     pub fn replay_done(&self, id: ClientId, last: u64) {
         self.send(Input::ReplayDone { id, last });
+    }
+
+    /// Workdir changes, each broadcast as a `file_update`.
+    pub fn file_updates(&self, changes: Vec<(String, crate::file_watch::Action)>) {
+        self.send(Input::FileUpdates(changes));
     }
 
     pub fn usage(&self, body: Map<String, Value>) {
@@ -230,6 +264,17 @@ pub struct HubSettings {
     pub data_dir: std::path::PathBuf,
     /// `--approval-timeout`: deny an unanswered approval after this (never if None).
     pub approval_timeout: Option<Duration>,
+    /// How shell commands run (`crate::shell`).
+    pub shell: ShellConfig,
+    /// `--notify`, and the notify thread's handle (None: no notifications).
+    pub notify_mode: notify::Mode,
+    pub notify: Option<NotifyHandle>,
+    /// `--owner-name`: the owner's prompts are stamped with it.
+    pub owner_name: String,
+    /// `--rate-limit`: each participant's prompts and commands.
+    pub rate: Rate,
+    /// `--collaborators-approve` and the like.
+    pub policy: Policy,
 }
 
 struct Client {
@@ -237,10 +282,19 @@ struct Client {
     outbox: Arc<Outbox>,
     peer: SocketAddr,
     role: Role,
+    /// The participant (see [`crate::presence`]): their key and shown name.
+    key: String,
+    name: String,
+    /// The invite it logged in with, if any (revocation closes it).
+    invite: Option<String>,
+    /// When its credentials were checked (see [`Who::checked`]).
+    checked: Instant,
     /// Gets live events. False while a replay job is being sent to it.
     live: bool,
     /// A replay job is with its connection thread.
     replaying: bool,
+    /// The page said it is visible (`visibility` frame); owners' pages only.
+    visible: bool,
 }
 
 /// The run in progress.
@@ -310,18 +364,34 @@ struct Hub {
     draining: Option<(Exit, Instant)>,
     /// The id of the client frame being handled, echoed by `tell`.
     req: Option<RequestId>,
-    /// Broadcasts of a run's output not yet written to the clients.
+    /// Broadcasts of this turn not yet written to the clients (`flush_batch`).
     batch: Vec<Bytes>,
     /// What Claude waits for a person to answer.
     approvals: Approvals,
-    /// The input being handled is a run's output: broadcasts go into `batch`.
-    batching: bool,
+    /// Starts shell commands off the hub thread.
+    shell_launcher: Option<shell::Launcher>,
+    /// Shell commands running, by id (the `seq` of their `shell_start`).
+    shells: Vec<(u64, ShellHandle)>,
+    /// One-time tokens of notified approvals (Allow / Deny from a notification).
+    tokens: Tokens,
+    /// What the current run said so far, for the note at its end.
+    summary: RunSummary,
     /// Every prompt as a job, and the event streams that follow them (REST API).
     jobs: crate::jobs::Jobs,
     /// API requests waiting for the reader thread's session list.
     api_sessions: Vec<(ClientId, Sender<api::SessionsAnswer>)>,
     /// The last usage figures, for `GET /api/usage`.
     api_usage: Option<Map<String, Value>>,
+    /// Who is connected, by person.
+    presence: Presence,
+    /// Fair use per person.
+    buckets: Buckets,
+    /// Who sent each queued or running prompt (the participant key): they may
+    /// stop or cancel it. Prompts recovered from an earlier run have none.
+    prompt_from: HashMap<u64, String>,
+    /// The invites watcher's latest read: a join that raced its revocation is
+    /// closed at once.
+    invites: Option<crate::invites::Live>,
 }
 
 /// Creates the hub's channel; [`run`] must then be called on the hub thread.
@@ -343,7 +413,7 @@ pub fn run(
     let started = Box::new(move |run, result| {
         let _ = tx.send(Input::Launched { run, result });
     });
-    let launcher = match Launcher::spawn(started) {
+    let launcher = match Launcher::spawn(started, settings.runner.nice) {
         Ok(l) => l,
         Err(e) => {
             log::error!("hub: cannot start the launcher thread: {e}");
@@ -351,10 +421,14 @@ pub fn run(
         }
     };
     let settings_timeout = settings.approval_timeout;
+    let shell_launcher = shell::Launcher::spawn(settings.shell.nice)
+        .map_err(|e| log::error!("hub: cannot start the shell launcher thread: {e}"))
+        .ok();
     let mut jobs = crate::jobs::Jobs::new(settings.history_bytes);
     for waiting in &recovered.waiting {
         jobs.recovered(waiting.id, &waiting.username);
     }
+    let settings_rate = settings.rate;
     let mut hub = Hub {
         tx: handle.tx.clone(),
         meter,
@@ -376,11 +450,18 @@ pub fn run(
         draining: None,
         req: None,
         batch: Vec::new(),
-        batching: false,
         approvals: Approvals::new(settings_timeout),
+        shell_launcher,
+        shells: Vec::new(),
+        tokens: Tokens::default(),
+        summary: RunSummary::default(),
         jobs,
         api_sessions: Vec::new(),
         api_usage: None,
+        presence: Presence::default(),
+        buckets: Buckets::new(settings_rate),
+        prompt_from: HashMap::new(),
+        invites: None,
     };
     if let Some(lost) = recovered.interrupted {
         hub.broadcast(&Event::Progress {
@@ -423,7 +504,7 @@ impl Hub {
                     }
                 },
                 Some((exit, deadline)) => {
-                    if self.clients.is_empty() && self.running.is_none() {
+                    if self.clients.is_empty() && self.running.is_none() && self.shells.is_empty() {
                         return exit;
                     }
                     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -434,12 +515,12 @@ impl Hub {
                     }
                 }
             };
-            self.handle_coalescing(input);
-            // Whatever else is already waiting is handled now too, so a burst of a
-            // run's output leaves in one write per client (`flush_batch`).
+            self.handle(input);
+            // Whatever else is already waiting is handled now too, so everything
+            // broadcast meanwhile leaves in one write per client (`flush_batch`).
             for _ in 1..BATCH_INPUTS {
                 match rx.try_recv() {
-                    Ok(input) => self.handle_coalescing(input),
+                    Ok(input) => self.handle(input),
                     Err(_) => break,
                 }
             }
@@ -447,23 +528,14 @@ impl Hub {
         }
     }
 
-    /// A run's streamed output is broadcast into the batch; anything else first
-    /// sends the batch out, so clients see every frame in `seq` order and joins,
-    /// replays and notices never interleave with a half-sent batch.
-    fn handle_coalescing(&mut self, input: Input) {
-        let coalesce = matches!(
-            input,
-            Input::Runner(RunnerOutput::Progress { .. } | RunnerOutput::Answer { .. })
-        );
-        if !coalesce {
-            self.flush_batch();
-        }
-        self.batching = coalesce;
-        self.handle(input);
-        self.batching = false;
-    }
-
     /// Writes the batched broadcasts to every live client, all in one go.
+    ///
+    /// Every broadcast waits in `batch` until the hub has handled what is waiting
+    /// on its channel (up to [`BATCH_INPUTS`]): under load a turn then costs one
+    /// write per client however many events it made, which is what keeps a
+    /// prompt's echo from queueing behind a run's stream on a busy box. Anything
+    /// written to one client alone (a reply, a join's snapshots, a replay) sends
+    /// the batch first, so every client still sees every frame in `seq` order.
     fn flush_batch(&mut self) {
         if self.batch.is_empty() {
             return;
@@ -528,19 +600,31 @@ impl Hub {
                 outbox,
                 peer,
                 replay_after,
-                role,
-            } => self.join(
-                Client {
-                    id,
-                    outbox,
-                    peer,
-                    role,
-                    live: false,
-                    replaying: false,
-                },
-                replay_after,
-            ),
-            Input::Leave { id } => self.clients.retain(|c| c.id != id),
+                who,
+            } => {
+                let (key, name) = self.participant(&who);
+                self.join(
+                    Client {
+                        id,
+                        outbox,
+                        peer,
+                        role: who.role,
+                        key,
+                        name,
+                        invite: who.invite.map(|(id, _)| id),
+                        checked: who.checked,
+                        live: false,
+                        replaying: false,
+                        visible: false,
+                    },
+                    replay_after,
+                )
+            }
+            Input::Leave { id } => self.leave(id),
+            Input::Invites(live) => {
+                self.invites = Some(live);
+                self.close_revoked();
+            }
             Input::Frame { id, request } => {
                 self.req = request.id;
                 self.frame(id, request.msg);
@@ -568,15 +652,41 @@ impl Hub {
             Input::Store(result) => self.store_report(result),
             Input::Launched { run, result } => self.launched(run, result),
             Input::ReplayDone { id, last } => self.replay_done(id, last),
-            Input::ApprovalHttp { answer, reply } => {
-                let result = self.answer_approval(&answer, "owner (API)");
+            Input::ApprovalHttp {
+                answer,
+                token,
+                who,
+                reply,
+            } => {
+                let action = self.approval_action(&answer);
+                let result = match (&token, who) {
+                    (Some(t), _) if !self.tokens.redeem(&answer.id, t) => Err(Refusal::BadToken),
+                    (Some(_), _) => self.answer_approval(&answer, "owner (notification)"),
+                    (None, Some(who)) if who.role.may(action, self.settings.policy).is_err() => {
+                        Err(Refusal::Forbidden(Role::Owner))
+                    }
+                    (None, Some(who)) => {
+                        let (_, name) = self.participant(&who);
+                        self.answer_approval(&answer, &format!("{name} (API)"))
+                    }
+                    (None, None) => Err(Refusal::Forbidden(Role::Owner)),
+                };
                 let _ = reply.send(result);
+            }
+            Input::FileUpdates(changes) => {
+                for (path, action) in changes {
+                    self.broadcast(&Event::FileUpdate {
+                        path,
+                        action: action.as_str(),
+                    });
+                }
             }
             Input::Api(input) => self.api(input),
             Input::Sessions { client, req, items } => {
                 let Some(items) = self.api_sessions_answer(client, items) else {
                     return;
                 };
+                self.flush_batch();
                 let reply = Reply::Sessions {
                     current: self.session.claude_id.clone(),
                     items,
@@ -586,6 +696,7 @@ impl Hub {
                     c.outbox.push(&text_frame(protocol::encode_reply(&reply)));
                 }
             }
+            Input::Shell(output) => self.shell_output(output),
             Input::Usage(body) => {
                 self.today_usd = body
                     .get("today")
@@ -602,11 +713,28 @@ impl Hub {
     }
 
     fn join(&mut self, client: Client, replay_after: Option<u64>) {
+        self.flush_batch();
         if let Some((exit, _)) = self.draining {
             client
                 .outbox
                 .close(close_code(exit), "server is shutting down");
             return;
+        }
+        if self.is_revoked(&client) {
+            client.outbox.close(CloseCode::from(4003), "access revoked");
+            return;
+        }
+        if self
+            .presence
+            .join(&client.key, &client.name, client.role, now_ms())
+            == Change::Joined
+        {
+            self.broadcast(&Event::ParticipantJoined {
+                name: client.name.clone(),
+                role: client.role.name(),
+            });
+            // Out to the others now: this client's own catch-up covers it.
+            self.flush_batch();
         }
         let mut client = client;
         // Snapshots for this client alone: not part of the shared history.
@@ -693,10 +821,163 @@ impl Hub {
         for frame in self.approvals.frames() {
             client.outbox.push(frame);
         }
+        client
+            .outbox
+            .push(&text_frame(protocol::encode_snapshot(&Event::Presence {
+                participants: self.presence.snapshot(),
+                you: protocol::You {
+                    name: client.name.clone(),
+                    role: client.role.name(),
+                },
+            })));
+    }
+
+    /// A participant's key and the name shown for them.
+    fn participant(&self, who: &Who) -> (String, String) {
+        match (&who.invite, who.role) {
+            (Some((id, name)), _) => (format!("i-{id}"), name.clone()),
+            (None, Role::Owner) => ("o".into(), self.settings.owner_name.clone()),
+            (None, _) => ("v".into(), "viewer".into()),
+        }
+    }
+
+    fn leave(&mut self, id: ClientId) {
+        let Some(i) = self.clients.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let client = self.clients.swap_remove(i);
+        if self.presence.leave(&client.key) == Change::Left && self.draining.is_none() {
+            self.broadcast(&Event::ParticipantLeft {
+                name: client.name,
+                role: client.role.name(),
+            });
+        }
+    }
+
+    /// Whether the client's invite was revoked or expired: checked before the
+    /// watcher's latest read, and not live in it. (Checked after it: the invite
+    /// may be newer than the read, and the next read will say.)
+    fn is_revoked(&self, client: &Client) -> bool {
+        match (&client.invite, &self.invites) {
+            (Some(id), Some(live)) => client.checked < live.read_at && !live.ids.contains(id),
+            _ => false,
+        }
+    }
+
+    /// Closes every socket whose invite was revoked or expired (the page shows
+    /// why); their cookies already fail (`auth.rs` asks the invites file).
+    fn close_revoked(&self) {
+        for client in self.clients.iter().filter(|c| self.is_revoked(c)) {
+            log::info!(
+                "hub: client {} ({}): access revoked",
+                client.id,
+                client.name
+            );
+            client.outbox.close(CloseCode::from(4003), "access revoked");
+        }
+    }
+
+    /// What answering this approval takes: a question, or a tool (or a plan).
+    fn approval_action(&self, answer: &ApprovalAnswer) -> Action {
+        match self.approvals.kind_of(&answer.id) {
+            Some(approvals::Kind::Tool | approvals::Kind::Plan) => Action::ApproveTool,
+            // Unknown or gone: the answer is refused for that reason instead.
+            Some(approvals::Kind::Question) | None => Action::AnswerQuestion,
+        }
+    }
+
+    /// What a command takes, for the client `key`.
+    fn command_action(&self, cmd: &Command, key: &str) -> Action {
+        let own = |id: u64| self.prompt_from.get(&id).is_some_and(|k| k == key);
+        match cmd {
+            Command::Clear | Command::Resume { .. } | Command::PermissionMode { .. } => {
+                Action::ChangeSession
+            }
+            Command::RequestUsage | Command::Sessions => Action::Ask,
+            Command::Restart => Action::Restart,
+            Command::Stop => Action::Stop {
+                own: self.running.as_ref().is_some_and(|r| own(r.prompt.id)),
+            },
+            Command::Cancel { id } => Action::Cancel { own: own(*id) },
+        }
+    }
+
+    /// Whether the client may do what `msg` asks, and has a token left: if not,
+    /// tells it why and returns false.
+    fn allowed(&mut self, id: ClientId, msg: &ClientMsg) -> bool {
+        let Some(client) = self.clients.iter().find(|c| c.id == id) else {
+            return false;
+        };
+        if self.is_revoked(client) {
+            return false;
+        }
+        let (role, key) = (client.role, client.key.clone());
+        let action = match msg {
+            ClientMsg::Message { .. } => Action::Prompt,
+            ClientMsg::Command(cmd) => self.command_action(cmd, &key),
+            ClientMsg::Approval(answer) => self.approval_action(answer),
+            ClientMsg::Shell { .. } | ClientMsg::ShellStop { .. } => Action::Shell,
+            // Only an owner's visible page holds notifications back (`notify`).
+            ClientMsg::Visibility { .. } => Action::Ask,
+            ClientMsg::Hello { .. } | ClientMsg::Ping => return true,
+        };
+        if let Err(needs) = role.may(action, self.settings.policy) {
+            // A viewer keeps its old answer (and code); others learn the role.
+            let (code, message) = if role == Role::Viewer {
+                (
+                    ErrorCode::ReadOnly,
+                    "this is a read-only viewer link: it can watch, not send".to_string(),
+                )
+            } else {
+                (
+                    ErrorCode::Forbidden,
+                    format!("only the {} may do this", needs.name()),
+                )
+            };
+            self.refuse(id, code, &message, Some(needs.name()), None);
+            return false;
+        }
+        // The owner's own box: the bucket shares it among the people they invited
+        // (and the viewer link), and never slows the owner's scripts.
+        if role != Role::Owner
+            && let Err(wait) = self.buckets.take(&key, Instant::now())
+        {
+            let ms = wait.as_millis().max(1) as u64;
+            self.refuse(
+                id,
+                ErrorCode::RateLimited,
+                &format!("too many requests; wait {ms} ms"),
+                None,
+                Some(ms),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// [`Hub::tell`] with the role needed or the wait.
+    fn refuse(
+        &self,
+        id: ClientId,
+        code: ErrorCode,
+        message: &str,
+        needs: Option<&'static str>,
+        wait_ms: Option<u64>,
+    ) {
+        if let Some(client) = self.clients.iter().find(|c| c.id == id) {
+            client.outbox.push(&text_frame(protocol::encode_refusal(
+                code,
+                message,
+                self.req.as_ref(),
+                needs,
+                wait_ms,
+            )));
+        }
     }
 
     /// A client's thread has sent its replay job: continue from there.
     fn replay_done(&mut self, id: ClientId, last: u64) {
+        self.flush_batch();
         let Some(i) = self.clients.iter().position(|c| c.id == id) else {
             return;
         };
@@ -710,31 +991,27 @@ impl Hub {
         if self.draining.is_some() {
             return;
         }
-        let viewer = self
-            .clients
-            .iter()
-            .any(|c| c.id == id && c.role == Role::Viewer);
-        if viewer
-            && matches!(
-                msg,
-                ClientMsg::Message { .. } | ClientMsg::Command(_) | ClientMsg::Approval(_)
-            )
-        {
-            self.tell(
-                id,
-                ErrorCode::ReadOnly,
-                "this is a read-only viewer link: it can watch, not send",
-            );
+        if !self.allowed(id, &msg) {
             return;
         }
+        // The server says who asked: what the page typed is not a name.
+        let Some((key, name)) = self
+            .clients
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| (c.key.clone(), c.name.clone()))
+        else {
+            return;
+        };
         match msg {
             ClientMsg::Message {
-                username,
+                username: _,
                 message,
                 client_id,
-            } => self.prompt(id, username, message, client_id),
+                attachments,
+            } => self.prompt(id, &key, name, message, client_id, attachments),
             ClientMsg::Command(cmd) => self.command(id, cmd),
-            ClientMsg::Approval(answer) => match self.answer_approval(&answer, "owner") {
+            ClientMsg::Approval(answer) => match self.answer_approval(&answer, &name) {
                 Ok(_) => {}
                 Err(Refusal::AlreadyResolved) => self.tell(
                     id,
@@ -747,7 +1024,21 @@ impl Hub {
                     &format!("no approval {:?} is waiting", answer.id),
                 ),
                 Err(Refusal::Unfit(why)) => self.tell(id, ErrorCode::BadField, why),
+                // Tokens come over HTTP only.
+                Err(Refusal::BadToken) => {}
+                Err(Refusal::Forbidden(needs)) => self.refuse(
+                    id,
+                    ErrorCode::Forbidden,
+                    "only the owner answers this",
+                    Some(needs.name()),
+                    None,
+                ),
             },
+            ClientMsg::Visibility { visible } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+                    c.visible = visible;
+                }
+            }
             ClientMsg::Hello { last_seq } => {
                 let Some(i) = self.clients.iter().position(|c| c.id == id) else {
                     return;
@@ -757,22 +1048,40 @@ impl Hub {
                     log::debug!("hub: client {id} asked for a replay during one");
                     return;
                 }
+                // The replay reaches `seq`: what is batched must not follow it again.
+                self.flush_batch();
                 let mut client = self.clients.swap_remove(i);
                 self.catch_up(&mut client, last_seq.unwrap_or(0));
                 self.clients.push(client);
             }
             ClientMsg::Ping => {}
+            ClientMsg::Shell { command, username } => self.shell_start(id, command, username),
+            ClientMsg::ShellStop { id: shell } => {
+                match self.shells.iter().find(|(s, _)| *s == shell) {
+                    Some((_, handle)) => {
+                        log::info!("hub: stop requested for shell {shell}");
+                        handle.stop();
+                    }
+                    None => self.tell(
+                        id,
+                        ErrorCode::NotRunning,
+                        &format!("shell command {shell} is not running"),
+                    ),
+                }
+            }
         }
     }
 
     fn prompt(
         &mut self,
         from: ClientId,
+        key: &str,
         username: String,
         message: String,
         client_id: Option<String>,
+        attachments: Vec<String>,
     ) {
-        if message.trim().is_empty() {
+        if message.trim().is_empty() && attachments.is_empty() {
             self.tell(from, ErrorCode::EmptyPrompt, "the prompt is empty");
             return;
         }
@@ -786,20 +1095,24 @@ impl Hub {
             }
             self.recent_client_ids.push_back(cid.clone());
         }
-        if let Err((code, message)) = self.admit_prompt(username, message, client_id) {
+        if let Err((code, message)) =
+            self.admit_prompt(key, username, message, client_id, attachments)
+        {
             self.tell(from, code, &message);
         }
     }
 
     /// Queues a prompt (from a page or the API) unless the budget or the queue
-    /// refuses it; returns its id.
+    /// refuses it; returns its id. `key`: the participant who may stop or cancel it.
     fn admit_prompt(
         &mut self,
+        key: &str,
         username: String,
         message: String,
         client_id: Option<String>,
+        attachments: Vec<String>,
     ) -> Result<u64, (ErrorCode, String)> {
-        if message.trim().is_empty() {
+        if message.trim().is_empty() && attachments.is_empty() {
             return Err((ErrorCode::EmptyPrompt, "the prompt is empty".into()));
         }
         if let Some(limit) = self.settings.max_daily_usd
@@ -825,17 +1138,20 @@ impl Hub {
         }
         let id = self.session.next_prompt.max(1);
         self.session.next_prompt = id + 1;
+        self.prompt_from.insert(id, key.to_string());
         self.broadcast(&Event::Message {
             username: username.clone(),
             message: message.clone(),
             html: None,
             id: Some(id),
             client_id,
+            attachments: attachments.clone(),
         });
         let prompt = SavedPrompt {
             id,
             username,
             text: message,
+            attachments,
         };
         self.store.send(StoreOp::QueueAdd(prompt.clone()));
         self.queue.push_back(prompt);
@@ -892,6 +1208,7 @@ impl Hub {
                         &format!("prompt {id} is not in the queue"),
                     );
                 } else {
+                    self.prompt_from.remove(&id);
                     self.store.send(StoreOp::QueueRemove(id));
                     self.jobs.cancelled(id);
                     self.queue_status(Some(id));
@@ -951,6 +1268,7 @@ impl Hub {
             prompt_id: prompt.id,
             username: prompt.username.clone(),
             text: prompt.text.clone(),
+            attachments: prompt.attachments.clone(),
             session,
         };
         let tx = self.tx.clone();
@@ -959,6 +1277,7 @@ impl Hub {
         });
         let mut config = self.settings.runner.clone();
         config.permission_mode = self.mode().to_string();
+        self.summary = RunSummary::default();
         self.launcher.launch(config, request, out);
         self.running = Some(Running {
             prompt,
@@ -1014,15 +1333,18 @@ impl Hub {
                 if let Progress::Text { text, html } = &mut progress {
                     *html = Some(crate::markdown::to_html(text));
                 }
+                self.summary.progress(&progress);
                 self.broadcast(&Event::Progress { run, progress });
             }
             RunnerOutput::Answer { run: _, text } => {
+                self.summary.answer(&text);
                 self.broadcast(&Event::Message {
                     username: "Claude".into(),
                     html: Some(crate::markdown::to_html(&text)),
                     message: text,
                     id: None,
                     client_id: None,
+                    attachments: vec![],
                 });
             }
             RunnerOutput::Approval { run, request } => self.approval_asked(run, request),
@@ -1097,6 +1419,9 @@ impl Hub {
         }
         drop(running);
         self.run_done(run);
+        if let Some(note) = std::mem::take(&mut self.summary).note(run, outcome) {
+            self.notify(note);
+        }
         self.jobs.finished(run, Some(outcome), reported);
         if std::mem::take(&mut self.clear_after_run) {
             self.new_session();
@@ -1104,9 +1429,32 @@ impl Hub {
         self.after_run();
     }
 
+    /// Hands a note to the notify thread unless `--notify` says not now: `never`,
+    /// or `away` while an owner's page is visible. Never waits.
+    fn notify(&mut self, note: Note) {
+        let Some(handle) = &self.settings.notify else {
+            return;
+        };
+        let someone_looking = self
+            .clients
+            .iter()
+            .any(|c| c.role == Role::Owner && c.visible);
+        let send = match self.settings.notify_mode {
+            notify::Mode::Never => false,
+            notify::Mode::Away => !someone_looking,
+            notify::Mode::Always => true,
+        };
+        if send {
+            handle.note(note);
+        } else {
+            log::debug!("hub: not notifying ({:?})", self.settings.notify_mode);
+        }
+    }
+
     /// Journals the end of a run and makes the log durable (on the store thread:
     /// the fsyncs of a run's end are grouped there and never delay a broadcast).
     fn run_done(&mut self, id: u64) {
+        self.prompt_from.remove(&id);
         let waiting: Vec<SavedPrompt> = self.queue.iter().cloned().collect();
         self.store.send(StoreOp::QueueDone { id, waiting });
     }
@@ -1134,8 +1482,17 @@ impl Hub {
             "event": "asked", "id": event.id, "run": run, "tool": event.tool,
             "detail": event.detail,
         }));
+        let note = Note::Waiting {
+            run,
+            id: event.id.clone(),
+            kind: event.kind,
+            tool: event.tool.clone(),
+            detail: event.detail.clone(),
+            token: self.tokens.mint(&event.id),
+        };
         let frame = self.broadcast(&Event::Approval(Box::new(event)));
         self.approvals.add(run, request, frame);
+        self.notify(note);
     }
 
     /// A person's answer (the first one wins): to the CLI, to every page, to the
@@ -1173,6 +1530,7 @@ impl Hub {
         message: Option<&str>,
     ) {
         log::info!("hub: approval {} resolved: {decision} by {by}", pending.id);
+        self.tokens.forget(&pending.id);
         self.audit(&serde_json::json!({
             "event": "resolved", "id": pending.id, "run": pending.run,
             "tool": pending.request.tool, "decision": decision, "by": by,
@@ -1298,7 +1656,8 @@ impl Hub {
 
     /// A notice for one client only, answering the frame being handled (its
     /// request id echoed).
-    fn tell(&self, id: ClientId, code: ErrorCode, message: &str) {
+    fn tell(&mut self, id: ClientId, code: ErrorCode, message: &str) {
+        self.flush_batch();
         if let Some(client) = self.clients.iter().find(|c| c.id == id) {
             client.outbox.push(&text_frame(protocol::encode_notice(
                 code,
@@ -1317,12 +1676,14 @@ impl Hub {
         self.jobs.event(self.seq, event, &json, running);
         // Streaming deltas are folded into the text that follows them; the log keeps
         // only that, which keeps it small.
+        // Comings and goings are not the conversation: live and in memory only.
         let durable = !matches!(
             event,
             Event::Progress {
                 progress: Progress::TextDelta { .. },
                 ..
-            }
+            } | Event::ParticipantJoined { .. }
+                | Event::ParticipantLeft { .. }
         );
         if durable {
             self.store.send(StoreOp::Append(json.clone()));
@@ -1336,19 +1697,7 @@ impl Hub {
                 None => break,
             }
         }
-        if self.batching {
-            self.batch.push(frame.clone());
-            return frame;
-        }
-        for client in self.clients.iter().filter(|c| c.live) {
-            if client.outbox.push(&frame) == Pushed::Overflowed {
-                log::warn!(
-                    "hub: client {} ({}) fell too far behind; dropping it",
-                    client.id,
-                    client.peer
-                );
-            }
-        }
+        self.batch.push(frame.clone());
         frame
     }
 
@@ -1360,10 +1709,15 @@ impl Hub {
             "hub: shutting down ({exit:?}); closing {} clients",
             self.clients.len()
         );
+        // What was broadcast before the signal still goes out, ahead of the close.
+        self.flush_batch();
         for client in &self.clients {
             client
                 .outbox
                 .close(close_code(exit), "server is shutting down");
+        }
+        for (_, shell) in &self.shells {
+            shell.kill();
         }
         if let Some(run) = &mut self.running {
             // No time for the gentle ladder: end the process group now. The run is
@@ -1374,6 +1728,84 @@ impl Hub {
         }
         self.draining = Some((exit, Instant::now() + self.settings.drain));
     }
+}
+
+impl Hub {
+    /// `shell`: one more command, if fewer than the cap run; its id is the `seq` of
+    /// its `shell_start`, so it is unique across restarts too.
+    fn shell_start(&mut self, from: ClientId, command: String, by: String) {
+        let Some(launcher) = &self.shell_launcher else {
+            self.tell(from, ErrorCode::Busy, "shell commands are not available");
+            return;
+        };
+        let max = self.settings.shell.max_running;
+        if self.shells.len() >= max {
+            self.tell(
+                from,
+                ErrorCode::Busy,
+                &format!("{max} shell commands are running already; stop one or wait"),
+            );
+            return;
+        }
+        let id = self.seq + 1;
+        let tx = self.tx.clone();
+        let out: shell::Out = std::sync::Arc::new(move |o| {
+            let _ = tx.send(Input::Shell(o));
+        });
+        let handle = launcher.start(self.settings.shell.clone(), id, command.clone(), out);
+        log::info!("hub: shell {id} asked by {by}: {command}");
+        self.shells.push((id, handle));
+        let client_id = self.req.clone();
+        self.broadcast(&Event::ShellStart {
+            id,
+            command,
+            by,
+            client_id,
+        });
+    }
+
+    fn shell_output(&mut self, output: ShellOutput) {
+        match output {
+            ShellOutput::Output {
+                id,
+                stream,
+                data,
+                omitted,
+            } => {
+                self.broadcast(&Event::ShellOutput {
+                    id,
+                    stream: stream.name(),
+                    data,
+                    omitted,
+                });
+            }
+            ShellOutput::Exit {
+                id,
+                code,
+                signal,
+                duration,
+                omitted,
+                timed_out,
+            } => {
+                self.shells.retain(|(s, _)| *s != id);
+                self.broadcast(&Event::ShellExit {
+                    id,
+                    code,
+                    signal,
+                    duration_sec: (duration.as_secs_f64() * 100.0).round() / 100.0,
+                    omitted,
+                    timed_out,
+                });
+            }
+        }
+    }
+}
+
+/// Now, in Unix milliseconds (presence's `since`).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn store_failing_message(why: &str) -> String {

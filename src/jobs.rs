@@ -404,6 +404,7 @@ mod tests {
             html: None,
             id: Some(id),
             client_id: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -449,6 +450,7 @@ mod tests {
                 html: None,
                 id: None,
                 client_id: None,
+                attachments: Vec::new(),
             },
             Some(7),
         );

@@ -27,13 +27,24 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Starts the thread; `started` reports each launch.
-    pub fn spawn(started: Started) -> std::io::Result<Launcher> {
+    /// Starts the thread; `started` reports each launch. Everything it starts
+    /// (`claude`, its tools and the run's threads) runs at `nice`.
+    pub fn spawn(started: Started, nice: i32) -> std::io::Result<Launcher> {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("launcher".into())
             .stack_size(256 << 10)
             .spawn(move || {
+                // On Linux a nice value belongs to a thread and is inherited by the
+                // threads and processes it creates: set here once, it lowers every
+                // run below the hub and the connection threads, which keep theirs.
+                // A node-based CLI starting up takes a whole core for a second on a
+                // Pi; it must not be what a phone waits behind.
+                if nice != 0
+                    && let Err(e) = rustix::process::setpriority_process(None, nice)
+                {
+                    log::warn!("launcher: cannot lower claude's priority to nice {nice}: {e}");
+                }
                 for job in rx {
                     let run = job.request.run;
                     let result =

@@ -16,21 +16,35 @@ mod calendar;
 mod child;
 mod claude_sessions;
 mod config;
+mod file_watch;
+mod files;
+mod files_http;
+mod git;
 mod http;
 mod hub;
+mod invites;
 mod jobs;
 mod launcher;
 mod logs;
 mod markdown;
 mod meter;
+mod notify;
 mod orphans;
+mod outbound;
 mod outbox;
 mod pages;
 mod password;
+mod people_api;
+mod permissions;
+mod presence;
 mod protocol;
+mod push_routes;
+mod qr;
+mod ratelimit;
 mod replay;
 mod routes;
 mod runner;
+mod shell;
 mod signals;
 mod sse;
 mod store;
@@ -41,6 +55,7 @@ mod translate;
 mod transport;
 mod usage;
 mod watchdog;
+mod webpush;
 mod ws;
 
 use config::{Config, Invocation};
@@ -77,6 +92,22 @@ fn main() -> ExitCode {
         Ok(Invocation::Token { rotate, data_dir }) => return token_command(rotate, &data_dir),
         Ok(Invocation::HashPassword) => return hash_password_command(),
         Ok(Invocation::ApiToken { name, data_dir }) => return api_token_command(&name, &data_dir),
+        Ok(Invocation::People(people)) => {
+            let dir = match &people {
+                config::People::Invite { data_dir, .. }
+                | config::People::List { data_dir }
+                | config::People::Revoke { data_dir, .. } => data_dir,
+            };
+            if let Err(e) = create_private_dir(dir) {
+                eprintln!("homeclaude: data dir {}: {e}", dir.display());
+                return ExitCode::from(EXIT_START_FAILED);
+            }
+            return ExitCode::from(if invites::command(&people) {
+                EXIT_OK
+            } else {
+                EXIT_START_FAILED
+            });
+        }
         Err(e) => {
             eprintln!("homeclaude: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -188,6 +219,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         )
     };
 
+    let files = open_files(&config, &workdir);
+    let notify = start_notify(&config);
     let boxes = match &config.boxes {
         Some(file) => {
             let specs = boxes::load(file).map_err(|e| StartError::Boxes(file.clone(), e))?;
@@ -215,12 +248,20 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         access: config.access.clone(),
         loopback: local.ip().is_loopback(),
         data_dir: config.data_dir.clone(),
+        git: git::Git::new(workdir.clone()),
+        files: files.clone(),
+        notify: notify.clone(),
         api: api::ApiContext {
             tokens: api_tokens::ApiTokens::new(&config.data_dir),
             boxes,
             stream_backlog: config.limits.client_backlog,
         },
     });
+    if !config.access.no_auth {
+        let hub = hub_handle.clone();
+        invites::spawn_watcher(&config.data_dir, Box::new(move |live| hub.invites(live)))
+            .map_err(|e| StartError::Thread("invites", e))?;
+    }
     let wedge_accept = Arc::new(AtomicBool::new(false));
     let door = Arc::new(http::Door {
         app,
@@ -237,10 +278,13 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             ping_interval: config.ws.ping_interval,
             peer_timeout: config.ws.peer_timeout,
         },
-        admission: admission::Admission::new(admission::Caps::new(
-            config.limits.max_connections,
-            config.limits.max_clients,
-        )),
+        admission: admission::Admission::new(
+            admission::Caps::new(config.limits.max_connections, config.limits.max_clients)
+                .per_role(
+                    config.limits.max_viewer_clients,
+                    config.limits.max_collaborator_clients,
+                ),
+        ),
         closing: AtomicBool::new(false),
         wedge_accept: wedge_accept.clone(),
     });
@@ -290,6 +334,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             None
         }
     };
+    if let Some(files) = &files
+        && let Err(e) = file_watch::spawn(files.clone(), config.files.watch_max, hub_handle.clone())
+    {
+        log::warn!("files: cannot watch the workdir: {e}; file changes are not reported");
+    }
     let exit = hub::run(
         &hub_handle,
         meter,
@@ -303,6 +352,8 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
                 permission_mode: config.runner.permission_mode.clone(),
                 extra_args: config.runner.extra_args.clone(),
                 timeout: config.runner.run_timeout,
+                nice: config.runner.claude_nice,
+                files: files.clone(),
                 ..runner::RunnerConfig::default()
             },
             max_queue: config.limits.max_queue,
@@ -310,6 +361,19 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             drain: Duration::from_millis(1500),
             data_dir: config.data_dir.clone(),
             approval_timeout: config.runner.approval_timeout,
+            shell: shell::ShellConfig {
+                workdir: workdir.clone(),
+                timeout: config.runner.shell_timeout,
+                nice: config.runner.claude_nice,
+                ..shell::ShellConfig::default()
+            },
+            notify_mode: config.notify.mode,
+            notify,
+            owner_name: config.access.owner_name.clone(),
+            rate: config.access.rate,
+            policy: permissions::Policy {
+                collaborators_approve: config.access.collaborators_approve,
+            },
         },
         store,
         recovered,
@@ -318,6 +382,64 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     log::info!("stopped ({exit:?})");
     Ok(exit)
+}
+
+/// The workdir's files for the file routes and attachments, with the data dir and
+/// the CLI's own config (`CLAUDE_CONFIG_DIR`, else `~/.claude`) out of reach.
+fn open_files(config: &Config, workdir: &std::path::Path) -> Option<Arc<files::Files>> {
+    let claude_dir = std::env::var_os("CLAUDE_CONFIG_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".claude")));
+    let forbidden: Vec<_> = std::iter::once(config.data_dir.clone())
+        .chain(claude_dir)
+        .collect();
+    match files::Files::open(
+        workdir,
+        config.files.hidden.clone(),
+        &forbidden,
+        config.files.max_upload,
+        config.files.uploads.clone(),
+    ) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            log::error!("files: cannot open the workdir: {e}; the file routes answer 503");
+            None
+        }
+    }
+}
+
+/// The notify thread with the data dir's VAPID key (made on first start). Not
+/// fatal: without it the server runs and the settings sheet says so.
+fn start_notify(config: &Config) -> Option<notify::NotifyHandle> {
+    let vapid = match webpush::Vapid::load_or_create(&config.data_dir) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("notifications are off: cannot read or make the VAPID key: {e}");
+            return None;
+        }
+    };
+    let settings = &config.notify;
+    if !cfg!(feature = "notify") {
+        log::info!("notifications: this build has no outbound HTTPS (feature notify)");
+    }
+    if settings.public_url.is_none() {
+        log::info!(
+            "notifications: --public-url is not set, so ntfy messages carry no link and no \
+             Allow/Deny buttons (Web Push needs none)"
+        );
+    }
+    if let Some(url) = &settings.ntfy_url {
+        // The topic name is the secret of a public ntfy server: the host only.
+        let host = url.split("://").nth(1).and_then(|r| r.split('/').next());
+        log::info!("notifications: ntfy at {}", host.unwrap_or("?"));
+    }
+    match notify::spawn(&config.data_dir, settings.clone(), vapid) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            log::warn!("notifications are off: cannot start the notify thread: {e}");
+            None
+        }
+    }
 }
 
 /// Test hook: `HOMECLAUDE_TEST_FSYNC_DELAY_MS` makes every fsync of the data dir

@@ -51,12 +51,23 @@ fn stat(pid: u32) -> Option<Stat> {
 
 /// Records a child just started (called by the runner).
 pub fn spawned(pid: u32) {
+    record(pid, "");
+}
+
+/// Records a shell command just started (`crate::shell`): its `sh` may have
+/// exec'd the command, so its command line says nothing; start time, group and
+/// user still name it.
+pub fn spawned_shell(pid: u32) {
+    record(pid, " shell");
+}
+
+fn record(pid: u32, kind: &str) {
     let Some(dir) = DIR.get() else { return };
     let Some(stat) = stat(pid) else { return };
     if let Err(e) = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(dir.join(pid.to_string()), format!("{}\n", stat.start)))
+        .and_then(|()| std::fs::write(dir.join(pid.to_string()), format!("{}{kind}\n", stat.start)))
     {
-        log::warn!("cannot record claude's pid {pid} in {}: {e}", dir.display());
+        log::warn!("cannot record child pid {pid} in {}: {e}", dir.display());
     }
 }
 
@@ -82,13 +93,13 @@ pub fn sweep(data_dir: &Path) -> usize {
             .file_name()
             .to_str()
             .and_then(|name| name.parse::<u32>().ok())
-            .zip(
-                std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<u64>().ok()),
-            );
-        if let Some((pid, start)) = recorded
-            && is_our_orphan(pid, start)
+            .zip(std::fs::read_to_string(&path).ok().and_then(|t| {
+                let mut words = t.split_whitespace();
+                let start = words.next()?.parse::<u64>().ok()?;
+                Some((start, words.next() == Some("shell")))
+            }));
+        if let Some((pid, (start, shell))) = recorded
+            && is_our_orphan(pid, start, shell)
         {
             log::warn!(
                 "claude (pid {pid}) from before the last restart is still running; ending \
@@ -103,8 +114,9 @@ pub fn sweep(data_dir: &Path) -> usize {
 }
 
 /// Whether `pid` is still the run recorded with `start`, leading its own group,
-/// owned by this user and started with stream-json arguments.
-fn is_our_orphan(pid: u32, start: u64) -> bool {
+/// owned by this user and started with stream-json arguments (a shell command:
+/// any command line).
+fn is_our_orphan(pid: u32, start: u64, shell: bool) -> bool {
     let Some(now) = stat(pid) else {
         return false;
     };
@@ -117,8 +129,9 @@ fn is_our_orphan(pid: u32, start: u64) -> bool {
                 .and_then(|uids| uids.split_whitespace().next()?.parse::<u32>().ok())
         })
         == Some(rustix::process::getuid().as_raw());
-    let looks_like_a_run = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"stream-json"));
+    let looks_like_a_run = shell
+        || std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"stream-json"));
     now.start == start && now.pgid == pid && ours && looks_like_a_run
 }
 
@@ -157,8 +170,12 @@ mod tests {
         assert!(s.start > 0);
         // Same start time, but no stream-json argument and not a group leader of a
         // run: never killed.
-        assert!(!is_our_orphan(me, s.start));
-        assert!(!is_our_orphan(me, s.start + 1));
+        assert!(!is_our_orphan(me, s.start, false));
+        assert!(!is_our_orphan(me, s.start + 1, false));
+        // Not a group leader: not even as a shell record.
+        if s.pgid != me {
+            assert!(!is_our_orphan(me, s.start, true));
+        }
         assert!(stat(u32::MAX).is_none());
     }
 }

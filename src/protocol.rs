@@ -22,6 +22,9 @@ pub enum ClientMsg {
         username: String,
         message: String,
         client_id: Option<String>,
+        /// Files in the workdir to show Claude (images as image blocks, the rest
+        /// as `@path` mentions); checked for shape here, for confinement when read.
+        attachments: Vec<String>,
     },
     Command(Command),
     /// Sent once after connecting: replay what came after `last_seq`.
@@ -33,6 +36,21 @@ pub enum ClientMsg {
     Ping,
     /// An answer to a pending `approval` (owner only).
     Approval(ApprovalAnswer),
+    /// Run a shell command in the workdir (owner only); the frame's `id` is echoed
+    /// in `shell_start` as `client_id`.
+    Shell {
+        command: String,
+        username: String,
+    },
+    /// Stop shell command `id` (the `id` of its `shell_start`).
+    ShellStop {
+        id: u64,
+    },
+    /// The page is now visible or hidden (owner only): with `--notify away`, no
+    /// notification goes out while an owner's page is visible.
+    Visibility {
+        visible: bool,
+    },
 }
 
 /// The decision of an `approval` frame.
@@ -201,10 +219,12 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
             let message = str_field(&obj, "message")?.ok_or(FrameError::BadField("message"))?;
             let username = str_field(&obj, "username")?.unwrap_or_else(|| "User".to_string());
             let client_id = str_field(&obj, "client_id")?;
+            let attachments = attachments(&obj)?;
             Ok(ClientMsg::Message {
                 username,
                 message,
                 client_id,
+                attachments,
             })
         }
         "command" => {
@@ -243,6 +263,23 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
             Ok(ClientMsg::Hello { last_seq })
         }
         "ping" => Ok(ClientMsg::Ping),
+        "shell" => {
+            let command = str_field(&obj, "command")?
+                .filter(|c| !c.trim().is_empty())
+                .ok_or(FrameError::BadField("command"))?;
+            let username = str_field(&obj, "username")?.unwrap_or_else(|| "User".to_string());
+            Ok(ClientMsg::Shell { command, username })
+        }
+        "shell_stop" => Ok(ClientMsg::ShellStop {
+            id: obj
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or(FrameError::BadField("id"))?,
+        }),
+        "visibility" => match obj.get("visible") {
+            Some(Value::Bool(visible)) => Ok(ClientMsg::Visibility { visible: *visible }),
+            _ => Err(FrameError::BadField("visible")),
+        },
         "approval" => {
             let id = str_field(&obj, "id")?
                 .filter(|s| !s.is_empty() && s.len() <= 128)
@@ -287,6 +324,36 @@ fn parse_value(value: Value) -> Result<ClientMsg, FrameError> {
         }
         other => Err(FrameError::UnknownType(other.to_string())),
     }
+}
+
+/// Most attachments one prompt may carry.
+pub const MAX_ATTACHMENTS: usize = 20;
+
+/// The `attachments` of a `message`: relative paths, at most [`MAX_ATTACHMENTS`].
+/// Only the shape is checked here (`crate::files` confines them when they are read).
+fn attachments(obj: &Map<String, Value>) -> Result<Vec<String>, FrameError> {
+    let bad = FrameError::BadField("attachments");
+    let items = match obj.get("attachments") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) if items.len() <= MAX_ATTACHMENTS => items,
+        Some(_) => return Err(bad),
+    };
+    items
+        .iter()
+        .map(|v| {
+            let path = v.as_str().ok_or(FrameError::BadField("attachments"))?;
+            let fits = !path.is_empty()
+                && path.len() <= 1024
+                && !path.starts_with('/')
+                && !path.contains('\0')
+                && !path.split('/').any(|p| p == "..");
+            if fits {
+                Ok(path.to_string())
+            } else {
+                Err(FrameError::BadField("attachments"))
+            }
+        })
+        .collect()
 }
 
 /// A Claude session id: the CLI's own shape, a UUID (`8-4-4-4-12` hex digits, as
@@ -339,6 +406,9 @@ pub enum Event {
         /// Echo of the page's own tag, so it can mark an outbox entry delivered.
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The prompt's attachments (user lines only).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     /// What a run is doing; `run` ties the events of one run together.
     Progress {
@@ -372,6 +442,76 @@ pub enum Event {
     },
     /// The session's permission mode (also sent to each client on connect).
     PermissionMode { mode: String },
+    /// A shell command started; `id` is this event's own `seq`, unique for good.
+    ShellStart {
+        id: u64,
+        command: String,
+        by: String,
+        /// The `id` of the `shell` frame that asked for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<RequestId>,
+    },
+    /// Output of a shell command, coalesced (at most ~20 frames a second).
+    ShellOutput {
+        id: u64,
+        stream: &'static str,
+        data: String,
+        /// Bytes of output left out just before this chunk.
+        #[serde(skip_serializing_if = "is_zero")]
+        omitted: u64,
+    },
+    /// A shell command ended: `code`, or the `signal` that ended it.
+    ShellExit {
+        id: u64,
+        code: Option<i32>,
+        signal: Option<String>,
+        duration_sec: f64,
+        /// Bytes of output left out in all.
+        #[serde(skip_serializing_if = "is_zero")]
+        omitted: u64,
+        /// Stopped by `--shell-timeout`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        timed_out: bool,
+    },
+    /// A file in the workdir was created, changed or deleted (by anyone).
+    FileUpdate {
+        path: String,
+        /// `create`, `update` or `delete`.
+        action: &'static str,
+    },
+    /// Who is here: sent to each client as it goes live (a snapshot, no `seq`).
+    Presence {
+        participants: Vec<Participant>,
+        /// This client's own name and role.
+        you: You,
+    },
+    /// A person's first device connected.
+    ParticipantJoined { name: String, role: &'static str },
+    /// A person's last device left.
+    ParticipantLeft { name: String, role: &'static str },
+}
+
+/// One person in a `presence` snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Participant {
+    pub name: String,
+    /// `owner`, `collaborator` or `viewer`.
+    pub role: &'static str,
+    /// Their connected clients.
+    pub devices: usize,
+    /// When their first device connected, Unix milliseconds.
+    pub since: u64,
+}
+
+/// The client a `presence` snapshot is sent to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct You {
+    pub name: String,
+    pub role: &'static str,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a pending approval shows.
@@ -412,6 +552,13 @@ impl Event {
             Event::Approval(_) => "approval",
             Event::ApprovalResolved { .. } => "approval_resolved",
             Event::PermissionMode { .. } => "permission_mode",
+            Event::ShellStart { .. } => "shell_start",
+            Event::ShellOutput { .. } => "shell_output",
+            Event::ShellExit { .. } => "shell_exit",
+            Event::FileUpdate { .. } => "file_update",
+            Event::Presence { .. } => "presence",
+            Event::ParticipantJoined { .. } => "participant_joined",
+            Event::ParticipantLeft { .. } => "participant_left",
         }
     }
 }
@@ -570,6 +717,10 @@ pub enum ErrorCode {
     AlreadyResolved,
     /// No approval has this id.
     UnknownApproval,
+    /// The client's role may not do this; `needs` names the role that may.
+    Forbidden,
+    /// Too many prompts and commands from this person; `retry_after_ms` says when.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -593,6 +744,8 @@ impl ErrorCode {
         ErrorCode::HistoryGap,
         ErrorCode::AlreadyResolved,
         ErrorCode::UnknownApproval,
+        ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -615,6 +768,8 @@ impl ErrorCode {
             ErrorCode::HistoryGap => "history_gap",
             ErrorCode::AlreadyResolved => "already_resolved",
             ErrorCode::UnknownApproval => "unknown_approval",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
@@ -664,6 +819,12 @@ pub enum Reply {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// `forbidden`, `read_only`: the least role that may do it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        needs: Option<&'static str>,
+        /// `rate_limited`: how long until the next request is taken.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The answer to `{"type":"command","command":"sessions"}`.
     Sessions {
@@ -706,10 +867,23 @@ pub fn encode_error(refused: &Refused) -> String {
 
 /// Serialises a notice for one browser only (no `seq`, not part of history).
 pub fn encode_notice(code: ErrorCode, message: &str, id: Option<&RequestId>) -> String {
+    encode_refusal(code, message, id, None, None)
+}
+
+/// [`encode_notice`] with the role a refused request needs, or the wait.
+pub fn encode_refusal(
+    code: ErrorCode,
+    message: &str,
+    id: Option<&RequestId>,
+    needs: Option<&'static str>,
+    retry_after_ms: Option<u64>,
+) -> String {
     encode_reply(&Reply::Error {
         code,
         message: message.to_string(),
         id: id.cloned(),
+        needs,
+        retry_after_ms,
     })
 }
 
@@ -737,6 +911,7 @@ mod tests {
                 username: "User".into(),
                 message: "hi".into(),
                 client_id: None,
+                attachments: vec![],
             }),
         );
         check(
@@ -745,6 +920,16 @@ mod tests {
                 username: "User".into(),
                 message: "hi".into(),
                 client_id: Some("a1".into()),
+                attachments: vec![],
+            }),
+        );
+        check(
+            r#"{"type":"message","message":"look","attachments":["uploads/a.png"]}"#,
+            Ok(ClientMsg::Message {
+                username: "User".into(),
+                message: "look".into(),
+                client_id: None,
+                attachments: vec!["uploads/a.png".into()],
             }),
         );
         check(
@@ -772,6 +957,14 @@ mod tests {
             Ok(ClientMsg::Hello { last_seq: None }),
         );
         check(r#"{"type":"ping"}"#, Ok(ClientMsg::Ping));
+        check(
+            r#"{"type":"visibility","visible":false}"#,
+            Ok(ClientMsg::Visibility { visible: false }),
+        );
+        check(
+            r#"{"type":"visibility","visible":"yes"}"#,
+            Err(FrameError::BadField("visible")),
+        );
         check(
             r#"{"type":"command","command":"sessions"}"#,
             Ok(ClientMsg::Command(Command::Sessions)),
@@ -807,6 +1000,18 @@ mod tests {
             Err(FrameError::Malformed(_))
         ));
         check(r#"{"message":"x"}"#, Err(FrameError::MissingType));
+        for bad in [
+            r#""a.png""#,
+            r#"[7]"#,
+            r#"["../etc/passwd"]"#,
+            r#"["/etc/passwd"]"#,
+            r#"[""]"#,
+        ] {
+            check(
+                &format!(r#"{{"type":"message","message":"x","attachments":{bad}}}"#),
+                Err(FrameError::BadField("attachments")),
+            );
+        }
         check(r#"{"type":7}"#, Err(FrameError::MissingType));
         check(
             r#"{"type":"dance"}"#,
@@ -842,6 +1047,7 @@ mod tests {
             html: None,
             id: None,
             client_id: None,
+            attachments: vec![],
         };
         let v: Value = serde_json::from_str(&encode_event(3, &ev)).unwrap();
         assert_eq!(
@@ -898,6 +1104,7 @@ mod tests {
                 html: None,
                 id: None,
                 client_id: None,
+                attachments: vec![],
             },
             Event::Progress {
                 run: 1,
@@ -932,6 +1139,45 @@ mod tests {
                 by: text(),
             },
             Event::PermissionMode { mode: text() },
+            Event::ShellStart {
+                id: 1,
+                command: text(),
+                by: text(),
+                client_id: None,
+            },
+            Event::ShellOutput {
+                id: 1,
+                stream: "stdout",
+                data: text(),
+                omitted: 0,
+            },
+            Event::ShellExit {
+                id: 1,
+                code: Some(0),
+                signal: None,
+                duration_sec: 0.0,
+                omitted: 0,
+                timed_out: false,
+            },
+            Event::FileUpdate {
+                path: text(),
+                action: "create",
+            },
+            Event::Presence {
+                participants: vec![],
+                you: You {
+                    name: text(),
+                    role: "owner",
+                },
+            },
+            Event::ParticipantJoined {
+                name: text(),
+                role: "owner",
+            },
+            Event::ParticipantLeft {
+                name: text(),
+                role: "owner",
+            },
         ];
         let progress = vec![
             Progress::Start { prompt_id: 1 },
@@ -980,6 +1226,8 @@ mod tests {
                 code: ErrorCode::Busy,
                 message: text(),
                 id: None,
+                needs: None,
+                retry_after_ms: None,
             },
             Reply::Sessions {
                 current: None,
@@ -1101,6 +1349,49 @@ mod tests {
         assert_eq!(r.id, None);
         let long = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(200));
         assert_eq!(parse_request(&long).unwrap().id, None);
+    }
+
+    #[test]
+    fn parses_shell_frames() {
+        let r = parse_request(r#"{"type":"shell","id":"c1","command":"npm test"}"#).unwrap();
+        assert_eq!(r.id, Some(Value::from("c1")));
+        assert_eq!(
+            r.msg,
+            ClientMsg::Shell {
+                command: "npm test".into(),
+                username: "User".into()
+            }
+        );
+        check(
+            r#"{"type":"shell_stop","id":42}"#,
+            Ok(ClientMsg::ShellStop { id: 42 }),
+        );
+        check(
+            r#"{"type":"shell","command":"  "}"#,
+            Err(FrameError::BadField("command")),
+        );
+        check(r#"{"type":"shell"}"#, Err(FrameError::BadField("command")));
+        check(
+            r#"{"type":"shell_stop","id":"x"}"#,
+            Err(FrameError::BadField("id")),
+        );
+        let v: Value = serde_json::from_str(&encode_event(
+            9,
+            &Event::ShellExit {
+                id: 9,
+                code: None,
+                signal: Some("SIGTERM".into()),
+                duration_sec: 1.5,
+                omitted: 0,
+                timed_out: false,
+            },
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"seq":9,"ts":v["ts"],"type":"shell_exit","id":9,"code":null,
+                "signal":"SIGTERM","duration_sec":1.5})
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`crate::ws`]'s. This module decides what each path answers and who may ask.
 
 use crate::assets::{Assets, Body};
-use crate::auth::{self, Auth, Limited, Login, Role};
+use crate::auth::{self, Auth, Limited, Login, Role, Who};
 use crate::config::Access;
 use crate::http::{Head, Request, header};
 use crate::hub::HubHandle;
@@ -33,6 +33,12 @@ pub struct App {
     pub loopback: bool,
     /// For the box status (disk free where history is kept).
     pub data_dir: PathBuf,
+    /// The workdir's repository, for `/api/git/*`.
+    pub git: crate::git::Git,
+    /// The workdir's files (`crate::files_http`); `None` if it could not be opened.
+    pub files: Option<std::sync::Arc<crate::files::Files>>,
+    /// The notify thread (Web Push subscriptions, test notifications).
+    pub notify: Option<crate::notify::NotifyHandle>,
     /// API tokens, boxes and stream limits for the REST API (`crate::api`).
     pub api: crate::api::ApiContext,
 }
@@ -51,7 +57,7 @@ type Handler = fn(&Request, &App, Option<Role>) -> Reply;
 /// Who sent a request, from its bearer token or cookie, checked once per request
 /// (a wrong secret counts once towards the back-off). An address in back-off that
 /// presents a token is answered 429 here, whatever the path.
-pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Reply> {
+pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Who>, Reply> {
     // A valid API token is nobody's login: `crate::api` knows it by name.
     match crate::api::screen(head, app, from) {
         Ok(true) => return Ok(None),
@@ -65,7 +71,7 @@ pub fn identify(head: &Head, from: IpAddr, app: &App) -> Result<Option<Role>, Re
         }
     }
     app.auth
-        .identify(head.header("authorization"), head.header("cookie"), from)
+        .identify_who(head.header("authorization"), head.header("cookie"), from)
         .map_err(|Limited(wait)| {
             text(
                 429,
@@ -94,13 +100,39 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         "/api/logs" => ("GET, HEAD", Gate::LoggedIn, logs_list),
         p if p.starts_with("/api/logs/") => ("GET, HEAD", Gate::LoggedIn, log_one),
         // Owner only (checked in the handler): a viewer gets 403.
-        p if p.starts_with("/api/approvals/") => ("POST", Gate::LoggedIn, approve),
+        "/api/git/status" | "/api/git/diff" | "/api/git/log" => {
+            ("GET, HEAD", Gate::LoggedIn, git_view)
+        }
+        // Owner only (`files_http::permit`); PUT's body is streamed (`handle_streamed`).
+        "/api/files" => ("GET, HEAD", Gate::LoggedIn, crate::files_http::list),
+        "/api/files/raw" => (
+            "GET, HEAD, PUT, DELETE",
+            Gate::LoggedIn,
+            crate::files_http::raw,
+        ),
+        // Owner only, or a notification's one-time token (checked in the handler).
+        p if p.starts_with("/api/approvals/") => ("POST", Gate::Public, approve),
+        // Owner only (checked in the handlers): a viewer gets 403.
+        "/api/push/key" => ("GET, HEAD", Gate::LoggedIn, crate::push_routes::key),
+        "/api/push/subscriptions" => (
+            "POST, DELETE",
+            Gate::LoggedIn,
+            crate::push_routes::subscriptions,
+        ),
+        "/api/push/test" => ("POST", Gate::LoggedIn, crate::push_routes::test),
+        // Owner only (crate::people_api checks): a collaborator or viewer gets 403.
+        "/api/invites" => (
+            "GET, HEAD, POST",
+            Gate::LoggedIn,
+            crate::people_api::invites,
+        ),
+        "/api/invites/revoke" => ("POST", Gate::LoggedIn, crate::people_api::revoke),
         _ => return text(404, "not found"),
     };
     if !allowed.split(", ").any(|m| m == head.method) {
         return text(405, "method not allowed").with_header(header("Allow", allowed));
     }
-    if head.method == "POST"
+    if matches!(head.method.as_str(), "POST" | "PUT" | "DELETE")
         && let Err(reply) = check_origin(head, app)
     {
         return reply;
@@ -116,6 +148,29 @@ pub fn handle(req: &Request, app: &App, who: Option<Role>) -> Reply {
         };
     }
     reply(req, app, who)
+}
+
+/// Whether a request's body goes to its handler as a stream (an upload) instead of
+/// being read into memory under `--max-body` first.
+pub fn streams_body(head: &Head) -> bool {
+    head.method == "PUT" && head.path == "/api/files/raw"
+}
+
+/// Routes a request whose body is streamed ([`streams_body`]): the same Host and
+/// Origin checks as [`handle`], then the upload, which refuses what it can before
+/// reading a byte of `body` (`len` bytes, the Content-Length).
+pub fn handle_streamed(
+    head: &Head,
+    peer: std::net::SocketAddr,
+    len: u64,
+    body: &mut dyn Read,
+    app: &App,
+    who: Option<Role>,
+) -> Reply {
+    if let Err(reply) = check_host(head, app).and_then(|()| check_origin(head, app)) {
+        return reply;
+    }
+    crate::files_http::upload(head, peer, len, body, app, who)
 }
 
 /// Checks a WebSocket upgrade before the handshake and returns the client's role.
@@ -272,6 +327,23 @@ fn login_outcome(req: &Request, app: &App, outcome: Login, tried: Tried) -> Repl
             }
             reply
         }
+        Login::Invite(who) => {
+            let secure = req.tls
+                || head
+                    .header("x-forwarded-proto")
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            let name = who.invite.as_ref().map_or("", |(_, n)| n.as_str());
+            log::info!(
+                "login: {} logged in as {name:?} ({})",
+                req.peer.ip(),
+                who.role.name()
+            );
+            let mut reply = redirect("/");
+            if let Some(cookie) = app.auth.login_cookie_for(&who, secure) {
+                reply.add_header(header("Set-Cookie", &cookie));
+            }
+            reply
+        }
         Login::Wrong => {
             let error = match tried {
                 Tried::Token => "token",
@@ -337,6 +409,17 @@ fn index(req: &Request, app: &App, who: Option<Role>) -> Reply {
         lang => request_language(&req.head),
         // The page hides what a read-only viewer cannot use (the hub enforces it).
         viewer => who == Some(Role::Viewer),
+        // Where the paperclip uploads (`--uploads-dir`), inside the workdir.
+        uploads => app.files.as_ref().map(|f| f.uploads.clone()),
+        role => who.map_or("viewer", Role::name),
+        // The page says "you" on this name's prompts (the hub stamps it).
+        me => match req.who.as_ref().and_then(|w| w.invite.as_ref()) {
+            Some((_, name)) => name.as_str(),
+            None if who == Some(Role::Owner) => app.access.owner_name.as_str(),
+            None => "viewer",
+        },
+        // The page refuses bigger files itself: a refused upload's body is not read.
+        max_upload => app.files.as_ref().map(|f| f.max_upload),
         // Our own URLs (a fixed name and a hex hash): nothing to escape.
         app_js => Value::from_safe_string(app.assets.url("app.js")),
         app_css => Value::from_safe_string(app.assets.url("app.css")),
@@ -479,17 +562,41 @@ fn log_one(req: &Request, app: &App, _who: Option<Role>) -> Reply {
 /// `POST /api/approvals/<id>` with `{"decision":...}` (the fields of the
 /// WebSocket `approval` frame): the owner answers without a page (a notification's
 /// buttons, a script). 200 with the outcome; 404 unknown; 409 already answered;
-/// 400 a bad body; 403 for a viewer.
+/// 400 a bad body; 401 not logged in; 403 for a viewer, and for a collaborator what
+/// their role may not answer (crate::permissions).
+///
+/// `?token=T` (a notification's one-time token, [`crate::notify::Tokens`]) stands
+/// in for the login, for this approval only, once: a used, expired, forged or
+/// other approval's token gets 403 and changes nothing. With a token the decision
+/// may come as `&decision=allow|deny` and an empty body (ntfy's action buttons).
 fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
-    if who != Some(Role::Owner) {
-        return text(403, "only the owner answers approvals");
-    }
+    let token = req.head.query_param("token").map(str::to_string);
+    let person = match (&token, who) {
+        (Some(_), _) => None,
+        (None, None) => return text(401, "log in first, or use the notification's link"),
+        (None, Some(Role::Viewer)) => return text(403, "only the owner answers approvals"),
+        (None, Some(_)) => match req.who.clone() {
+            Some(person) => Some(person),
+            None => return text(403, "only the owner answers approvals"),
+        },
+    };
     let id = req.head.path.trim_start_matches("/api/approvals/");
-    let answer = match crate::protocol::parse_http_approval(id, &req.body) {
+    let from_query;
+    let body: &[u8] = match req.head.query_param("decision") {
+        Some(d) if token.is_some() && req.body.iter().all(u8::is_ascii_whitespace) => {
+            from_query = serde_json::json!({ "decision": d }).to_string();
+            from_query.as_bytes()
+        }
+        _ => &req.body,
+    };
+    let answer = match crate::protocol::parse_http_approval(id, body) {
         Ok(a) => a,
         Err(e) => return text(400, &e.to_string()),
     };
-    match app.hub.approve(answer, Duration::from_secs(5)) {
+    match app
+        .hub
+        .approve(answer, token, person, Duration::from_secs(5))
+    {
         Some(Ok(decision)) => bytes(
             200,
             "application/json",
@@ -503,8 +610,61 @@ fn approve(req: &Request, app: &App, who: Option<Role>) -> Reply {
             text(409, "someone answered this first, or it was withdrawn")
         }
         Some(Err(crate::approvals::Refusal::Unfit(why))) => text(400, why),
+        Some(Err(crate::approvals::Refusal::BadToken)) => text(
+            403,
+            "this link was used already, has expired, or is not for this approval",
+        ),
+        Some(Err(crate::approvals::Refusal::Forbidden(needs))) => {
+            text(403, &format!("only the {} answers this", needs.name()))
+        }
         None => text(503, "the server is not responding"),
     }
+}
+
+/// `GET /api/git/status|diff|log`: read-only views of the workdir's repository
+/// (`crate::git`), made on this connection's thread. Owner only, like the shell
+/// (`crate::shell::allowed`): a viewer gets 403. Not a repository: 200 with
+/// `{"repo":false,...}`; git missing 503; git too slow 504.
+fn git_view(req: &Request, app: &App, who: Option<Role>) -> Reply {
+    if !who.is_some_and(crate::shell::allowed) {
+        return text(403, "only the owner may look at the repository");
+    }
+    let param = |name: &str| {
+        form_urlencoded::parse(req.head.query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let result = match req.head.path.as_str() {
+        "/api/git/status" => app.git.status(),
+        "/api/git/diff" => {
+            let staged = param("staged").is_some_and(|v| v == "1" || v == "true");
+            app.git.diff(param("path").as_deref(), staged)
+        }
+        _ => {
+            let n = param("n")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(20);
+            app.git.log(n)
+        }
+    };
+    let (status, body) = match result {
+        Ok(body) => (200, body),
+        Err(e) => {
+            let status = match e {
+                crate::git::GitError::NotRepo => 200,
+                crate::git::GitError::NotInstalled => 503,
+                crate::git::GitError::Timeout => 504,
+                crate::git::GitError::Failed(_) => 500,
+            };
+            let repo = e != crate::git::GitError::NotRepo;
+            (
+                status,
+                serde_json::json!({"repo": repo, "error": e.to_string()}),
+            )
+        }
+    };
+    bytes(status, "application/json", body.to_string().into_bytes())
+        .with_header(header("Cache-Control", "no-store"))
 }
 
 fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
@@ -540,6 +700,23 @@ fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
         .with_header(header("Cache-Control", "no-store"))
 }
 
+/// A JSON response that is never cached.
+pub fn json(status: u16, body: &serde_json::Value) -> Reply {
+    bytes(status, "application/json", body.to_string().into_bytes())
+        .with_header(header("Cache-Control", "no-store"))
+}
+
+/// The scheme and host this request was sent to, for links back to this server.
+pub fn base_url(req: &Request) -> String {
+    let https = req.tls
+        || req
+            .head
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = req.head.header("host").unwrap_or("localhost");
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
 /// A plain-text response.
 pub fn text(status: u16, body: &str) -> Reply {
     bytes(
@@ -550,7 +727,7 @@ pub fn text(status: u16, body: &str) -> Reply {
     .with_header(header("Cache-Control", "no-store"))
 }
 
-fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
     let len = body.len();
     Response::new(
         StatusCode(status),

@@ -59,6 +59,11 @@ pub struct RunnerConfig {
     pub timeout: Duration,
     /// How long each step of a stop waits before the next, harder one.
     pub stop_grace: StopGrace,
+    /// The nice value `claude` and its tools run at (0-19), so that on a small box
+    /// the CLI's CPU never delays what the server sends to the phones.
+    pub nice: i32,
+    /// The workdir's files, confined, for attachments (`None`: mentioned by path).
+    pub files: Option<std::sync::Arc<crate::files::Files>>,
 }
 
 impl Default for RunnerConfig {
@@ -71,6 +76,8 @@ impl Default for RunnerConfig {
             extra_args: Vec::new(),
             timeout: Duration::from_secs(30 * 60),
             stop_grace: StopGrace::default(),
+            nice: 10,
+            files: None,
         }
     }
 }
@@ -105,6 +112,8 @@ pub struct RunRequest {
     pub prompt_id: u64,
     pub username: String,
     pub text: String,
+    /// Workdir files attached to the prompt (see [`prompt_line`]).
+    pub attachments: Vec<String>,
     pub session: SessionRef,
 }
 
@@ -311,6 +320,35 @@ pub fn prompt_text(username: &str, text: &str) -> String {
     format!("[{username}]: {text}")
 }
 
+/// The stdin line of a prompt. Attached images (png, jpeg, gif, webp up to
+/// [`crate::files::MAX_IMAGE`]) are read here, on the launcher thread, and go as
+/// image blocks; other files are named as `@path` mentions, which the CLI expands
+/// itself (fixture `stdin_at_file`). An attachment that cannot be read (gone,
+/// refused) is named in the text with the reason, so Claude and the user see it.
+fn prompt_line(cfg: &RunnerConfig, req: &RunRequest) -> String {
+    let mut text = prompt_text(&req.username, &req.text);
+    let mut images = Vec::new();
+    for rel in &req.attachments {
+        let found = match &cfg.files {
+            Some(files) => files.attachment(rel),
+            None => Ok(None),
+        };
+        match found {
+            Ok(Some((bytes, media))) => images.push((media, bytes)),
+            Ok(None) => text.push_str(&format!("\n@{rel}")),
+            Err(e) => {
+                log::warn!("run {}: attachment {rel:?}: {e}", req.run);
+                text.push_str(&format!("\n(attachment {rel} could not be read: {e})"));
+            }
+        }
+    }
+    if images.is_empty() {
+        stream_json::user_message_line(&text)
+    } else {
+        stream_json::user_message_line_with_images(&text, &images)
+    }
+}
+
 /// What the run's threads tell its supervisor.
 #[derive(Debug)]
 enum Event {
@@ -451,7 +489,7 @@ pub fn start(
             let _ = tx.send(Event::Exited);
         }
     })?;
-    let prompt = stream_json::user_message_line(&prompt_text(&req.username, &req.text));
+    let prompt = prompt_line(cfg, &req);
     let supervisor = Supervisor {
         run,
         prompt_id: req.prompt_id,
@@ -947,6 +985,7 @@ mod tests {
             prompt_id: run * 10,
             username: "alice".into(),
             text: "hello".into(),
+            attachments: vec![],
             session,
         }
     }

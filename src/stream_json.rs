@@ -578,6 +578,33 @@ pub fn user_message_line(text: &str) -> String {
     Value::Object(obj).to_string()
 }
 
+/// The prompt line with images after the text, each an `image` content block
+/// (`{"type":"image","source":{"type":"base64","media_type":...,"data":...}}`, as
+/// the SDKs send them; fixture `stdin_image`). `images` are (media type, bytes).
+pub fn user_message_line_with_images(text: &str, images: &[(&str, Vec<u8>)]) -> String {
+    use base64::Engine;
+    let mut content = vec![serde_json::json!({"type": "text", "text": text})];
+    for (media_type, bytes) in images {
+        content.push(serde_json::json!({
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": media_type,
+                "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+            },
+        }));
+    }
+    let mut obj = Map::new();
+    obj.insert("type".into(), "user".into());
+    obj.insert(
+        "message".into(),
+        serde_json::json!({"role": "user", "content": content}),
+    );
+    obj.insert("parent_tool_use_id".into(), Value::Null);
+    obj.insert("session_id".into(), "".into());
+    Value::Object(obj).to_string()
+}
+
 /// How to answer a `can_use_tool` request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PermissionAnswer {

@@ -9,7 +9,7 @@
 //! tungstenite's own pongs and close replies, so frames never interleave. The stream
 //! may be TLS ([`crate::transport`]); then this thread also encrypts every frame.
 
-use crate::auth::Role;
+use crate::auth::Who;
 use crate::http::Head;
 use crate::hub::{ClientId, HubHandle};
 use crate::outbox::{Flushed, Outbox, text_frame};
@@ -126,7 +126,7 @@ pub fn serve(
     peer: SocketAddr,
     leftover: Vec<u8>,
     replay_after: Option<u64>,
-    role: Role,
+    who: Who,
     hub: &HubHandle,
     settings: &WsSettings,
 ) {
@@ -146,7 +146,8 @@ pub fn serve(
         .max_message_size(Some(settings.max_message))
         .max_frame_size(Some(settings.max_message));
     let mut ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
-    let id = hub.join(outbox.clone(), peer, replay_after, role);
+    let role = who.role;
+    let id = hub.join(outbox.clone(), peer, replay_after, who);
     log::info!("ws {peer}: open (client {id}, {role:?})");
     let end = run(&mut stream, &outbox, &mut ctx, id, hub, settings);
     hub.leave(id);

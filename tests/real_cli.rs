@@ -168,3 +168,56 @@ fn a_prompt_runs_the_real_cli_and_its_answer_arrives() {
         "Hello, stream-json!\n"
     );
 }
+
+/// An image attached to a prompt reaches the Messages API as an image block: the
+/// page uploads it, homeclaude reads it into the stream-json user line, the real CLI
+/// passes it on (fixture `stdin_image`).
+#[test]
+fn an_attached_image_reaches_the_api_through_the_real_cli() {
+    use base64::Engine;
+    let Some(claude) = real_claude() else {
+        return;
+    };
+    let logs = temp_dir("mock-api-log");
+    let log = logs.join("requests.jsonl");
+    let api = MockApi::start_logging(Some(&log));
+    let (server, workdir) = serve(&api, &claude, "acceptEdits");
+    // A 2x2 PNG.
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg==")
+        .unwrap();
+    std::fs::create_dir_all(workdir.join("uploads")).unwrap();
+    std::fs::write(workdir.join("uploads/shot.png"), &png).unwrap();
+    let mut ws = server.0.ws("");
+    ws.send_json(
+        &json!({"type":"message","message":"what is in this picture?",
+        "attachments":["uploads/shot.png"]}),
+    );
+    claude_answer(&mut ws, &server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let image = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v1/messages"))
+        })
+        .flat_map(|r| {
+            r["body"]["messages"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["type"] == "image")
+        .unwrap_or_else(|| panic!("no image block in the API requests:\n{text}"));
+    assert_eq!(image["source"]["type"], "base64");
+    assert_eq!(image["source"]["media_type"], "image/png");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(image["source"]["data"].as_str().unwrap())
+            .unwrap(),
+        png
+    );
+}

@@ -137,7 +137,8 @@ fn two_prompts_run_in_order_and_the_second_resumes_the_first_session() {
     .unwrap();
     assert_eq!(
         prompt_line["message"]["content"][0]["text"],
-        "[Ann]: @session_id_new one"
+        // The sender's name as the server stamps it (--owner-name), not the page's.
+        "[owner]: @session_id_new one"
     );
 }
 
@@ -386,4 +387,37 @@ fn a_slow_disk_never_delays_a_broadcast() {
         worst < bound(Duration::from_millis(150)),
         "an echo waited {worst:?} while runs ended on a slow disk"
     );
+}
+
+/// `claude` runs below the server (nice 10 unless `--claude-nice` says otherwise),
+/// so its CPU never delays what the phones are sent; the server keeps nice 0.
+#[test]
+fn claude_runs_at_the_configured_nice_value() {
+    for (args, want) in [(&[][..], "10"), (&["--claude-nice", "3"][..], "3")] {
+        let scenarios = temp_dir("nice");
+        std::fs::write(
+            scenarios.join("nice.jsonl"),
+            "@nice\n{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\",\"session_id\":\"11111111-2222-3333-4444-555555555555\"}\n",
+        )
+        .unwrap();
+        let record_dir = temp_dir("nice-record");
+        let record = record_dir.join("record.txt");
+        let server = Server::start_with(
+            args,
+            &[
+                ("FAKE_CLAUDE_TRANSCRIPT_DIR", scenarios.to_str().unwrap()),
+                ("FAKE_CLAUDE_RECORD", record.to_str().unwrap()),
+            ],
+            None,
+        );
+        let mut ws = server.ws("");
+        let id = prompt(&mut ws, "@nice");
+        run_events(&mut ws, id);
+        let text = std::fs::read_to_string(&record).unwrap();
+        let nice = text.lines().find_map(|l| l.strip_prefix("#nice "));
+        assert_eq!(nice, Some(want), "{args:?}: {text}");
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid)).unwrap();
+        let server_nice = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(16);
+        assert_eq!(server_nice, Some("0"), "the server itself is not lowered");
+    }
 }

@@ -87,7 +87,12 @@ fn two_clients_receive_every_broadcast_with_increasing_seq() {
     a.send_json(&json!({"type":"message","username":"Ann","message":"first"}));
     a.send_json(&json!({"type":"message","username":"Ann","message":"second"}));
     for ws in [&mut a, &mut b] {
-        let m1 = ws.wait_for(|v| v["type"] == "message" && v["username"] == "Ann");
+        // The server stamps the owner's name (--owner-name), not what the page typed.
+        let m1 = ws.wait_for(|v| {
+            v["type"] == "message"
+                && v["username"] == "owner"
+                && v["message"] != "occupy the runner"
+        });
         assert_eq!(m1["message"], "first");
         let q1 = ws.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_u64());
         assert_eq!(q1["count"], 1);

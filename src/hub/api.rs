@@ -100,7 +100,7 @@ impl Hub {
                 } else {
                     // Given to its record as it is made: the prompt may start at once.
                     self.jobs.choose_next(session);
-                    self.admit_prompt(sender, text, None)
+                    self.admit_prompt(&format!("api:{sender}"), sender, text, None, Vec::new())
                 };
                 self.jobs.choose_next(SessionChoice::Current);
                 let _ = reply.send(result);

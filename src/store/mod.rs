@@ -61,6 +61,9 @@ pub struct SavedPrompt {
     pub id: u64,
     pub username: String,
     pub text: String,
+    /// Workdir files attached to the prompt (absent in older journals).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 /// One line of the queue journal.
@@ -644,11 +647,13 @@ mod tests {
             id: 7,
             username: "U".into(),
             text: "t".into(),
+            attachments: vec![],
         };
         let q = |id| SavedPrompt {
             id,
             username: "U".into(),
             text: format!("p{id}"),
+            attachments: vec![],
         };
         store.queue_add(&q(5)).unwrap();
         store.queue_run(5).unwrap();

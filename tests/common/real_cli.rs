@@ -50,7 +50,17 @@ pub struct MockApi {
 
 impl MockApi {
     pub fn start() -> MockApi {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mock-api"))
+        MockApi::start_logging(None)
+    }
+
+    /// Starts it with `MOCK_API_LOG` set: every request the CLI makes is appended
+    /// (path and JSON body, one line each) to `log`.
+    pub fn start_logging(log: Option<&std::path::Path>) -> MockApi {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mock-api"));
+        if let Some(log) = log {
+            command.env("MOCK_API_LOG", log);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

@@ -30,7 +30,8 @@
 //! (from now on ignore interrupts, SIGINT and SIGTERM: only SIGKILL ends it) and
 //! `@spawn_sleeper` (start a child that sleeps in the same process group and holds
 //! stdout open), `@spawn_escapee` (the same, but it calls `setsid()` first, leaving
-//! the group, and does not die with us; recorded as `#escapee PID`).
+//! the group, and does not die with us; recorded as `#escapee PID`), `@nice`
+//! (records the nice value it runs at as `#nice N`).
 //!
 //! The control protocol (`--permission-prompt-tool stdio`), as the fixtures show
 //! the real CLI speaks it (tests/fixtures/README.md):
@@ -249,6 +250,16 @@ impl Fake {
                     }
                     Err(e) => eprintln!("fake-claude: cannot start an escapee: {e}"),
                 }
+            }
+            "nice" => {
+                // Field 19 of /proc/self/stat, after the command name's closing ')'.
+                let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+                let nice = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(16))
+                    .unwrap_or("?")
+                    .to_string();
+                self.note(&format!("#nice {nice}"));
             }
             "spawn_sleeper" => {
                 let me = std::env::current_exe().unwrap_or_else(|_| "fake-claude".into());

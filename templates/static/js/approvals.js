@@ -485,7 +485,8 @@ function approvalAlert(ev) {
     const touched = !navigator.userActivation || navigator.userActivation.hasBeenActive;
     if (navigator.vibrate && touched) navigator.vibrate([200, 100, 200, 100, 200]);
   }
-  if (opts.notify && document.hidden && "Notification" in window && Notification.permission === "granted") {
+  speakApproval(ev);
+  if (opts.notify && !pushOn() && document.hidden && "Notification" in window && Notification.permission === "granted") {
     const body = String(ev.detail || ev.tool || "").slice(0, 140);
     const options = { body, icon: "/static/icon-192.png", tag: "homeclaude-approval-" + ev.id };
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {
@@ -544,7 +545,8 @@ function onPermissionMode(ev) {
   renderMode();
 }
 function renderMode() {
-  const viewer = isViewer();
+  // Only the owner changes the session's mode (people.js sets the role).
+  const viewer = isViewer() || document.documentElement.dataset.role === "collaborator";
   modeLabel.textContent = t("modeTitle");
   modeSeg.querySelectorAll(".seg-btn").forEach((b) => {
     b.textContent = t("modeName_" + b.dataset.mode);

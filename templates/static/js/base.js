@@ -57,6 +57,7 @@ function applyLang() {
   setConn(conn.state);
   renderQueue();
   renderUsage();
+  renderPeople();
   runs.forEach(renderStats);
   renderRunStatus();
   $("opt-currency").value = store.get("currency", "auto");
@@ -85,6 +86,9 @@ const ICONS = {
   tool: "M12 9a3 3 0 1 0 0 6a3 3 0 1 0 0-6zM12 2v4M12 18v4M2 12h4M18 12h4M5 5l2.5 2.5M16.5 16.5L19 19M5 19l2.5-2.5M16.5 7.5L19 5",
   alert: "M12 8v5M12 16.5v.01M21 12a9 9 0 1 1-18 0a9 9 0 1 1 18 0z",
   restart: "M20 12a8 8 0 1 1-2.34-5.66M20 4v5h-5",
+  clip: "M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L9.7 17.2a1.7 1.7 0 0 1-2.4-2.4L15 7",
+  folder: "M3 6h6l2 2h10v11H3z",
+  image: "M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4M15.5 9.5h.01",
 };
 function icon(name) {
   const ns = "http://www.w3.org/2000/svg";

@@ -20,7 +20,8 @@ function queueEmptied() {
     const touched = !navigator.userActivation || navigator.userActivation.hasBeenActive;
     if (navigator.vibrate && touched) navigator.vibrate([120, 80, 120]);
   }
-  if (opts.notify && document.hidden && "Notification" in window && Notification.permission === "granted") {
+  speakRunEnd();
+  if (opts.notify && !pushOn() && document.hidden && "Notification" in window && Notification.permission === "granted") {
     const body = (lastAnswer || t("notifyEmpty")).slice(0, 140);
     const options = { body, icon: "/static/icon-192.png", tag: "homeclaude-done" };
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {

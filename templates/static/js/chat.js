@@ -61,7 +61,8 @@ $("jump").addEventListener("click", () => {
 
 // ---------------------------------------------------------------- chat bubbles
 function displayName(username) {
-  if (username === "User") return t("you");
+  // The server stamps each prompt with its sender's name (people.js has ours).
+  if (username === "User" || (username && username === people.me)) return t("you");
   return username;
 }
 function bubble(kind, name, time, bodyNode) {
@@ -126,6 +127,7 @@ function onMessage(ev) {
   if (ev.username === "Claude") return onClaudeMessage(ev);
   const node = bubble("user", displayName(ev.username), evTime(ev), document.createTextNode(ev.message || ""));
   if (typeof ev.id === "number") node.dataset.promptId = String(ev.id);
+  if (Array.isArray(ev.attachments) && ev.attachments.length) node.querySelector(".bubble").appendChild(attachmentView(ev.attachments));
   const meta = node.querySelector(".meta");
   if (ev.client_id) {
     node.dataset.cid = ev.client_id;

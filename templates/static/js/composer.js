@@ -23,7 +23,8 @@ $("composer").addEventListener("submit", (e) => {
 });
 function submit() {
   const text = prompt.value.trim();
-  if (!text) return;
+  const withFiles = typeof attachments !== "undefined" && attachments.some((a) => a.state === "ok");
+  if (!text && !withFiles) return;
   if (text === "/clear" || text === "/new") {
     if (command("clear")) clearInput();
     return;
@@ -32,8 +33,13 @@ function submit() {
     if (command("stop")) clearInput();
     return;
   }
+  // `!cmd`: a shell command in the project, not a prompt (terminal.js).
+  if (text.startsWith("!")) {
+    if (runShell(text.slice(1).trim())) clearInput();
+    return;
+  }
   clearInput();
-  queuePrompt(text);
+  queuePrompt(text, withFiles ? takeAttachments() : []);
 }
 function clearInput() {
   prompt.value = "";

@@ -93,6 +93,7 @@ function connect() {
     conn.attempts = 0;
     conn.failedOpens = 0;
     setConn("online");
+    reportVisibility();
     clearInterval(bannerTicker);
     banner(null);
     // The server sends the replay, then a queue snapshot without `seq`; if the
@@ -152,6 +153,15 @@ function connect() {
     if (e.code === 1012) addSystem(t("serverRestarting"));
     if (e.code === 4000) {
       connectSoon(0);
+      return;
+    }
+    if (e.code === 4003) {
+      // Revoked or expired invite: the cookie is dead too; say so, do not retry.
+      conn.authBlocked = true;
+      clearTimeout(conn.timer);
+      people.here = [];
+      renderPeople();
+      banner(t("revoked"), t("signIn"), () => location.assign("/login"), true);
       return;
     }
     if (e.code === 4401 || e.code === 1008) {

@@ -13,7 +13,15 @@ const ON = {
   approval: onApproval,
   approval_resolved: onApprovalResolved,
   permission_mode: onPermissionMode,
+  shell_start: onShellStart,
+  shell_output: onShellOutput,
+  shell_exit: onShellExit,
+  file_update: onFileUpdate,
+  presence: onPresence,
+  participant_joined: onParticipantJoined,
+  participant_left: onParticipantLeft,
   error(ev) {
+    if (shellRefused(ev)) return;
     if (ev.code === "read_only") setViewer(true);
     if (ev.code === "already_resolved" || ev.code === "unknown_approval") approvalRefused(ev);
     if (ev.code === "history_gap") addSystem(t("err_history_gap"), true);

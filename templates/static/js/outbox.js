@@ -6,7 +6,7 @@
 let outbox = store.get("outbox", []);
 if (!Array.isArray(outbox)) outbox = [];
 function saveOutbox() {
-  store.set("outbox", outbox.map((o) => ({ cid: o.cid, text: o.text, at: o.at, username: o.username })));
+  store.set("outbox", outbox.map((o) => ({ cid: o.cid, text: o.text, at: o.at, username: o.username, attachments: o.attachments })));
 }
 function renderPending(entry) {
   const node = bubble("user pending", t("you"), new Date(entry.at), document.createTextNode(entry.text));
@@ -28,8 +28,9 @@ function refreshPendingStates() {
     if (s) s.textContent = pendingState();
   });
 }
-function queuePrompt(text) {
+function queuePrompt(text, files) {
   const entry = { cid: randomId(), text, at: Date.now(), username: "User" };
+  if (files && files.length) entry.attachments = files;
   outbox.push(entry);
   saveOutbox();
   renderPending(entry);
@@ -39,7 +40,9 @@ function flushOutbox() {
   if (!conn.open || !conn.ready) return;
   outbox.forEach((o) => {
     if (o.sentOn === conn.id) return;
-    if (send({ type: "message", username: o.username || "User", message: o.text, client_id: o.cid })) o.sentOn = conn.id;
+    const msg = { type: "message", username: o.username || "User", message: o.text, client_id: o.cid };
+    if (Array.isArray(o.attachments) && o.attachments.length) msg.attachments = o.attachments;
+    if (send(msg)) o.sentOn = conn.id;
   });
   refreshPendingStates();
 }

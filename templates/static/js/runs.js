@@ -221,6 +221,8 @@ function onToolStart(run, ev) {
   }
   if (ev.tool_use_id) run.tools.set(ev.tool_use_id, row);
   run.lastTool = row;
+  // The tool's own path, for "changed in this run" (file_update may come later).
+  if (info && (info.type === "edit" || info.type === "write") && info.file) noteRunChange(run, info.file, info.type === "write" ? "create" : "update");
 }
 function onToolEnd(run, ev) {
   let row = ev.tool_use_id ? run.tools.get(ev.tool_use_id) : null;

@@ -122,6 +122,11 @@ function logEntry(ev) {
   }
   if (ev.type === "message") return bubble("user", displayName(ev.username), when, document.createTextNode(ev.message || ""));
   if (ev.type === "system") return bubble("system", null, null, document.createTextNode(ev.message || ""));
+  if (ev.type === "shell_start") {
+    const row = el("div", "log-tool");
+    row.append(icon("bash"), el("span", "tname", "$"), el("span", "tdetail", ev.command || ""));
+    return row;
+  }
   if (ev.type !== "progress") return null;
   if (ev.progress_type === "tool_start") {
     const info = ev.edit_info;
