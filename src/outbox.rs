@@ -171,6 +171,36 @@ impl Outbox {
         self.wake.as_fd()
     }
 
+    /// Sleeps in `poll(2)` until `sock` is ready for `events`, the hub wakes this
+    /// outbox, or `wait` passes; returns the socket's readiness (an interrupted
+    /// poll is none) and clears the wake-up. The one wait of a connection thread
+    /// that owns a client (`ws.rs`, `sse.rs`).
+    pub fn wait(
+        &self,
+        sock: &TcpStream,
+        events: rustix::event::PollFlags,
+        wait: std::time::Duration,
+    ) -> Result<rustix::event::PollFlags, Errno> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [
+            PollFd::new(sock, events),
+            PollFd::from_borrowed_fd(self.waker(), PollFlags::IN),
+        ];
+        let timeout = Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) => {}
+            Err(Errno::INTR) => return Ok(PollFlags::empty()),
+            Err(e) => return Err(e),
+        }
+        if fds[1].revents().contains(PollFlags::IN) {
+            self.clear_wake();
+        }
+        Ok(fds[0].revents())
+    }
+
     /// Clears the waker after the owner thread saw it readable.
     pub fn clear_wake(&self) {
         let mut buf = [0u8; 8];

@@ -20,8 +20,7 @@ use crate::hub::ApiInput;
 use crate::outbox::{Bytes, Flushed, Outbox};
 use crate::replay::{Cursor, Pumped};
 use crate::transport::Stream;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::io::Errno;
+use rustix::event::PollFlags;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -191,22 +190,9 @@ fn run(stream: &mut Stream, outbox: &Outbox, sub: u64, app: &crate::routes::App)
         if want_write {
             events |= PollFlags::OUT;
         }
-        let mut fds = [
-            PollFd::new(stream.tcp(), events),
-            PollFd::from_borrowed_fd(outbox.waker(), PollFlags::IN),
-        ];
-        let timeout = Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: i64::from(wait.subsec_nanos()),
+        let Ok(sock) = outbox.wait(stream.tcp(), events, wait) else {
+            return "poll failed";
         };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(_) => return "poll failed",
-        }
-        let sock = fds[0].revents();
-        if fds[1].revents().contains(PollFlags::IN) {
-            outbox.clear_wake();
-        }
         if sock.intersects(PollFlags::ERR | PollFlags::NVAL) {
             return "socket error";
         }

@@ -16,8 +16,7 @@ use crate::outbox::{Flushed, Outbox, text_frame};
 use crate::protocol;
 use crate::replay::{Cursor, Pumped};
 use crate::transport::Stream;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::io::Errno;
+use rustix::event::PollFlags;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -271,22 +270,10 @@ fn run(
         if want_write {
             sock_events |= PollFlags::OUT;
         }
-        let mut fds = [
-            PollFd::new(stream.tcp(), sock_events),
-            PollFd::from_borrowed_fd(outbox.waker(), PollFlags::IN),
-        ];
-        let timeout = Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: i64::from(wait.subsec_nanos()),
-        };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(Errno::INTR) => {}
+        let sock_ready = match outbox.wait(stream.tcp(), sock_events, wait) {
+            Ok(ready) => ready,
             Err(e) => return End::PeerGone(format!("poll: {e}")),
-        }
-        let sock_ready = fds[0].revents();
-        if fds[1].revents().contains(PollFlags::IN) {
-            outbox.clear_wake();
-        }
+        };
         if sock_ready.intersects(PollFlags::ERR | PollFlags::NVAL) {
             return End::PeerGone("socket error".into());
         }
