@@ -184,6 +184,12 @@ fn each_role_is_refused_what_it_may_not_do_with_the_role_needed() {
         ),
         // The owner's run: not hers to stop.
         (json!({"type":"command","command":"stop"}), "stop"),
+        // The shell (issue 17) is the owner's.
+        (
+            json!({"type":"shell","id":"s1","command":"echo refused"}),
+            "shell",
+        ),
+        (json!({"type":"shell_stop","id":1}), "shell_stop"),
     ] {
         ann.send_json(&frame);
         let e = error(&mut ann);
