@@ -14,6 +14,7 @@
 //! without a refusal (a timeout, an error status, a bad answer), and `offline`
 //! once a connection is refused or it has not answered for [`OFFLINE_AFTER`].
 
+use crate::outbound::{Answer, Outbound, OutboundError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io;
@@ -29,9 +30,6 @@ pub const OFFLINE_AFTER: Duration = Duration::from_secs(45);
 
 /// Deadline of one call to a box.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Largest answer read from a box.
-const MAX_ANSWER: u64 = 1 << 20;
 
 /// One box of the file. Its token is never serialised.
 #[derive(Clone, Deserialize)]
@@ -141,66 +139,45 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// The outbound HTTP client of this module: ureq 3, blocking, a deadline on every
-/// call, no redirects (a token must not follow one), statuses returned as answers.
-/// Its constructor is all there is to swap for the project's shared client.
+/// Calls to the boxes, through the project's one outbound client (with a box's
+/// shorter deadline): statuses and JSON bodies, a refusal told apart.
 struct Http {
-    agent: ureq::Agent,
+    out: Outbound,
 }
 
 impl Http {
     fn new() -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(CALL_TIMEOUT))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("homeclaude/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Http { agent }
+        Http {
+            out: Outbound::with_deadline(CALL_TIMEOUT),
+        }
     }
 
-    fn answer(
-        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<(u16, Value), CallError> {
-        let response = result.map_err(|e| match e {
-            ureq::Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => {
-                CallError::Refused(io.to_string())
-            }
-            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-                CallError::Refused(e.to_string())
-            }
+    fn answer(result: Result<Answer, OutboundError>) -> Result<(u16, Value), CallError> {
+        let answer = result.map_err(|e| match e {
+            OutboundError::Refused(why) => CallError::Refused(why),
             other => CallError::Other(other.to_string()),
         })?;
-        let status = response.status().as_u16();
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_string()
-            .map_err(|e| CallError::Other(e.to_string()))?;
-        let body = serde_json::from_str(&text)
+        let status = answer.status;
+        let body = serde_json::from_slice(&answer.body)
             .map_err(|_| CallError::Other(format!("answered {status} without JSON")))?;
         Ok((status, body))
     }
 
     fn get(&self, url: &str, token: &str) -> Result<(u16, Value), CallError> {
-        Http::answer(
-            self.agent
-                .get(url)
-                .header("Authorization", &format!("Bearer {token}"))
-                .call(),
-        )
+        let auth = format!("Bearer {token}");
+        Http::answer(self.out.get(url, &[("Authorization", &auth)]))
     }
 
     fn post_json(&self, url: &str, token: &str, body: &Value) -> Result<(u16, Value), CallError> {
-        Http::answer(
-            self.agent
-                .post(url)
-                .header("Authorization", &format!("Bearer {token}"))
-                .header("Content-Type", "application/json")
-                .send(body.to_string().as_bytes()),
-        )
+        let auth = format!("Bearer {token}");
+        Http::answer(self.out.post(
+            url,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        ))
     }
 }
 

@@ -63,6 +63,8 @@ struct Ran {
 pub struct Git {
     workdir: PathBuf,
     timeout: Duration,
+    /// `git` on `PATH` (a stand-in in the unit tests).
+    program: PathBuf,
 }
 
 impl Git {
@@ -70,12 +72,13 @@ impl Git {
         Git {
             workdir,
             timeout: TIMEOUT,
+            program: PathBuf::from("git"),
         }
     }
 
     /// `git <args>` in the workdir, at most `cap` bytes of output, within the deadline.
     fn run(&self, args: &[&str], cap: usize) -> Result<Ran, GitError> {
-        let mut cmd = Command::new("git");
+        let mut cmd = Command::new(&self.program);
         cmd.args([
             "--no-optional-locks",
             "-c",
@@ -375,6 +378,59 @@ fn parse_status(raw: &[u8], truncated: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in `git` that runs `script`, in a directory of its own.
+    fn fake(tag: &str, script: &str, timeout: Duration) -> (Git, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("homeclaude-git-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("git");
+        std::fs::write(&program, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let git = Git {
+            workdir: dir.clone(),
+            timeout,
+            program,
+        };
+        (git, dir)
+    }
+
+    #[test]
+    fn a_slow_git_is_killed_at_the_deadline_with_its_group() {
+        // The child sleep holds the pipe open: only killing the group ends it.
+        let (git, dir) = fake(
+            "slow",
+            "echo $$ > pid; sleep 30 & sleep 30",
+            Duration::from_secs(1),
+        );
+        let started = Instant::now();
+        let result = git.status();
+        let took = started.elapsed();
+        let pgid = std::fs::read_to_string(dir.join("pid")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(result, Err(GitError::Timeout));
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        let pgid: i32 = pgid.trim().parse().unwrap();
+        // Every process of the group was sent SIGKILL; the one we reaped is gone and
+        // the background sleep is at most a zombie waiting for init.
+        let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+                let rest = &stat[stat.rfind(')').unwrap() + 1..];
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                f.get(2) == Some(&pgid.to_string().as_str()) && f[0] != "Z"
+            })
+        });
+        assert!(!alive, "a process of git's group survived");
+    }
+
+    #[test]
+    fn a_huge_diff_is_cut_at_the_cap() {
+        let (git, dir) = fake("huge", "yes 0123456789 | head -c 5000000", TIMEOUT);
+        let v = git.diff(None, false).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(v["truncated"], true);
+        assert_eq!(v["diff"].as_str().unwrap().len(), MAX_DIFF);
+    }
 
     #[test]
     fn parses_porcelain_v2() {

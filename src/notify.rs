@@ -693,9 +693,8 @@ impl Worker {
         for attempt in 1..=ATTEMPTS {
             let wait = match send(self) {
                 Err(why) => return Delivery::Failed(why),
-                Ok(Err(OutboundError::NotBuilt)) => {
-                    return Delivery::Failed(OutboundError::NotBuilt.to_string());
-                }
+                // Retrying cannot make a URL callable.
+                Ok(Err(e @ OutboundError::BadUrl(_))) => return Delivery::Failed(e.to_string()),
                 Ok(Err(e)) => {
                     last = e.to_string();
                     backoff

@@ -1,26 +1,27 @@
-//! The one outbound HTTP(S) client: Web Push, ntfy, and whatever later talks to
-//! the outside world.
+//! The one outbound HTTP(S) client: Web Push, ntfy, the other boxes of a dashboard,
+//! and whatever later talks to the outside world.
 //!
 //! Blocking (ureq 3), so it is only ever called from a thread of its own (the
-//! notify thread), never from the hub. One [`Outbound`] is built once and shared:
-//! rustls with the ring provider (the one the server's own TLS uses), the system's
-//! CA store, a deadline on every call, no redirects, non-2xx answers returned as
-//! a status rather than an error (a push service's 410 is an answer, not a fault).
-//! Without the `notify` feature every call fails with [`OutboundError::NotBuilt`].
+//! notify thread, the boxes poller, a connection thread forwarding a prompt), never
+//! from the hub. An [`Outbound`] is built once per user and shared: a deadline on
+//! every call, no redirects (a bearer token must not follow one), non-2xx answers
+//! returned as a status rather than an error (a push service's 410 is an answer,
+//! not a fault). HTTPS (rustls with the ring provider the server's own TLS uses,
+//! the system's CA store) comes with the `notify` feature; plain HTTP always works.
 
 use std::fmt;
-#[cfg(feature = "notify")]
 use std::time::Duration;
 
 /// Connect within this long.
-#[cfg(feature = "notify")]
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The whole exchange, connect to last byte, within this long.
-#[cfg(feature = "notify")]
+
+/// The whole exchange, connect to last byte, within this long (unless the user
+/// asks for less: [`Outbound::with_deadline`]).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest answer body read; push services and ntfy answer in a few hundred bytes.
-#[cfg(feature = "notify")]
-const MAX_ANSWER: u64 = 64 << 10;
+
+/// Longest answer body read: push services and ntfy answer in a few hundred
+/// bytes, a box's status in a few kB.
+const MAX_ANSWER: u64 = 1 << 20;
 
 /// An answer from the other side, whatever its status.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,31 +35,25 @@ pub struct Answer {
 /// Why a call got no answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutboundError {
-    /// Built without the `notify` feature.
-    #[cfg_attr(feature = "notify", allow(dead_code))]
-    NotBuilt,
-    /// Not an http(s) URL we can call.
+    /// Not an http(s) URL we can call (https without the `notify` feature).
     BadUrl(String),
-    /// DNS, connect, TLS or I/O failed, or the deadline passed.
-    #[cfg_attr(not(feature = "notify"), allow(dead_code))]
+    /// Nothing listens there: connection refused, or no such host.
+    Refused(String),
+    /// TLS or I/O failed, or the deadline passed.
     Transport(String),
 }
 
 impl fmt::Display for OutboundError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OutboundError::NotBuilt => {
-                write!(f, "this homeclaude was built without the notify feature")
-            }
             OutboundError::BadUrl(why) => write!(f, "bad URL: {why}"),
-            OutboundError::Transport(why) => write!(f, "{why}"),
+            OutboundError::Refused(why) | OutboundError::Transport(why) => write!(f, "{why}"),
         }
     }
 }
 
 /// The shared client.
 pub struct Outbound {
-    #[cfg(feature = "notify")]
     agent: ureq::Agent,
 }
 
@@ -66,9 +61,14 @@ impl Outbound {
     /// Builds the client; reads the system's CA store once (where the thread that
     /// calls this runs, never the hub).
     pub fn new() -> Outbound {
+        Outbound::with_deadline(CALL_TIMEOUT)
+    }
+
+    /// The same client with a shorter deadline per call (a box on the LAN that
+    /// has not answered in 5 s counts as unresponsive).
+    pub fn with_deadline(deadline: Duration) -> Outbound {
         Outbound {
-            #[cfg(feature = "notify")]
-            agent: agent(),
+            agent: agent(deadline),
         }
     }
 
@@ -80,42 +80,30 @@ impl Outbound {
         body: &[u8],
     ) -> Result<Answer, OutboundError> {
         check_url(url)?;
-        #[cfg(feature = "notify")]
-        {
-            let mut req = self.agent.post(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            answer(req.send(body))
+        let mut req = self.agent.post(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
-        #[cfg(not(feature = "notify"))]
-        {
-            let _ = (headers, body);
-            Err(OutboundError::NotBuilt)
-        }
+        answer(req.send(body))
     }
 
     /// `GET url` with `headers`.
-    #[allow(dead_code)] // The bridges' (issue 19); kept so the API is whole.
     pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Answer, OutboundError> {
         check_url(url)?;
-        #[cfg(feature = "notify")]
-        {
-            let mut req = self.agent.get(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            answer(req.call())
+        let mut req = self.agent.get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
-        #[cfg(not(feature = "notify"))]
-        {
-            let _ = headers;
-            Err(OutboundError::NotBuilt)
-        }
+        answer(req.call())
     }
 }
 
 fn check_url(url: &str) -> Result<(), OutboundError> {
+    if url.starts_with("https://") && !cfg!(feature = "notify") {
+        return Err(OutboundError::BadUrl(
+            "this homeclaude was built without https calls (the notify feature)".into(),
+        ));
+    }
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(())
     } else {
@@ -123,8 +111,20 @@ fn check_url(url: &str) -> Result<(), OutboundError> {
     }
 }
 
+fn agent(deadline: Duration) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(deadline)))
+        .timeout_global(Some(deadline))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("homeclaude/", env!("CARGO_PKG_VERSION")));
+    #[cfg(feature = "notify")]
+    let config = config.tls_config(tls());
+    config.build().into()
+}
+
 #[cfg(feature = "notify")]
-fn agent() -> ureq::Agent {
+fn tls() -> ureq::tls::TlsConfig {
     use std::sync::Arc;
     use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
     let found = rustls_native_certs::load_native_certs();
@@ -139,27 +139,25 @@ fn agent() -> ureq::Agent {
         .iter()
         .map(|c| Certificate::from_der(c.as_ref()).to_owned())
         .collect();
-    let tls = TlsConfig::builder()
+    TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .root_certs(RootCerts::new_with_certs(&certs))
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(CALL_TIMEOUT))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("homeclaude/", env!("CARGO_PKG_VERSION")))
         .build()
-        .into()
 }
 
-#[cfg(feature = "notify")]
 fn answer(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<Answer, OutboundError> {
-    let mut resp = result.map_err(|e| OutboundError::Transport(e.to_string()))?;
+    let mut resp = result.map_err(|e| match e {
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            OutboundError::Refused(io.to_string())
+        }
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            OutboundError::Refused(e.to_string())
+        }
+        other => OutboundError::Transport(other.to_string()),
+    })?;
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -193,9 +191,8 @@ mod tests {
         ));
     }
 
-    #[cfg(feature = "notify")]
     #[test]
-    fn a_refused_connection_is_a_transport_error_not_a_panic() {
+    fn a_refused_connection_is_refused_not_a_panic() {
         // A port nobody listens on (bound, then closed).
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -204,7 +201,7 @@ mod tests {
         let out = Outbound::new();
         assert!(matches!(
             out.post(&format!("http://127.0.0.1:{port}/x"), &[], b"hi"),
-            Err(OutboundError::Transport(_))
+            Err(OutboundError::Refused(_))
         ));
     }
 }

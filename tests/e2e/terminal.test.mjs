@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { withBrowserAndServer, openPage, sendPrompt, until, root } from "./lib.mjs";
+import { withBrowserAndServer, openPage, sendPrompt, startServer, until, watchPage, root } from "./lib.mjs";
 
 const env = withBrowserAndServer();
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 };
@@ -108,4 +108,39 @@ test("the Changes sheet lists the repository's files and shows a diff like an Ed
   await untracked.locator(".cut").waitFor();
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test("a viewer sees the owner's command and its output, with no Stop and no Changes", { timeout: 60000 }, async () => {
+  const server = await startServer({ auth: true });
+  try {
+    const login = async (token) => {
+      const context = await env.browser.newContext(PHONE);
+      const page = await context.newPage();
+      const problems = watchPage(page);
+      await page.goto(server.url + "/login?token=" + encodeURIComponent(token));
+      await until(page, () => window.homeclaude && window.homeclaude.connected);
+      return { context, page, problems };
+    };
+    const owner = await login(server.tokens.owner);
+    const viewer = await login(server.tokens.viewer);
+    await sendPrompt(owner.page, "!echo seen by all; sleep 100");
+    const card = viewer.page.locator(".run.shell", { hasText: "sleep 100" });
+    await card.locator(".shell-out", { hasText: "seen by all" }).waitFor();
+    assert.equal(await card.locator(".shell-stop").isVisible(), false);
+    // No settings button for a viewer (the composer is hidden), and the Changes
+    // button is hidden too.
+    assert.equal(await viewer.page.locator("#act-changes").evaluate((b) => getComputedStyle(b).display), "none");
+    assert.equal(await owner.page.locator("#act-changes").evaluate((b) => getComputedStyle(b).display), "inline-block");
+    await viewer.page.screenshot({ path: path.join(shots, "phone-light-shell-viewer.png") });
+    // The owner stops it; the viewer sees it end.
+    await owner.page.locator(".run.shell .shell-stop").click();
+    await card.locator(".run-foot .stats").waitFor();
+    assert.match(await card.locator(".run-foot").textContent(), /SIGINT/);
+    assert.deepEqual(owner.problems, []);
+    assert.deepEqual(viewer.problems, []);
+    await owner.context.close();
+    await viewer.context.close();
+  } finally {
+    await server.stop();
+  }
 });
