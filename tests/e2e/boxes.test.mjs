@@ -37,6 +37,7 @@ test("the settings sheet lists another box, its state, and a way to open it", { 
     await until(page, () => document.querySelector('#box-list li[data-box="nas"]').classList.contains("box-online"));
     assert.match(await nas.textContent(), /nas.*online · idle/);
     assert.equal(await nas.locator("a").getAttribute("href"), far.url);
+    await nas.scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(dir, "phone-boxes.png") });
     if (process.env.E2E_SHOTS) await page.screenshot({ path: process.env.E2E_SHOTS + "/phone-light-boxes.png" });
     const html = await page.content();
