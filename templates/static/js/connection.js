@@ -182,7 +182,9 @@ function replayOver() {
   flushOutbox();
   contentChanged();
   updateBusy();
-  send({ type: "command", command: "request_usage" });
+  // A viewer may not ask (it would only earn a read-only notice); the figures
+  // reach it anyway with every usage_status broadcast.
+  if (!isViewer()) send({ type: "command", command: "request_usage" });
   if (newConversationWanted) {
     newConversationWanted = false;
     command("clear");
