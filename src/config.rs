@@ -75,6 +75,8 @@ pub struct Config {
     pub notify: crate::notify::Settings,
     /// `--boxes FILE`: other homeclaude boxes this one shows (crate::boxes).
     pub boxes: Option<PathBuf>,
+    /// `--telegram-*`: the Telegram bridge (crate::telegram); off when `None`.
+    pub telegram: Option<crate::telegram::Settings>,
 }
 
 /// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
@@ -238,6 +240,7 @@ impl Default for Config {
             },
             notify: crate::notify::Settings::default(),
             boxes: None,
+            telegram: None,
         }
     }
 }
@@ -372,6 +375,24 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_CLAUDE",
         value: "PATH",
         help: "the claude executable [claude on PATH]",
+    },
+    Setting {
+        flag: "telegram-token",
+        env: "HOMECLAUDE_TELEGRAM_TOKEN",
+        value: "TOKEN",
+        help: "run the Telegram bridge with this bot token (better set in the environment)",
+    },
+    Setting {
+        flag: "telegram-chats",
+        env: "HOMECLAUDE_TELEGRAM_CHATS",
+        value: "IDS",
+        help: "the only Telegram chat ids the bridge takes prompts from, comma-separated",
+    },
+    Setting {
+        flag: "telegram-api",
+        env: "HOMECLAUDE_TELEGRAM_API",
+        value: "URL",
+        help: "the Telegram Bot API's address [https://api.telegram.org]",
     },
     Setting {
         flag: "boxes",
@@ -926,6 +947,8 @@ impl Config {
     fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
         let mut c = Config::default();
         let (mut tls_cert, mut tls_key) = (None, None);
+        let (mut telegram_token, mut telegram_chats, mut telegram_api) =
+            (None::<String>, Vec::new(), None);
         for (flag, value) in raw {
             let bad = |why: &str| ConfigError::BadValue {
                 name: format!("--{flag}"),
@@ -962,6 +985,14 @@ impl Config {
                 "claude" => c.claude = path()?,
                 "templates" => c.templates = Some(path()?),
                 "boxes" => c.boxes = Some(path()?),
+                "telegram-token" => telegram_token = Some(value.trim().to_string()),
+                "telegram-chats" => {
+                    let ids: Result<Vec<i64>, _> =
+                        list(value).iter().map(|v| v.parse::<i64>()).collect();
+                    telegram_chats =
+                        ids.map_err(|_| bad("expected chat ids, e.g. 123456789,-1001234567890"))?;
+                }
+                "telegram-api" => telegram_api = Some(http_url(value).map_err(&bad)?),
                 "model" => c.runner.model = Some(value.clone()).filter(|m| !m.is_empty()),
                 "permission-mode" => {
                     const MODES: &[&str] = &[
@@ -1046,6 +1077,17 @@ impl Config {
         if c.access.no_auth && !c.listen.ip().is_loopback() && !c.access.unsafe_no_auth {
             return Err(ConfigError::UnsafeNoAuth(c.listen));
         }
+        c.telegram = crate::telegram::Settings::from_flags(
+            telegram_token.filter(|t| !t.is_empty()),
+            telegram_chats,
+            telegram_api,
+        )
+        .map_err(|why| ConfigError::BadValue {
+            // Never the token itself: it would end up in a terminal or a log.
+            name: "--telegram-chats".into(),
+            value: String::new(),
+            why: why.into(),
+        })?;
         c.tls = match (tls_cert, tls_key) {
             (None, None) => None,
             (Some(_), None) => return Err(ConfigError::TlsHalf("--tls-key")),

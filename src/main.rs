@@ -12,6 +12,7 @@ mod assets;
 mod auth;
 mod boxes;
 mod boxstatus;
+mod bridge;
 mod calendar;
 mod child;
 mod claude_sessions;
@@ -49,6 +50,7 @@ mod signals;
 mod sse;
 mod store;
 mod stream_json;
+mod telegram;
 #[cfg(feature = "tls")]
 mod tls;
 mod translate;
@@ -238,6 +240,11 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         None => None,
     };
     let (hub_handle, hub_rx) = hub::channel();
+    let bridges = bridge::Health::new();
+    if let Some(settings) = config.telegram.clone() {
+        telegram::spawn(settings, hub_handle.clone(), files.clone(), bridges.clone())
+            .map_err(|e| StartError::Thread("telegram", e))?;
+    }
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
         pages,
@@ -256,6 +263,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             boxes,
             stream_backlog: config.limits.client_backlog,
         },
+        bridges,
     });
     if !config.access.no_auth {
         let hub = hub_handle.clone();
