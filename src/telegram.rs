@@ -97,6 +97,8 @@ struct Shared {
     next_button: u64,
     /// One-question approvals waiting: approval id -> (the question, its labels).
     questions: HashMap<String, (String, Vec<String>)>,
+    /// Chats not allowed that wrote already (each is logged once).
+    ignored: HashSet<i64>,
 }
 
 /// The bridge: its settings, client and what its threads share.
@@ -135,6 +137,7 @@ pub fn spawn(
             buttons: HashMap::new(),
             next_button: 1,
             questions: HashMap::new(),
+            ignored: HashSet::new(),
         }),
     });
     std::thread::Builder::new()
@@ -282,9 +285,7 @@ impl Bridge {
 
     /// Logs a chat that is not allowed, once per chat.
     fn ignore(&self, chat: i64) {
-        static SEEN: Mutex<Option<HashSet<i64>>> = Mutex::new(None);
-        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.get_or_insert_with(HashSet::new).insert(chat) {
+        if self.shared().ignored.insert(chat) {
             log::warn!(
                 "telegram: ignoring chat {chat}: not in --telegram-chats (logged once per chat)"
             );
@@ -294,7 +295,7 @@ impl Bridge {
     fn send(&self, chat: i64, text: &str) -> Option<i64> {
         self.try_call(
             "sendMessage",
-            &json!({"chat_id": chat, "text": escape(text), "parse_mode": "HTML"}),
+            &json!({"chat_id": chat, "text": fit(text), "parse_mode": "HTML"}),
         )
         .and_then(|m| m["message_id"].as_i64())
     }
@@ -576,7 +577,7 @@ impl Bridge {
                                 self.try_call(
                                     "editMessageText",
                                     &json!({"chat_id": chat, "message_id": msg,
-                                            "text": escape(&outcome), "parse_mode": "HTML"}),
+                                            "text": fit(&outcome), "parse_mode": "HTML"}),
                                 );
                             }
                         }
@@ -635,17 +636,17 @@ impl Bridge {
 
     /// Sends or edits the progress message; its id.
     fn show_progress(&self, chat: i64, msg: Option<i64>, text: &str) -> Option<i64> {
-        let body = clip(text, MAX_MESSAGE - 100);
+        let body = text;
         match msg {
             Some(id) => {
                 self.try_call(
                     "editMessageText",
                     &json!({"chat_id": chat, "message_id": id,
-                            "text": escape(&body), "parse_mode": "HTML"}),
+                            "text": fit(body), "parse_mode": "HTML"}),
                 );
                 Some(id)
             }
-            None => self.send(chat, &body),
+            None => self.send(chat, body),
         }
     }
 
@@ -728,7 +729,7 @@ impl Bridge {
         };
         let sent = self.try_call(
             "sendMessage",
-            &json!({"chat_id": chat, "text": escape(&text), "parse_mode": "HTML",
+            &json!({"chat_id": chat, "text": fit(&text), "parse_mode": "HTML",
                     "reply_markup": {"inline_keyboard": keyboard}}),
         )?;
         Some((id, sent["message_id"].as_i64()?, text))
@@ -869,6 +870,12 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// `text` escaped for one message: cut (at a line break when one is near) if
+/// escaping made it too long.
+fn fit(text: &str) -> String {
+    split(text).into_iter().next().unwrap_or_default()
+}
+
 /// The answer as escaped HTML messages of at most [`MAX_MESSAGE`] characters,
 /// cut at a line break where one is near, never inside an entity.
 pub fn split(text: &str) -> Vec<String> {
@@ -928,6 +935,9 @@ mod tests {
         assert!(chunks.iter().all(|c| c.chars().count() <= MAX_MESSAGE));
         assert_eq!(chunks.concat(), escape(&long));
         assert!(chunks.iter().all(|c| !c.starts_with("amp;")));
+        // A progress or approval text that escaping made too long is cut, whole.
+        let one = fit(&format!("🔐 rm {}", "&".repeat(3000)));
+        assert!(one.chars().count() <= MAX_MESSAGE && one.ends_with("&amp;"));
     }
 
     #[test]
