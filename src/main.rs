@@ -47,6 +47,7 @@ mod routes;
 mod runner;
 mod shell;
 mod signals;
+mod slack;
 mod sse;
 mod store;
 mod stream_json;
@@ -244,6 +245,10 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
     if let Some(settings) = config.telegram.clone() {
         telegram::spawn(settings, hub_handle.clone(), files.clone(), bridges.clone())
             .map_err(|e| StartError::Thread("telegram", e))?;
+    }
+    if let Some(settings) = config.slack.clone() {
+        slack::spawn(settings, hub_handle.clone(), bridges.clone())
+            .map_err(|e| StartError::Thread("slack", e))?;
     }
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),

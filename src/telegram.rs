@@ -738,14 +738,14 @@ impl Bridge {
 
 /// What the progress message shows.
 #[derive(Default)]
-struct RunView {
-    started: bool,
+pub(crate) struct RunView {
+    pub(crate) started: bool,
     lines: Vec<String>,
     todo: Option<String>,
 }
 
 impl RunView {
-    fn progress(&mut self, e: &Value) {
+    pub(crate) fn progress(&mut self, e: &Value) {
         match e["progress_type"].as_str() {
             Some("start") => self.started = true,
             Some("tool_start") => {
@@ -775,7 +775,7 @@ impl RunView {
         }
     }
 
-    fn text(&self, status: Option<&str>) -> String {
+    pub(crate) fn text(&self, status: Option<&str>) -> String {
         let head = match status {
             None => "⏳ Working…",
             Some("done") => "✅ Done",
@@ -846,7 +846,7 @@ fn usage_text(body: &Value) -> String {
 }
 
 /// At most `max` characters of `s`, with an ellipsis when cut.
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
@@ -872,7 +872,7 @@ pub fn escape(s: &str) -> String {
 
 /// `text` escaped for one message: cut (at a line break when one is near) if
 /// escaping made it too long.
-fn fit(text: &str) -> String {
+pub(crate) fn fit(text: &str) -> String {
     split(text).into_iter().next().unwrap_or_default()
 }
 
