@@ -34,6 +34,10 @@ const NAME: &str = "slack";
 /// Slack's Web API, unless `--slack-api` says otherwise.
 pub const DEFAULT_API: &str = "https://slack.com/api";
 
+/// Slack pings every connection regularly: this long without a word means the
+/// connection is dead (a NAT dropped it), and a new one is opened.
+const SILENCE: Duration = Duration::from_secs(120);
+
 /// The progress message is updated at most this often.
 const EDIT_EVERY: Duration = Duration::from_secs(1);
 
@@ -270,9 +274,16 @@ impl Bridge {
         let url = opened["url"].as_str().ok_or("no url in the answer")?;
         let mut ws = connect(url)?;
         log::info!("slack: connected (Socket Mode)");
+        let mut heard = Instant::now();
         loop {
+            if heard.elapsed() > SILENCE {
+                return Err("nothing from Slack for two minutes, not even a ping".into());
+            }
             let msg = match ws.read() {
-                Ok(m) => m,
+                Ok(m) => {
+                    heard = Instant::now();
+                    m
+                }
                 Err(tungstenite::Error::Io(e))
                     if matches!(
                         e.kind(),
