@@ -1,5 +1,6 @@
-//! What every messenger bridge shares: its health for `/healthz`, following one
-//! prompt's run, and answering an approval as a named person.
+//! What every messenger bridge shares: its health for `/healthz`, the back-off,
+//! following one prompt's run, answering an approval as a named person, and the
+//! texts (the progress summary, escaping, splitting at the message limit).
 //!
 //! A bridge is an API client that lives inside the process: its prompts join the
 //! queue through [`ApiInput::Prompt`] (as `POST /api/prompts` does), it follows
@@ -312,6 +313,143 @@ pub fn facts(end: &Value) -> String {
         parts.push(format!("{d:.1} s"));
     }
     parts.join(" · ")
+}
+
+/// The longest message sent: Telegram's limit is 4096 characters (UTF-16 units;
+/// we count chars and keep a margin for the few outside the BMP), Slack's advice
+/// is 4000.
+pub const MAX_MESSAGE: usize = 4000;
+
+/// Tool lines kept in a progress message (the latest).
+const PROGRESS_LINES: usize = 12;
+
+/// What the progress message shows.
+#[derive(Default)]
+pub struct RunView {
+    pub started: bool,
+    lines: Vec<String>,
+    todo: Option<String>,
+}
+
+impl RunView {
+    pub fn progress(&mut self, e: &Value) {
+        match e["progress_type"].as_str() {
+            Some("start") => self.started = true,
+            Some("tool_start") => {
+                let tool = e["tool"].as_str().unwrap_or("tool");
+                if let Some(todos) = e["edit_info"]["todos"].as_array() {
+                    let done = todos.iter().filter(|t| t["status"] == "completed").count();
+                    let now = todos
+                        .iter()
+                        .find(|t| t["status"] == "in_progress")
+                        .and_then(|t| t["activeForm"].as_str().or(t["content"].as_str()))
+                        .unwrap_or("");
+                    self.todo = Some(format!("📋 {done}/{} done {}", todos.len(), clip(now, 80)));
+                    return;
+                }
+                let detail = e["detail"].as_str().unwrap_or("");
+                self.lines.push(
+                    format!("🔧 {tool} {}", clip(detail, 100))
+                        .trim_end()
+                        .to_string(),
+                );
+                if self.lines.len() > PROGRESS_LINES {
+                    self.lines.remove(0);
+                }
+            }
+            Some("retry") => self.lines.push("↻ retrying in a new session".into()),
+            _ => {}
+        }
+    }
+
+    pub fn text(&self, status: Option<&str>) -> String {
+        let head = match status {
+            None => "⏳ Working…",
+            Some("done") => "✅ Done",
+            Some("stopped") => "⏹ Stopped",
+            Some("cancelled") => "⏹ Cancelled",
+            Some(_) => "❌ Failed",
+        };
+        let mut out = String::from(head);
+        for l in &self.lines {
+            out.push('\n');
+            out.push_str(l);
+        }
+        if let Some(t) = &self.todo {
+            out.push('\n');
+            out.push_str(t);
+        }
+        out
+    }
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Text made safe for Telegram's `parse_mode: HTML` and Slack's mrkdwn alike:
+/// only `<`, `>` and `&` are special to both.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` escaped for one message: cut (at a line break when one is near) if
+/// escaping made it too long.
+pub fn fit(text: &str) -> String {
+    split(text).into_iter().next().unwrap_or_default()
+}
+
+/// The answer as escaped messages of at most [`MAX_MESSAGE`] characters,
+/// cut at a line break where one is near, never inside an entity.
+pub fn split(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut len = 0;
+    // The last line break in `cur`: (byte index after it, chars up to it).
+    let mut brk: Option<(usize, usize)> = None;
+    for c in text.chars() {
+        let piece = escape(c.encode_utf8(&mut [0; 4]));
+        let n = piece.chars().count();
+        if len + n > MAX_MESSAGE {
+            match brk.filter(|(_, chars)| *chars > MAX_MESSAGE / 2) {
+                Some((at, chars)) => {
+                    let rest = cur.split_off(at);
+                    out.push(std::mem::replace(&mut cur, rest));
+                    len -= chars;
+                }
+                None => {
+                    out.push(std::mem::take(&mut cur));
+                    len = 0;
+                }
+            }
+            brk = None;
+        }
+        cur.push_str(&piece);
+        len += n;
+        if c == '\n' {
+            brk = Some((cur.len(), len));
+        }
+    }
+    if !cur.trim().is_empty() || out.is_empty() && !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 #[cfg(test)]

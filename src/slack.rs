@@ -15,12 +15,13 @@
 //! Web API calls go through [`crate::outbound`]; tokens travel only in headers and
 //! are never logged.
 
-use crate::bridge::{self, Backoff, Follow, HUB_WAIT, Health, RunEvent};
+use crate::bridge::{
+    self, Backoff, Follow, HUB_WAIT, Health, RunEvent, RunView, clip, escape, fit, split,
+};
 use crate::hub::{ApiInput, HubHandle};
 use crate::jobs::SessionChoice;
 use crate::outbound::Outbound;
 use crate::protocol::Decision;
-use crate::telegram::{RunView, clip, escape, split};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -519,7 +520,7 @@ impl Bridge {
         ts: Option<String>,
         text: &str,
     ) -> Option<String> {
-        let text = crate::telegram::fit(text);
+        let text = fit(text);
         match ts {
             Some(ts) => {
                 self.update(channel, &ts, &text, json!([]));

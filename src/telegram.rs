@@ -15,7 +15,10 @@
 //! Every HTTP call goes through [`crate::outbound`]. The token is part of every
 //! Bot API URL, so it is scrubbed from every error before it is logged or shown.
 
-use crate::bridge::{self, Backoff, Follow, HUB_WAIT, Health, RunEvent};
+use crate::bridge::{
+    self, Backoff, Follow, HUB_WAIT, Health, MAX_MESSAGE, RunEvent, RunView, clip, escape, fit,
+    split,
+};
 use crate::files::Files;
 use crate::hub::{ApiInput, Cancelled, HubHandle};
 use crate::jobs::SessionChoice;
@@ -35,15 +38,8 @@ pub const DEFAULT_API: &str = "https://api.telegram.org";
 /// `getUpdates` holds the request this long when nothing happens.
 const POLL_SECS: u64 = 25;
 
-/// Telegram's longest message, in characters (UTF-16 units; we count chars, and
-/// keep a margin for the few outside the BMP).
-const MAX_MESSAGE: usize = 4000;
-
 /// The progress message is edited at most this often.
 const EDIT_EVERY: Duration = Duration::from_secs(1);
-
-/// Tool lines kept in the progress message (the latest).
-const PROGRESS_LINES: usize = 12;
 
 /// `--telegram-*`.
 #[derive(Clone, PartialEq)]
@@ -736,66 +732,6 @@ impl Bridge {
     }
 }
 
-/// What the progress message shows.
-#[derive(Default)]
-pub(crate) struct RunView {
-    pub(crate) started: bool,
-    lines: Vec<String>,
-    todo: Option<String>,
-}
-
-impl RunView {
-    pub(crate) fn progress(&mut self, e: &Value) {
-        match e["progress_type"].as_str() {
-            Some("start") => self.started = true,
-            Some("tool_start") => {
-                let tool = e["tool"].as_str().unwrap_or("tool");
-                if let Some(todos) = e["edit_info"]["todos"].as_array() {
-                    let done = todos.iter().filter(|t| t["status"] == "completed").count();
-                    let now = todos
-                        .iter()
-                        .find(|t| t["status"] == "in_progress")
-                        .and_then(|t| t["activeForm"].as_str().or(t["content"].as_str()))
-                        .unwrap_or("");
-                    self.todo = Some(format!("📋 {done}/{} done {}", todos.len(), clip(now, 80)));
-                    return;
-                }
-                let detail = e["detail"].as_str().unwrap_or("");
-                self.lines.push(
-                    format!("🔧 {tool} {}", clip(detail, 100))
-                        .trim_end()
-                        .to_string(),
-                );
-                if self.lines.len() > PROGRESS_LINES {
-                    self.lines.remove(0);
-                }
-            }
-            Some("retry") => self.lines.push("↻ retrying in a new session".into()),
-            _ => {}
-        }
-    }
-
-    pub(crate) fn text(&self, status: Option<&str>) -> String {
-        let head = match status {
-            None => "⏳ Working…",
-            Some("done") => "✅ Done",
-            Some("stopped") => "⏹ Stopped",
-            Some("cancelled") => "⏹ Cancelled",
-            Some(_) => "❌ Failed",
-        };
-        let mut out = String::from(head);
-        for l in &self.lines {
-            out.push('\n');
-            out.push_str(l);
-        }
-        if let Some(t) = &self.todo {
-            out.push('\n');
-            out.push_str(t);
-        }
-        out
-    }
-}
-
 /// `/cmd` or `/cmd@botname` at the start of a message: `cmd`.
 fn command_of(text: &str) -> Option<&str> {
     let word = text.trim().strip_prefix('/')?.split_whitespace().next()?;
@@ -841,74 +777,6 @@ fn usage_text(body: &Value) -> String {
     }
     if let Some(c) = body["block"]["costUSD"].as_f64() {
         out.push_str(&format!("\nThis 5-hour block: ${c:.2}"));
-    }
-    out
-}
-
-/// At most `max` characters of `s`, with an ellipsis when cut.
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
-
-/// Text made safe for `parse_mode: HTML`: only `<`, `>` and `&` are special.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `text` escaped for one message: cut (at a line break when one is near) if
-/// escaping made it too long.
-pub(crate) fn fit(text: &str) -> String {
-    split(text).into_iter().next().unwrap_or_default()
-}
-
-/// The answer as escaped HTML messages of at most [`MAX_MESSAGE`] characters,
-/// cut at a line break where one is near, never inside an entity.
-pub fn split(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut len = 0;
-    // The last line break in `cur`: (byte index after it, chars up to it).
-    let mut brk: Option<(usize, usize)> = None;
-    for c in text.chars() {
-        let piece = escape(c.encode_utf8(&mut [0; 4]));
-        let n = piece.chars().count();
-        if len + n > MAX_MESSAGE {
-            match brk.filter(|(_, chars)| *chars > MAX_MESSAGE / 2) {
-                Some((at, chars)) => {
-                    let rest = cur.split_off(at);
-                    out.push(std::mem::replace(&mut cur, rest));
-                    len -= chars;
-                }
-                None => {
-                    out.push(std::mem::take(&mut cur));
-                    len = 0;
-                }
-            }
-            brk = None;
-        }
-        cur.push_str(&piece);
-        len += n;
-        if c == '\n' {
-            brk = Some((cur.len(), len));
-        }
-    }
-    if !cur.trim().is_empty() || out.is_empty() && !cur.is_empty() {
-        out.push(cur);
     }
     out
 }
