@@ -509,3 +509,58 @@ fn the_bridge_refuses_to_start_without_allowed_chats() {
     assert!(err.contains("--telegram-chats"), "{err}");
     assert!(!err.contains(BOT), "{err}");
 }
+
+#[test]
+fn a_one_question_ask_gets_a_button_per_option_and_a_press_answers_it() {
+    let ask = format!(
+        "@ask {}",
+        json!({"type":"control_request","request_id":"req-q","request":{
+            "subtype":"can_use_tool","tool_name":"AskUserQuestion","display_name":"AskUserQuestion",
+            "input":{"questions":[
+                {"question":"Which database should the app use?","header":"Database",
+                 "options":[{"label":"SQLite","description":"One file"},
+                            {"label":"PostgreSQL","description":"A server"}],"multiSelect":false}]},
+            "tool_use_id":"toolu_q","requires_user_interaction":true}})
+    );
+    let mut b = start(&[("q", &[INIT, &ask, RESULT])], 0);
+    b.api.message(CHAT, "@q");
+    let card = b.api.wait_for("the question", |c| {
+        c.method == "sendMessage" && c.body["reply_markup"].is_object()
+    });
+    assert!(text(&card).contains("Which database"), "{}", text(&card));
+    let rows = card.body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let labels: Vec<&str> = rows
+        .iter()
+        .map(|r| r[0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["SQLite", "PostgreSQL"]);
+    let card_id = progress_id(&b.api, &card);
+    b.api.push(
+        json!({"callback_query":{"id":"cb-q","data":rows[1][0]["callback_data"],
+        "from":{"id":CHAT,"first_name":"Ann"},
+        "message":{"message_id":card_id,"chat":{"id":CHAT}}}}),
+    );
+    b.api.wait_for("the answer", |c| {
+        c.method == "sendMessage" && text(c).contains("all &lt;done&gt;")
+    });
+    let record = std::fs::read_to_string(&b.record).unwrap();
+    let response = record
+        .lines()
+        .find(|l| l.contains("control_response"))
+        .expect("an answer to the CLI");
+    assert!(
+        response.contains(r#""Which database should the app use?":"PostgreSQL""#),
+        "{response}"
+    );
+    let edited = b.api.wait_for("the card edited", |c| {
+        c.method == "editMessageText" && c.body["message_id"] == card_id
+    });
+    assert!(
+        text(&edited).contains("Answered by Ann (API)"),
+        "{}",
+        text(&edited)
+    );
+}
