@@ -490,7 +490,19 @@ fn commands_answer_in_the_chat() {
     b.api.wait_for("usage's answer", |c| {
         c.method == "sendMessage" && (text(c).contains("Today") || text(c).contains("No usage"))
     });
+    b.api.message(CHAT, "/sessions");
+    b.api.wait_for("sessions' answer", |c| {
+        c.method == "sendMessage"
+            && (text(c).contains("Latest sessions") || text(c).contains("No sessions"))
+    });
     assert!(b.api.calls().iter().all(|c| !sent_to(c, OTHER)));
+    // None of these was a prompt.
+    let (status, _) = get_with(
+        b.server.addr,
+        "/api/prompts/1",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+    );
+    assert_eq!(status, 404);
 }
 
 #[test]
