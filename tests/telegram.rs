@@ -271,7 +271,25 @@ fn healthz(server: &Server) -> Value {
 
 #[test]
 fn a_message_from_an_allowed_chat_runs_and_is_answered_there_other_chats_start_nothing() {
-    let mut b = start(&[("hello", &[INIT, TOOL, RESULT])], 0);
+    let tools: Vec<String> = (1..=4)
+        .map(|i| {
+            TOOL.replace("toolu_1", &format!("toolu_{i}"))
+                .replace("ls -la", &format!("ls dir{i}"))
+        })
+        .collect();
+    let slow = [
+        INIT,
+        &tools[0],
+        "@sleep 400",
+        &tools[1],
+        "@sleep 400",
+        &tools[2],
+        "@sleep 400",
+        &tools[3],
+        "@sleep 400",
+        RESULT,
+    ];
+    let mut b = start(&[("hello", &slow)], 0);
     // Another chat first: it must start nothing.
     b.api.message(OTHER, "@hello from an intruder");
     b.server.wait_log("telegram: ignoring chat 999");
@@ -293,7 +311,8 @@ fn a_message_from_an_allowed_chat_runs_and_is_answered_there_other_chats_start_n
     let done = b.api.wait_for("the final progress edit", |c| {
         c.method == "editMessageText" && sent_to(c, CHAT) && text(c).starts_with("✅ Done")
     });
-    assert!(text(&done).contains("🔧 Bash ls -la"), "{}", text(&done));
+    assert!(text(&done).contains("🔧 Bash ls dir1"), "{}", text(&done));
+    assert!(text(&done).contains("🔧 Bash ls dir4"), "{}", text(&done));
     assert_eq!(done.body["message_id"], progress_id(&b.api, &progress));
 
     // Exactly one run, the allowed chat's; nothing ever went to the other chat.
