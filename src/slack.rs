@@ -179,7 +179,13 @@ fn connect(url: &str) -> Result<WebSocket<Conn>, String> {
     } else {
         format!("{authority}:{}", if tls { 443 } else { 80 })
     };
-    let tcp = TcpStream::connect(&addr).map_err(|e| format!("connecting: {e}"))?;
+    // Bounded like every outbound call: a dead route must not hang the bridge.
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .map_err(|e| format!("resolving the socket host: {e}"))?
+        .next()
+        .ok_or("the socket host has no address")?;
+    let tcp = TcpStream::connect_timeout(&target, Duration::from_secs(10))
+        .map_err(|e| format!("connecting: {e}"))?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     let conn = if tls {
