@@ -306,6 +306,7 @@ fn post_prompt(req: &Request, app: &App, caller: &Caller) -> Reply {
             sender,
             text,
             session,
+            attachments: Vec::new(),
             reply,
         },
         HUB_WAIT,

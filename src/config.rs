@@ -75,6 +75,10 @@ pub struct Config {
     pub notify: crate::notify::Settings,
     /// `--boxes FILE`: other homeclaude boxes this one shows (crate::boxes).
     pub boxes: Option<PathBuf>,
+    /// `--telegram-*`: the Telegram bridge (crate::telegram); off when `None`.
+    pub telegram: Option<crate::telegram::Settings>,
+    /// `--slack-*`: the Slack bridge (crate::slack); off when `None`.
+    pub slack: Option<crate::slack::Settings>,
 }
 
 /// `--max-upload`, `--files-hidden`, `--uploads-dir`, `--watch-max`.
@@ -238,6 +242,8 @@ impl Default for Config {
             },
             notify: crate::notify::Settings::default(),
             boxes: None,
+            telegram: None,
+            slack: None,
         }
     }
 }
@@ -372,6 +378,48 @@ const SETTINGS: &[Setting] = &[
         env: "HOMECLAUDE_CLAUDE",
         value: "PATH",
         help: "the claude executable [claude on PATH]",
+    },
+    Setting {
+        flag: "telegram-token",
+        env: "HOMECLAUDE_TELEGRAM_TOKEN",
+        value: "TOKEN",
+        help: "run the Telegram bridge with this bot token (better set in the environment)",
+    },
+    Setting {
+        flag: "telegram-chats",
+        env: "HOMECLAUDE_TELEGRAM_CHATS",
+        value: "IDS",
+        help: "the only Telegram chat ids the bridge takes prompts from, comma-separated",
+    },
+    Setting {
+        flag: "telegram-api",
+        env: "HOMECLAUDE_TELEGRAM_API",
+        value: "URL",
+        help: "the Telegram Bot API's address [https://api.telegram.org]",
+    },
+    Setting {
+        flag: "slack-app-token",
+        env: "HOMECLAUDE_SLACK_APP_TOKEN",
+        value: "XAPP",
+        help: "run the Slack bridge (Socket Mode) with this app-level token (better set in the environment)",
+    },
+    Setting {
+        flag: "slack-bot-token",
+        env: "HOMECLAUDE_SLACK_BOT_TOKEN",
+        value: "XOXB",
+        help: "the Slack bot token the bridge posts with (better set in the environment)",
+    },
+    Setting {
+        flag: "slack-channels",
+        env: "HOMECLAUDE_SLACK_CHANNELS",
+        value: "IDS",
+        help: "the only Slack channel ids (C..., D... for a DM) the bridge takes prompts from",
+    },
+    Setting {
+        flag: "slack-api",
+        env: "HOMECLAUDE_SLACK_API",
+        value: "URL",
+        help: "Slack's Web API address [https://slack.com/api]",
     },
     Setting {
         flag: "boxes",
@@ -926,6 +974,10 @@ impl Config {
     fn from_raw(raw: &Raw) -> Result<Config, ConfigError> {
         let mut c = Config::default();
         let (mut tls_cert, mut tls_key) = (None, None);
+        let (mut telegram_token, mut telegram_chats, mut telegram_api) =
+            (None::<String>, Vec::new(), None);
+        let (mut slack_app, mut slack_bot, mut slack_channels, mut slack_api) =
+            (None::<String>, None::<String>, Vec::new(), None);
         for (flag, value) in raw {
             let bad = |why: &str| ConfigError::BadValue {
                 name: format!("--{flag}"),
@@ -962,6 +1014,18 @@ impl Config {
                 "claude" => c.claude = path()?,
                 "templates" => c.templates = Some(path()?),
                 "boxes" => c.boxes = Some(path()?),
+                "telegram-token" => telegram_token = Some(value.trim().to_string()),
+                "telegram-chats" => {
+                    let ids: Result<Vec<i64>, _> =
+                        list(value).iter().map(|v| v.parse::<i64>()).collect();
+                    telegram_chats =
+                        ids.map_err(|_| bad("expected chat ids, e.g. 123456789,-1001234567890"))?;
+                }
+                "telegram-api" => telegram_api = Some(http_url(value).map_err(&bad)?),
+                "slack-app-token" => slack_app = Some(value.trim().to_string()),
+                "slack-bot-token" => slack_bot = Some(value.trim().to_string()),
+                "slack-channels" => slack_channels = list(value),
+                "slack-api" => slack_api = Some(http_url(value).map_err(&bad)?),
                 "model" => c.runner.model = Some(value.clone()).filter(|m| !m.is_empty()),
                 "permission-mode" => {
                     const MODES: &[&str] = &[
@@ -1046,6 +1110,29 @@ impl Config {
         if c.access.no_auth && !c.listen.ip().is_loopback() && !c.access.unsafe_no_auth {
             return Err(ConfigError::UnsafeNoAuth(c.listen));
         }
+        c.telegram = crate::telegram::Settings::from_flags(
+            telegram_token.filter(|t| !t.is_empty()),
+            telegram_chats,
+            telegram_api,
+        )
+        .map_err(|why| ConfigError::BadValue {
+            // Never the token itself: it would end up in a terminal or a log.
+            name: "--telegram-chats".into(),
+            value: String::new(),
+            why: why.into(),
+        })?;
+        c.slack = crate::slack::Settings::from_flags(
+            slack_app.filter(|t| !t.is_empty()),
+            slack_bot.filter(|t| !t.is_empty()),
+            slack_channels,
+            slack_api,
+        )
+        .map_err(|why| ConfigError::BadValue {
+            // Never a token itself.
+            name: "--slack-channels".into(),
+            value: String::new(),
+            why: why.into(),
+        })?;
         c.tls = match (tls_cert, tls_key) {
             (None, None) => None,
             (Some(_), None) => return Err(ConfigError::TlsHalf("--tls-key")),

@@ -12,6 +12,7 @@ mod assets;
 mod auth;
 mod boxes;
 mod boxstatus;
+mod bridge;
 mod calendar;
 mod child;
 mod claude_sessions;
@@ -46,9 +47,11 @@ mod routes;
 mod runner;
 mod shell;
 mod signals;
+mod slack;
 mod sse;
 mod store;
 mod stream_json;
+mod telegram;
 #[cfg(feature = "tls")]
 mod tls;
 mod translate;
@@ -238,6 +241,15 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         None => None,
     };
     let (hub_handle, hub_rx) = hub::channel();
+    let bridges = bridge::Health::new();
+    if let Some(settings) = config.telegram.clone() {
+        telegram::spawn(settings, hub_handle.clone(), files.clone(), bridges.clone())
+            .map_err(|e| StartError::Thread("telegram", e))?;
+    }
+    if let Some(settings) = config.slack.clone() {
+        slack::spawn(settings, hub_handle.clone(), bridges.clone())
+            .map_err(|e| StartError::Thread("slack", e))?;
+    }
     let app = Arc::new(routes::App {
         hub: hub_handle.clone(),
         pages,
@@ -256,6 +268,7 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
             boxes,
             stream_backlog: config.limits.client_backlog,
         },
+        bridges,
     });
     if !config.access.no_auth {
         let hub = hub_handle.clone();

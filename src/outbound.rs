@@ -55,6 +55,8 @@ impl fmt::Display for OutboundError {
 /// The shared client.
 pub struct Outbound {
     agent: ureq::Agent,
+    /// Longest answer body read ([`MAX_ANSWER`] unless [`Outbound::with_max_answer`]).
+    max_answer: u64,
 }
 
 impl Outbound {
@@ -69,7 +71,15 @@ impl Outbound {
     pub fn with_deadline(deadline: Duration) -> Outbound {
         Outbound {
             agent: agent(deadline),
+            max_answer: MAX_ANSWER,
         }
+    }
+
+    /// The same client reading answers up to `bytes` long (a photo fetched from a
+    /// messenger bridge, rather than a status answer).
+    pub fn with_max_answer(mut self, bytes: u64) -> Outbound {
+        self.max_answer = bytes;
+        self
     }
 
     /// `POST url` with `headers` and `body`.
@@ -84,7 +94,7 @@ impl Outbound {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        answer(req.send(body))
+        answer(req.send(body), self.max_answer)
     }
 
     /// `GET url` with `headers`.
@@ -94,7 +104,7 @@ impl Outbound {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        answer(req.call())
+        answer(req.call(), self.max_answer)
     }
 }
 
@@ -148,6 +158,7 @@ fn tls() -> ureq::tls::TlsConfig {
 
 fn answer(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    max_answer: u64,
 ) -> Result<Answer, OutboundError> {
     let mut resp = result.map_err(|e| match e {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -168,7 +179,7 @@ fn answer(
     let body = resp
         .body_mut()
         .with_config()
-        .limit(MAX_ANSWER)
+        .limit(max_answer)
         .read_to_vec()
         .unwrap_or_default();
     Ok(Answer {

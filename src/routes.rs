@@ -41,6 +41,8 @@ pub struct App {
     pub notify: Option<crate::notify::NotifyHandle>,
     /// API tokens, boxes and stream limits for the REST API (`crate::api`).
     pub api: crate::api::ApiContext,
+    /// The messenger bridges' health, for `/healthz` (`crate::bridge`).
+    pub bridges: std::sync::Arc<crate::bridge::Health>,
 }
 
 /// Who may call a route.
@@ -694,6 +696,9 @@ fn healthz(_req: &Request, app: &App, who: Option<Role>) -> Reply {
         });
         body["box"] =
             serde_json::to_value(crate::boxstatus::read(&app.data_dir)).unwrap_or_default();
+        if let Some(bridges) = app.bridges.json() {
+            body["bridges"] = bridges;
+        }
     }
     let code = if status == "ok" { 200 } else { 503 };
     bytes(code, "application/json", body.to_string().into_bytes())

@@ -34,6 +34,8 @@ pub enum ApiInput {
         sender: String,
         text: String,
         session: SessionChoice,
+        /// Workdir-relative files attached (a photo sent to a messenger bridge).
+        attachments: Vec<String>,
         reply: Sender<Result<u64, (ErrorCode, String)>>,
     },
     Job {
@@ -93,6 +95,7 @@ impl Hub {
                 sender,
                 text,
                 session,
+                attachments,
                 reply,
             } => {
                 let result = if self.draining.is_some() {
@@ -100,7 +103,7 @@ impl Hub {
                 } else {
                     // Given to its record as it is made: the prompt may start at once.
                     self.jobs.choose_next(session);
-                    self.admit_prompt(&format!("api:{sender}"), sender, text, None, Vec::new())
+                    self.admit_prompt(&format!("api:{sender}"), sender, text, None, attachments)
                 };
                 self.jobs.choose_next(SessionChoice::Current);
                 let _ = reply.send(result);
