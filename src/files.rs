@@ -151,6 +151,7 @@ impl Files {
         forbidden: &[PathBuf],
         max_upload: u64,
         uploads: String,
+        try_openat2: bool,
     ) -> io::Result<Files> {
         let root = std::fs::canonicalize(root)?;
         let root_fd = rustix::fs::open(
@@ -158,14 +159,20 @@ impl Files {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let beneath = match openat2(
-            &root_fd,
-            ".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH,
-        ) {
-            Ok(_) => true,
+        let probe = if try_openat2 {
+            openat2(
+                &root_fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::BENEATH,
+            )
+            .map(drop)
+        } else {
+            Err(rustix::io::Errno::NOSYS)
+        };
+        let beneath = match probe {
+            Ok(()) => true,
             Err(e) => {
                 log::warn!(
                     "files: openat2 is not available ({e}); confinement falls back to \
@@ -245,7 +252,23 @@ impl Files {
                 ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
             )?
         } else {
-            let real = std::fs::canonicalize(self.root.join(&path))?;
+            let full = self.root.join(&path);
+            let real = match std::fs::canonicalize(&full) {
+                Ok(real) => real,
+                // What exists of the path decides: a missing name behind a symlink
+                // that leads out is refused, as openat2 refuses it, not "not found".
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let existing = full
+                        .ancestors()
+                        .skip(1)
+                        .find_map(|a| std::fs::canonicalize(a).ok());
+                    if existing.is_some_and(|r| !r.starts_with(&self.root)) {
+                        return Err(FileError::Refused("the path leads outside the workdir"));
+                    }
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
             if !real.starts_with(&self.root) {
                 return Err(FileError::Refused("the path leads outside the workdir"));
             }
@@ -624,6 +647,7 @@ mod tests {
             &[],
             1 << 20,
             "uploads".into(),
+            true,
         )
         .unwrap()
     }

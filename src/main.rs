@@ -412,6 +412,10 @@ fn open_files(config: &Config, workdir: &std::path::Path) -> Option<Arc<files::F
         &forbidden,
         config.files.max_upload,
         config.files.uploads.clone(),
+        // Test hook: the path taken where openat2 is missing (Linux before 5.6,
+        // qemu-user), exercised on any kernel by the traversal tests.
+        !(std::env::var("HOMECLAUDE_TEST_HOOKS").as_deref() == Ok("1")
+            && std::env::var("HOMECLAUDE_TEST_NO_OPENAT2").as_deref() == Ok("1")),
     ) {
         Ok(f) => Some(Arc::new(f)),
         Err(e) => {

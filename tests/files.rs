@@ -283,6 +283,21 @@ fn a_50_mb_upload_streams_to_disk_fast_in_constant_memory() {
 
 #[test]
 fn traversal_and_hidden_paths_are_refused_and_nothing_is_read_or_written() {
+    traversal(&[]);
+}
+
+/// The same where openat2 is missing (Linux before 5.6, qemu-user): paths are
+/// resolved and their prefix checked, and a missing name behind a symlink that
+/// leads out is refused all the same.
+#[test]
+fn traversal_is_refused_without_openat2_too() {
+    traversal(&[
+        ("HOMECLAUDE_TEST_HOOKS", "1"),
+        ("HOMECLAUDE_TEST_NO_OPENAT2", "1"),
+    ]);
+}
+
+fn traversal(env: &[(&str, &str)]) {
     let work = temp_dir("work");
     // The data dir inside the workdir: still never reachable.
     let data = work.join("state");
@@ -298,7 +313,10 @@ fn traversal_and_hidden_paths_are_refused_and_nothing_is_read_or_written() {
     std::os::unix::fs::symlink("../.git/config", work.join("sub/git-config")).unwrap();
     let outside = temp_dir("outside");
     std::os::unix::fs::symlink(outside.path(), work.join("out")).unwrap();
-    let mut server = Server::start_in(&data, &["--workdir", work.to_str().unwrap()], &[], None);
+    let mut server = Server::start_in(&data, &["--workdir", work.to_str().unwrap()], env, None);
+    if !env.is_empty() {
+        server.wait_log("openat2 is not available");
+    }
     let bad = [
         "../etc/passwd",
         "%2e%2e/etc/passwd",
