@@ -102,7 +102,7 @@ else
                --test replay --test history --test restart_loop --test watchdog
                --test files --test terminal)
 fi
-HOMECLAUDE_SKIP_REAL_CLI=1 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64" "${ARM_TESTS[@]}"
+HOMECLAUDE_SKIP_REAL_CLI=1 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --no-fail-fast --target "$AARCH64" "${ARM_TESTS[@]}"
 
 step "cargo test --features tls --test tls --target $AARCH64 (under qemu-aarch64)"
 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu HOMECLAUDE_TEST_SLOWDOWN=${HOMECLAUDE_TEST_SLOWDOWN:-10} cargo test --target "$AARCH64" --features tls --test tls
