@@ -44,13 +44,14 @@ impl fmt::Display for TlsError {
     }
 }
 
-/// Builds the server configuration: TLS 1.2 and 1.3 with rustls' safe defaults,
-/// HTTP/1.1 only (ALPN), certificates from `files`.
+/// Builds the server configuration: TLS 1.3 only (as docs/SECURITY.md says; the
+/// outbound client's ureq turns rustls' `tls12` feature on, which must not widen
+/// what the server accepts), HTTP/1.1 only (ALPN), certificates from `files`.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let resolver = Reloading::new(files.clone(), provider.clone())?;
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TlsError::Key(e.to_string()))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));

@@ -321,3 +321,38 @@ fn the_watchdog_self_probe_passes_on_a_tls_port() {
     notify.wait_for("WATCHDOG=1");
     notify.wait_for("WATCHDOG=1");
 }
+
+/// Only TLS 1.3 is served, though this build's rustls can speak 1.2 (the outbound
+/// client's ureq turns that on): a client offering only TLS 1.2 gets no session.
+#[cfg(feature = "notify")]
+#[test]
+fn a_tls_1_2_only_client_gets_no_session() {
+    let dir = temp_dir("tls12");
+    let (der, cert, key) = certificate(dir.path(), "c");
+    let server = start(&cert, &key, &[]);
+    let mut roots = RootCertStore::empty();
+    roots.add(der.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let old = Arc::new(
+        ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_read_timeout(Some(wait())).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = StreamOwned::new(ClientConnection::new(old, name).unwrap(), tcp);
+    let sent =
+        write!(tls, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").and_then(|_| tls.flush());
+    let mut buf = [0u8; 64];
+    let read = sent.and_then(|_| tls.read(&mut buf));
+    assert!(
+        read.is_err() || read.is_ok_and(|n| n == 0),
+        "TLS 1.2 was accepted"
+    );
+    // TLS 1.3 still works.
+    let (code, _) = https_get(server.addr, &der, "/healthz", &[]);
+    assert_eq!(code, 200);
+}
