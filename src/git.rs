@@ -412,15 +412,22 @@ mod tests {
         assert!(took < Duration::from_secs(5), "{took:?}");
         let pgid: i32 = pgid.trim().parse().unwrap();
         // Every process of the group was sent SIGKILL; the one we reaped is gone and
-        // the background sleep is at most a zombie waiting for init.
-        let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
-                let rest = &stat[stat.rfind(')').unwrap() + 1..];
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                f.get(2) == Some(&pgid.to_string().as_str()) && f[0] != "Z"
+        // the background sleep is at most a zombie waiting for init, once the kill
+        // has taken effect (a moment after `kill` returns: waited for, bounded).
+        let alive = || {
+            std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+                    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    f.get(2) == Some(&pgid.to_string().as_str()) && f[0] != "Z"
+                })
             })
-        });
-        assert!(!alive, "a process of git's group survived");
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!alive(), "a process of git's group survived");
     }
 
     #[test]

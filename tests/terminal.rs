@@ -81,6 +81,20 @@ fn group_members(pgid: u64) -> Vec<u64> {
     found
 }
 
+/// What is left of group `pgid` once SIGKILL has had its effect: a killed process
+/// is gone a moment after `kill` returns, not at once, so this waits (bounded) for
+/// the group to empty and returns whoever is still there.
+fn group_left(pgid: u64) -> Vec<u64> {
+    let deadline = Instant::now() + bound(Duration::from_secs(2));
+    loop {
+        let left = group_members(pgid);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The process's peak resident memory (`VmHWM`) in bytes.
 fn hwm(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -197,7 +211,7 @@ fn stop_ends_the_whole_group_within_3_s() {
     assert_eq!(exit["code"], Value::Null);
     assert_eq!(exit["signal"], "SIGINT");
     assert_eq!(
-        group_members(pgid),
+        group_left(pgid),
         Vec::<u64>::new(),
         "nothing of the group is left"
     );
@@ -215,7 +229,7 @@ fn a_server_stopping_ends_its_commands() {
     server.signal(rustix::process::Signal::TERM);
     assert!(server.wait_exit().success());
     assert_eq!(
-        group_members(pgid),
+        group_left(pgid),
         Vec::<u64>::new(),
         "nothing of the group is left"
     );
