@@ -252,13 +252,10 @@ impl Fake {
                 }
             }
             "nice" => {
-                // Field 19 of /proc/self/stat, after the command name's closing ')'.
-                let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-                let nice = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(16))
-                    .unwrap_or("?")
-                    .to_string();
+                // Asked of the kernel, not read from /proc/self/stat, which
+                // qemu-user makes up for the programs it runs.
+                let nice = rustix::process::getpriority_process(None)
+                    .map_or("?".to_string(), |n| n.to_string());
                 self.note(&format!("#nice {nice}"));
             }
             "spawn_sleeper" => {
