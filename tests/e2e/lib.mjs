@@ -61,10 +61,15 @@ export function withBrowserAndServer(opts = {}) {
   return env;
 }
 
-// Servers still running; a test process that dies (a failed hook, a timeout,
-// Ctrl-C) must not leave them behind.
+// Servers still running, and their temporary folders; a test process that dies
+// (a failed hook, a timeout, Ctrl-C) or a test that fails before `stop()` must
+// leave neither behind.
 const running = new Set();
-const reapAll = () => running.forEach((p) => p.kill("SIGKILL"));
+const folders = new Set();
+const reapAll = () => {
+  running.forEach((p) => p.kill("SIGKILL"));
+  folders.forEach((d) => rmSync(d, { recursive: true, force: true }));
+};
 process.once("exit", reapAll);
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.once(sig, () => {
@@ -130,6 +135,7 @@ export async function startServer(opts = {}) {
   proc.stderr.on("data", onData);
   const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
   running.add(proc);
+  folders.add(dir);
   exited.then(() => running.delete(proc));
 
   function waitForLine(re, ms = 15000) {
@@ -180,6 +186,7 @@ export async function startServer(opts = {}) {
         clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
+      folders.delete(dir);
     },
   };
 }
