@@ -338,15 +338,7 @@ mod tests {
     }
 
     fn answer(id: &str, decision: Decision) -> ApprovalAnswer {
-        ApprovalAnswer {
-            id: id.into(),
-            decision,
-            destination: Destination::Session,
-            message: None,
-            answers: None,
-            mode: None,
-            interrupt: false,
-        }
+        ApprovalAnswer::decision(id, decision)
     }
 
     fn check(fixture: &str, make: impl Fn(&str) -> ApprovalAnswer) {

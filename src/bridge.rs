@@ -14,8 +14,8 @@ use crate::approvals::Refusal;
 use crate::auth::{Role, Who};
 use crate::hub::{ApiInput, HubHandle};
 use crate::outbox::{Flushed, Outbox, Wire};
-use crate::protocol::{ApprovalAnswer, Decision, Destination};
-use crate::replay::{Cursor, Pumped};
+use crate::protocol::ApprovalAnswer;
+use crate::replay::Replay;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use serde_json::{Value, json};
@@ -141,7 +141,7 @@ pub struct Follow {
     outbox: Arc<Outbox>,
     sub: u64,
     buf: Vec<u8>,
-    replay: Option<Cursor>,
+    replay: Replay,
     over: bool,
 }
 
@@ -170,7 +170,7 @@ impl Follow {
             outbox,
             sub,
             buf: Vec::new(),
-            replay: None,
+            replay: Replay::default(),
             over: false,
         })
     }
@@ -183,21 +183,11 @@ impl Follow {
         }
         let deadline = Instant::now() + wait;
         loop {
-            if self.replay.is_none() {
-                self.replay = self.outbox.take_replay().map(Cursor::new);
-            }
-            if let Some(cursor) = &mut self.replay {
-                match cursor.pump(&self.outbox, self.outbox.limit() / 2) {
-                    Pumped::More => {}
-                    Pumped::Done(last) => {
-                        self.replay = None;
-                        self.hub.tell_api(ApiInput::ReplayDone {
-                            sub: self.sub,
-                            last,
-                        });
-                    }
-                    Pumped::Closed => self.replay = None,
-                }
+            if let Some(last) = self.replay.step(&self.outbox).done {
+                self.hub.tell_api(ApiInput::ReplayDone {
+                    sub: self.sub,
+                    last,
+                });
             }
             let flushed = self.outbox.flush(&mut Collect(&mut self.buf));
             let events = self.parse();
@@ -215,7 +205,7 @@ impl Follow {
             if !events.is_empty() || self.over || now >= deadline {
                 return Some(events);
             }
-            if self.replay.is_some() {
+            if self.replay.active() {
                 continue;
             }
             let left = deadline - now;
@@ -288,19 +278,6 @@ pub fn answer_approval(
 
 fn refusal_words(r: &Refusal) -> String {
     format!("{r:?}")
-}
-
-/// A simple decision on approval `id` (no message, no answers).
-pub fn decision(id: &str, decision: Decision) -> ApprovalAnswer {
-    ApprovalAnswer {
-        id: id.to_string(),
-        decision,
-        destination: Destination::Session,
-        message: None,
-        answers: None,
-        mode: None,
-        interrupt: false,
-    }
 }
 
 /// A run's end in one line: "$0.0123 · 4.2 s".

@@ -91,6 +91,22 @@ pub struct ApprovalAnswer {
     pub interrupt: bool,
 }
 
+impl ApprovalAnswer {
+    /// A plain decision on approval `id`: for this session, no message, no answers
+    /// (a notification's button, a messenger's, a test's).
+    pub fn decision(id: &str, decision: Decision) -> ApprovalAnswer {
+        ApprovalAnswer {
+            id: id.to_string(),
+            decision,
+            destination: Destination::Session,
+            message: None,
+            answers: None,
+            mode: None,
+            interrupt: false,
+        }
+    }
+}
+
 /// A `{"type":"command"}` frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {

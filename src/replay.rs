@@ -44,6 +44,54 @@ pub struct Cursor {
     upto: u64,
 }
 
+/// A connection thread's replay (a WebSocket, an event stream, a bridge's run):
+/// the job the hub handed to its outbox, sent as the backlog takes it.
+#[derive(Default)]
+pub struct Replay(Option<Cursor>);
+
+/// What [`Replay::step`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// A job was under way: frames may have been queued.
+    pub pumped: bool,
+    /// More to send, and room for it now: come straight back.
+    pub more: bool,
+    /// The job ended: the client has every event up to this `seq` (tell the hub).
+    pub done: Option<u64>,
+}
+
+impl Replay {
+    /// Takes the hub's next job when none is under way, then queues what fits
+    /// under half the client's budget.
+    pub fn step(&mut self, outbox: &Outbox) -> Step {
+        if self.0.is_none() {
+            self.0 = outbox.take_replay().map(Cursor::new);
+        }
+        let Some(cursor) = &mut self.0 else {
+            return Step::default();
+        };
+        let half = outbox.limit() / 2;
+        let mut step = Step {
+            pumped: true,
+            ..Step::default()
+        };
+        match cursor.pump(outbox, half) {
+            Pumped::More => step.more = outbox.backlog() < half,
+            Pumped::Done(last) => {
+                self.0 = None;
+                step.done = Some(last);
+            }
+            Pumped::Closed => self.0 = None,
+        }
+        step
+    }
+
+    /// A job is under way.
+    pub fn active(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// What [`Cursor::pump`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pumped {

@@ -21,7 +21,7 @@ use crate::bridge::{
 use crate::hub::{ApiInput, HubHandle};
 use crate::jobs::SessionChoice;
 use crate::outbound::Outbound;
-use crate::protocol::Decision;
+use crate::protocol::{ApprovalAnswer, Decision};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -426,9 +426,12 @@ impl Bridge {
             .or(p["user"]["username"].as_str())
             .or(p["user"]["id"].as_str())
             .unwrap_or("slack");
-        if let Err(why) =
-            bridge::answer_approval(&self.hub, NAME, name, bridge::decision(id, decision))
-        {
+        if let Err(why) = bridge::answer_approval(
+            &self.hub,
+            NAME,
+            name,
+            ApprovalAnswer::decision(id, decision),
+        ) {
             log::info!("slack: the answer to {id} was not taken: {why}");
         }
     }

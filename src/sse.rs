@@ -18,7 +18,7 @@ use crate::auth::Role;
 use crate::http::{Door, Head};
 use crate::hub::ApiInput;
 use crate::outbox::{Bytes, Flushed, Outbox};
-use crate::replay::{Cursor, Pumped};
+use crate::replay::Replay;
 use crate::transport::Stream;
 use rustix::event::PollFlags;
 use std::io::{self, Write};
@@ -140,25 +140,18 @@ pub fn serve(
 
 /// The stream's loop: flush, replay, heartbeat, and notice the peer leaving.
 fn run(stream: &mut Stream, outbox: &Outbox, sub: u64, app: &crate::routes::App) -> &'static str {
-    let mut replay: Option<Cursor> = None;
+    let mut replay = Replay::default();
     let mut next_beat = Instant::now() + HEARTBEAT;
     let mut close_deadline: Option<Instant> = None;
     let mut input = 0usize;
     loop {
         let mut flushed = outbox.flush(stream);
-        if replay.is_none() {
-            replay = outbox.take_replay().map(Cursor::new);
+        let step = replay.step(outbox);
+        let busy = step.more;
+        if let Some(last) = step.done {
+            app.hub.tell_api(ApiInput::ReplayDone { sub, last });
         }
-        let mut busy = false;
-        if let Some(cursor) = &mut replay {
-            match cursor.pump(outbox, outbox.limit() / 2) {
-                Pumped::More => busy = outbox.backlog() < outbox.limit() / 2,
-                Pumped::Done(last) => {
-                    replay = None;
-                    app.hub.tell_api(ApiInput::ReplayDone { sub, last });
-                }
-                Pumped::Closed => replay = None,
-            }
+        if step.pumped {
             flushed = outbox.flush(stream);
         }
         let want_write = match flushed {

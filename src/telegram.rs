@@ -23,7 +23,7 @@ use crate::files::Files;
 use crate::hub::{ApiInput, Cancelled, HubHandle};
 use crate::jobs::SessionChoice;
 use crate::outbound::Outbound;
-use crate::protocol::Decision;
+use crate::protocol::{ApprovalAnswer, Decision};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -500,9 +500,9 @@ impl Bridge {
             None => "This question is no longer open.".to_string(),
             Some((id, what)) => {
                 let answer = match what.as_str() {
-                    "allow" => Some(bridge::decision(&id, Decision::Allow)),
-                    "always" => Some(bridge::decision(&id, Decision::AllowAlways)),
-                    "deny" => Some(bridge::decision(&id, Decision::Deny)),
+                    "allow" => Some(ApprovalAnswer::decision(&id, Decision::Allow)),
+                    "always" => Some(ApprovalAnswer::decision(&id, Decision::AllowAlways)),
+                    "deny" => Some(ApprovalAnswer::decision(&id, Decision::Deny)),
                     other => other.strip_prefix("opt").and_then(|n| {
                         let n: usize = n.parse().ok()?;
                         self.option_answer(&id, n)
@@ -532,7 +532,7 @@ impl Bridge {
             .and_then(|(q, labels)| Some((q.clone(), labels.get(n)?.clone())))?;
         let mut answers = serde_json::Map::new();
         answers.insert(question, Value::String(label));
-        let mut answer = bridge::decision(id, Decision::Allow);
+        let mut answer = ApprovalAnswer::decision(id, Decision::Allow);
         answer.answers = Some(answers);
         Some(answer)
     }

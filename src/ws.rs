@@ -14,7 +14,7 @@ use crate::http::Head;
 use crate::hub::{ClientId, HubHandle};
 use crate::outbox::{Flushed, Outbox, text_frame};
 use crate::protocol;
-use crate::replay::{Cursor, Pumped};
+use crate::replay::Replay;
 use crate::transport::Stream;
 use rustix::event::PollFlags;
 use std::io::{self, Read, Write};
@@ -200,7 +200,7 @@ fn run(
     // After an oversized message the stream is out of step: stop reading, say why.
     let mut reading = true;
     // A replay the hub handed over, sent as the socket takes it (crate::replay).
-    let mut replay: Option<Cursor> = None;
+    let mut replay = Replay::default();
     loop {
         if readable && reading {
             match read_all(stream, outbox, ctx, id, hub, &mut last_heard) {
@@ -213,20 +213,13 @@ fn run(
             }
         }
         let mut flushed = outbox.flush(stream);
-        if replay.is_none() {
-            replay = outbox.take_replay().map(Cursor::new);
-        }
         // More replay to send with room in the backlog: come straight back.
-        let mut busy = false;
-        if let Some(cursor) = &mut replay {
-            match cursor.pump(outbox, outbox.limit() / 2) {
-                Pumped::More => busy = outbox.backlog() < outbox.limit() / 2,
-                Pumped::Done(last) => {
-                    replay = None;
-                    hub.replay_done(id, last);
-                }
-                Pumped::Closed => replay = None,
-            }
+        let step = replay.step(outbox);
+        let busy = step.more;
+        if let Some(last) = step.done {
+            hub.replay_done(id, last);
+        }
+        if step.pumped {
             flushed = outbox.flush(stream);
         }
         let want_write = match flushed {
