@@ -16,7 +16,7 @@ use crate::hub::{ApiInput, HubHandle};
 use crate::outbox::{Flushed, Outbox, Wire};
 use crate::protocol::ApprovalAnswer;
 use crate::replay::Replay;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::PollFlags;
 use rustix::io::Errno;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -209,17 +209,8 @@ impl Follow {
                 continue;
             }
             let left = deadline - now;
-            let mut fds = [PollFd::from_borrowed_fd(self.outbox.waker(), PollFlags::IN)];
-            let timeout = Timespec {
-                tv_sec: left.as_secs() as i64,
-                tv_nsec: i64::from(left.subsec_nanos()),
-            };
-            match poll(&mut fds, Some(&timeout)) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(_) => std::thread::sleep(left.min(Duration::from_millis(100))),
-            }
-            if fds[0].revents().contains(PollFlags::IN) {
-                self.outbox.clear_wake();
+            if self.outbox.wait(None, PollFlags::empty(), left).is_err() {
+                std::thread::sleep(left.min(Duration::from_millis(100)));
             }
         }
     }

@@ -177,28 +177,41 @@ impl Outbox {
     /// that owns a client (`ws.rs`, `sse.rs`).
     pub fn wait(
         &self,
-        sock: &TcpStream,
+        sock: Option<&TcpStream>,
         events: rustix::event::PollFlags,
         wait: std::time::Duration,
     ) -> Result<rustix::event::PollFlags, Errno> {
         use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        let mut fds = [
-            PollFd::new(sock, events),
-            PollFd::from_borrowed_fd(self.waker(), PollFlags::IN),
-        ];
+        let waker = PollFd::from_borrowed_fd(self.waker(), PollFlags::IN);
+        let (mut both, mut alone);
+        let fds: &mut [PollFd] = match sock {
+            Some(sock) => {
+                both = [PollFd::new(sock, events), waker];
+                &mut both
+            }
+            // A reader with no socket of its own (a bridge): the wake-up only.
+            None => {
+                alone = [waker];
+                &mut alone
+            }
+        };
         let timeout = Timespec {
             tv_sec: wait.as_secs() as i64,
             tv_nsec: i64::from(wait.subsec_nanos()),
         };
-        match poll(&mut fds, Some(&timeout)) {
+        match poll(fds, Some(&timeout)) {
             Ok(_) => {}
             Err(Errno::INTR) => return Ok(PollFlags::empty()),
             Err(e) => return Err(e),
         }
-        if fds[1].revents().contains(PollFlags::IN) {
+        if fds[fds.len() - 1].revents().contains(PollFlags::IN) {
             self.clear_wake();
         }
-        Ok(fds[0].revents())
+        Ok(if sock.is_some() {
+            fds[0].revents()
+        } else {
+            PollFlags::empty()
+        })
     }
 
     /// Clears the waker after the owner thread saw it readable.

@@ -183,7 +183,7 @@ fn run(stream: &mut Stream, outbox: &Outbox, sub: u64, app: &crate::routes::App)
         if want_write {
             events |= PollFlags::OUT;
         }
-        let Ok(sock) = outbox.wait(stream.tcp(), events, wait) else {
+        let Ok(sock) = outbox.wait(Some(stream.tcp()), events, wait) else {
             return "poll failed";
         };
         if sock.intersects(PollFlags::ERR | PollFlags::NVAL) {

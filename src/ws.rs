@@ -263,7 +263,7 @@ fn run(
         if want_write {
             sock_events |= PollFlags::OUT;
         }
-        let sock_ready = match outbox.wait(stream.tcp(), sock_events, wait) {
+        let sock_ready = match outbox.wait(Some(stream.tcp()), sock_events, wait) {
             Ok(ready) => ready,
             Err(e) => return End::PeerGone(format!("poll: {e}")),
         };
