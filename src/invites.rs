@@ -5,8 +5,9 @@
 //! kept, in `invites.json` in the data dir (mode 0600), with the name, role, when
 //! it was made and when it expires. A leaked data dir therefore gives no login.
 //! Revoking deletes the entry: the person's cookie names the invite's id, which no
-//! longer resolves, and the watcher thread tells the hub within
-//! [`WATCH_INTERVAL`], which closes their sockets (4003).
+//! longer resolves, and the watcher thread (woken by inotify when the file
+//! changes, and by the clock when an invite expires) tells the hub, which closes
+//! their sockets (4003).
 //!
 //! Writers (the CLI, the server's `/api/invites`) take an exclusive `flock` on
 //! `invites.lock` around read-modify-write, so a CLI revoke and a sheet invite at
@@ -25,8 +26,10 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
 
-/// How often the watcher looks at the invites file (revocation and expiry reach
-/// open sockets within this, well inside the promised second).
+/// How often the watcher looks at the invites file where inotify is unavailable
+/// (revocation and expiry then reach open sockets within this, well inside the
+/// promised second). With inotify it sleeps until something happens: an idle box
+/// wakes for nothing.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Longest invite name, in characters.
@@ -105,8 +108,11 @@ impl fmt::Display for InviteError {
 }
 
 pub fn path(dir: &Path) -> PathBuf {
-    dir.join("invites.json")
+    dir.join(FILE)
 }
+
+/// The invites file's name in the data dir.
+const FILE: &str = "invites.json";
 
 fn seen_path(dir: &Path) -> PathBuf {
     dir.join("invites-seen.json")
@@ -388,11 +394,12 @@ pub struct Live {
     pub read_at: std::time::Instant,
 }
 
-/// Starts the watcher thread: every [`WATCH_INTERVAL`] it looks at the invites
-/// file and reports the live ids whenever the file changed or one expired.
+/// Starts the watcher thread: it reports the live ids at start, whenever the
+/// invites file changed and whenever an invite expired.
 pub fn spawn_watcher(dir: &Path, report: Box<dyn Fn(Live) + Send>) -> std::io::Result<()> {
     let dir = dir.to_path_buf();
     let book = Book::new(&dir);
+    let mut wake = Wake::new(&dir);
     std::thread::Builder::new()
         .name("invites".into())
         .stack_size(128 << 10)
@@ -402,11 +409,11 @@ pub fn spawn_watcher(dir: &Path, report: Box<dyn Fn(Live) + Send>) -> std::io::R
                 let read_at = std::time::Instant::now();
                 let file = stamp(&path(&dir));
                 let now = now();
-                let ids: HashSet<String> = book
-                    .current()
-                    .into_iter()
+                let invites = book.current();
+                let ids: HashSet<String> = invites
+                    .iter()
                     .filter(|i| i.live(now))
-                    .map(|i| i.id)
+                    .map(|i| i.id.clone())
                     .collect();
                 // Any change of the file counts, even one that leaves the same set:
                 // an invite made and revoked between two looks was used meanwhile.
@@ -414,12 +421,110 @@ pub fn spawn_watcher(dir: &Path, report: Box<dyn Fn(Live) + Send>) -> std::io::R
                     last = Some((file, ids.clone()));
                     report(Live { ids, read_at });
                 }
-                // Polling, not inotify: expiry is a matter of time as much as of the
-                // file, and one stat every 200 ms costs nothing measurable.
-                std::thread::sleep(WATCH_INTERVAL);
+                let next_expiry = invites
+                    .iter()
+                    .filter_map(|i| i.expires)
+                    .filter(|&e| e > now)
+                    .min()
+                    .map(|e| Duration::from_secs(e - now));
+                wake.wait(next_expiry);
             }
         })
         .map(|_| ())
+}
+
+/// What wakes the watcher: inotify on the data dir (the file is replaced by a
+/// rename, so its directory is watched, not the file), or a plain poll every
+/// [`WATCH_INTERVAL`] where inotify is unavailable.
+struct Wake {
+    inotify: Option<std::os::fd::OwnedFd>,
+}
+
+impl Wake {
+    fn new(dir: &Path) -> Wake {
+        use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+        let watched = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).and_then(|fd| {
+            let mask = WatchFlags::CLOSE_WRITE
+                | WatchFlags::MOVED_TO
+                | WatchFlags::MOVED_FROM
+                | WatchFlags::CREATE
+                | WatchFlags::DELETE
+                | WatchFlags::ATTRIB;
+            inotify::add_watch(&fd, dir, mask).map(|_| fd)
+        });
+        match watched {
+            Ok(fd) => Wake { inotify: Some(fd) },
+            Err(e) => {
+                log::warn!(
+                    "invites: cannot watch {} ({e}); looking every {} ms instead",
+                    dir.display(),
+                    WATCH_INTERVAL.as_millis()
+                );
+                Wake { inotify: None }
+            }
+        }
+    }
+
+    /// Returns when the invites file may have changed, or after `at_most`.
+    fn wait(&mut self, at_most: Option<Duration>) {
+        let Some(fd) = &self.inotify else {
+            std::thread::sleep(at_most.map_or(WATCH_INTERVAL, |d| d.min(WATCH_INTERVAL)));
+            return;
+        };
+        // The clock of expiry is in whole seconds: wake just after the second turns.
+        let deadline = at_most.map(|d| std::time::Instant::now() + d + Duration::from_millis(10));
+        if let Err(e) = until_touched(fd, deadline) {
+            log::error!(
+                "invites: watching failed ({e}); looking every {} ms instead",
+                WATCH_INTERVAL.as_millis()
+            );
+            self.inotify = None;
+        }
+    }
+}
+
+/// Waits until an event names the invites file (the data dir also holds the
+/// history, written at every run), or the deadline passes.
+fn until_touched(
+    fd: &std::os::fd::OwnedFd,
+    deadline: Option<std::time::Instant>,
+) -> rustix::io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::fs::inotify::{ReadFlags, Reader};
+    use rustix::io::Errno;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    loop {
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            }
+        });
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Ok(()),
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+        let mut reader = Reader::new(fd, &mut buf);
+        loop {
+            match reader.next() {
+                Ok(event) => {
+                    if event.events().contains(ReadFlags::QUEUE_OVERFLOW)
+                        || event
+                            .file_name()
+                            .is_some_and(|n| n.to_bytes() == FILE.as_bytes())
+                    {
+                        return Ok(());
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// `homeclaude invite|invites|revoke`: does it, prints the outcome; returns
