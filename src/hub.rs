@@ -475,6 +475,19 @@ pub fn run(
             },
         });
     }
+    // Shell commands the server lost track of (killed, crashed, power cut): their
+    // processes are beyond reach, but their cards must not spin for ever.
+    for id in recovered.lost_shells {
+        hub.broadcast(&Event::ShellExit {
+            id,
+            code: None,
+            signal: None,
+            duration_sec: 0.0,
+            omitted: 0,
+            timed_out: false,
+            interrupted: true,
+        });
+    }
     hub.maybe_start();
     hub.refresh_usage();
     let exit = hub.serve(&rx);
@@ -1762,6 +1775,8 @@ impl Hub {
             by,
             client_id,
         });
+        // Journaled, so that a restart can end its card if nobody else will.
+        self.store.send(StoreOp::ShellStart(id));
     }
 
     fn shell_output(&mut self, output: ShellOutput) {
@@ -1795,7 +1810,9 @@ impl Hub {
                     duration_sec: (duration.as_secs_f64() * 100.0).round() / 100.0,
                     omitted,
                     timed_out,
+                    interrupted: false,
                 });
+                self.store.send(StoreOp::ShellEnd(id));
             }
         }
     }

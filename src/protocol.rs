@@ -488,6 +488,10 @@ pub enum Event {
         /// Stopped by `--shell-timeout`.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         timed_out: bool,
+        /// The server stopped while it ran (reported at the next start; `code` and
+        /// `signal` are then unknown).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        interrupted: bool,
     },
     /// A file in the workdir was created, changed or deleted (by anyone).
     FileUpdate {
@@ -1174,6 +1178,7 @@ mod tests {
                 duration_sec: 0.0,
                 omitted: 0,
                 timed_out: false,
+                interrupted: false,
             },
             Event::FileUpdate {
                 path: text(),
@@ -1400,6 +1405,7 @@ mod tests {
                 duration_sec: 1.5,
                 omitted: 0,
                 timed_out: false,
+                interrupted: false,
             },
         ))
         .unwrap();

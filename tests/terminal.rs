@@ -392,6 +392,8 @@ fn a_command_left_by_a_killed_server_is_ended_at_the_next_start() {
     let pid = rustix::process::Pid::from_raw(pgid as i32).unwrap();
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).unwrap();
     server.keep_data = true;
+    // The journal line is written a moment after the broadcast.
+    server.wait_log(&format!("journal: shell {id} started"));
     server.signal(rustix::process::Signal::KILL);
     server.wait_exit();
     drop(server);
@@ -401,6 +403,12 @@ fn a_command_left_by_a_killed_server_is_ended_at_the_next_start() {
     );
     let mut again = Server::start_in(&dir, &[], &[], None);
     again.wait_log("ended 1 claude run(s) left running");
+    // Its card ends too, instead of spinning for ever: the next start says so.
+    let exit = again
+        .ws("?last_seq=0")
+        .wait_for(|v| v["type"] == "shell_exit" && v["id"] == id);
+    assert_eq!(exit["interrupted"], true, "{exit}");
+    assert!(exit["code"].is_null() && exit["signal"].is_null(), "{exit}");
     let mut fds = [rustix::event::PollFd::new(
         &pidfd,
         rustix::event::PollFlags::IN,
@@ -411,4 +419,22 @@ fn a_command_left_by_a_killed_server_is_ended_at_the_next_start() {
     };
     let ready = rustix::event::poll(&mut fds, Some(&timeout)).unwrap();
     assert_eq!(ready, 1, "the orphaned command was ended");
+    // Said once: a third start finds nothing left to report.
+    again.keep_data = true;
+    drop(again);
+    let third = Server::start_in(&dir, &[], &[], None);
+    let mut ws = third.ws("?last_seq=0");
+    ws.send_json(&json!({"type":"shell","id":"mark","command":"true"}));
+    let mut exits = 0;
+    loop {
+        let v = ws.next_json();
+        if v["type"] == "shell_start" && v["client_id"] == "mark" {
+            break;
+        }
+        exits += usize::from(v["type"] == "shell_exit" && v["id"] == id);
+    }
+    assert_eq!(
+        exits, 1,
+        "the lost command is reported once, not at every start"
+    );
 }

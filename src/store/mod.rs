@@ -9,9 +9,10 @@
 //! - `state.json`: the current session (its log key, the Claude session id, whether
 //!   that id can be resumed) and the highest `seq` handed out, so `seq` stays
 //!   monotonic across restarts. Rewritten atomically (temp file + rename).
-//! - `queue.jsonl`: a journal of queue changes (`add`, `remove`, `run`, `done`),
-//!   appended on every change without fsync and compacted at start-up, so
-//!   the queue survives a crash and an interrupted run can be reported. A journal,
+//! - `queue.jsonl`: a journal of queue changes (`add`, `remove`, `run`, `done`)
+//!   and of shell commands (`shell_start`, `shell_end`), appended on every change
+//!   without fsync and compacted at start-up, so the queue survives a crash and an
+//!   interrupted run or shell command can be reported. A journal,
 //!   not a rewritten snapshot: prompts may be large, and the hub must not rewrite
 //!   megabytes on every change.
 //!
@@ -74,6 +75,9 @@ enum QueueOp {
     Remove(u64),
     Run(u64),
     Done(u64),
+    /// A shell command started (its id, the `seq` of its `shell_start`).
+    ShellStart(u64),
+    ShellEnd(u64),
 }
 
 /// Journal lines after which the hub's next change compacts it.
@@ -109,6 +113,8 @@ pub struct Recovered {
     pub waiting: Vec<SavedPrompt>,
     /// A prompt that was running when the server stopped without finishing it.
     pub interrupted: Option<SavedPrompt>,
+    /// Shell commands that were running then (their ids): nobody will see them end.
+    pub lost_shells: Vec<u64>,
     /// Problems met while recovering (logged; never fatal).
     pub warnings: Vec<String>,
     /// The `seq` to continue from; `session.seq` is the reservation above it
@@ -123,6 +129,8 @@ pub struct Store {
     log_key: String,
     journal: Option<File>,
     journal_lines: usize,
+    /// Shell commands running, kept through compaction.
+    shells: Vec<u64>,
     /// Test hook (`HOMECLAUDE_TEST_FSYNC_DELAY_MS` with `HOMECLAUDE_TEST_HOOKS=1`):
     /// every fsync takes this much longer, like a Raspberry Pi's SD card.
     fsync_delay: Duration,
@@ -283,6 +291,7 @@ impl Store {
             log_key: String::new(),
             journal: None,
             journal_lines: 0,
+            shells: Vec::new(),
             fsync_delay,
         };
         let mut rec = Recovered::default();
@@ -464,6 +473,7 @@ impl Store {
         };
         let mut waiting: Vec<SavedPrompt> = Vec::new();
         let mut running: Option<SavedPrompt> = None;
+        let mut shells: Vec<u64> = Vec::new();
         let mut reader = BufReader::new(file);
         let mut line = Vec::new();
         while let Ok(n) = read_line_capped(&mut reader, &mut line) {
@@ -487,22 +497,32 @@ impl Store {
                         running = None;
                     }
                 }
+                QueueOp::ShellStart(id) => shells.push(id),
+                QueueOp::ShellEnd(id) => shells.retain(|&s| s != id),
             }
         }
         rec.waiting = waiting;
         rec.interrupted = running;
+        rec.lost_shells = shells;
     }
 
-    /// Rewrites the journal to hold just `waiting` (atomically).
+    /// Rewrites the journal to hold just `waiting` and the shell commands running
+    /// (atomically).
     pub fn compact(&mut self, waiting: &[SavedPrompt]) -> Result<(), StoreError> {
+        let ops = waiting
+            .iter()
+            .map(|p| QueueOp::Add(p.clone()))
+            .chain(self.shells.iter().map(|&id| QueueOp::ShellStart(id)));
         let mut bytes = Vec::new();
-        for p in waiting {
-            let _ = serde_json::to_writer(&mut bytes, &QueueOp::Add(p.clone()));
+        let mut lines = 0;
+        for op in ops {
+            let _ = serde_json::to_writer(&mut bytes, &op);
             bytes.push(b'\n');
+            lines += 1;
         }
         self.journal = None;
         write_atomic(&self.journal_path(), &bytes, self.fsync_delay)?;
-        self.journal_lines = waiting.len();
+        self.journal_lines = lines;
         Ok(())
     }
 
@@ -541,6 +561,18 @@ impl Store {
     /// A prompt started running.
     pub fn queue_run(&mut self, id: u64) -> Result<(), StoreError> {
         self.journal(&QueueOp::Run(id))
+    }
+
+    /// A shell command started.
+    pub fn shell_start(&mut self, id: u64) -> Result<(), StoreError> {
+        self.shells.push(id);
+        self.journal(&QueueOp::ShellStart(id))
+    }
+
+    /// A shell command ended (however it ended).
+    pub fn shell_end(&mut self, id: u64) -> Result<(), StoreError> {
+        self.shells.retain(|&s| s != id);
+        self.journal(&QueueOp::ShellEnd(id))
     }
 
     /// A run ended (however it ended); compacts the journal when it grew long.
@@ -676,6 +708,26 @@ mod tests {
         let mut seen = Vec::new();
         store.read_after(&key, 1, |seq, _| seen.push(seq)).unwrap();
         assert_eq!(seen, vec![2]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn shell_commands_still_running_are_recovered_through_compaction_once() {
+        let d = dir("shells");
+        let (mut store, _) = Store::open(&d, Duration::ZERO);
+        store.shell_start(11).unwrap();
+        store.shell_start(12).unwrap();
+        store.shell_end(11).unwrap();
+        // Compaction (a long journal at a run's end) keeps the one still running.
+        store.compact(&[]).unwrap();
+        store.shell_start(13).unwrap();
+        drop(store);
+        let (store, rec) = Store::open(&d, Duration::ZERO);
+        assert_eq!(rec.lost_shells, vec![12, 13]);
+        drop(store);
+        // Reported by that start, so not by the next one.
+        let (_, rec) = Store::open(&d, Duration::ZERO);
+        assert_eq!(rec.lost_shells, Vec::<u64>::new());
         std::fs::remove_dir_all(d).unwrap();
     }
 

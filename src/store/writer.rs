@@ -25,6 +25,10 @@ pub enum StoreOp {
     QueueRemove(u64),
     /// A prompt started running.
     QueueRun(u64),
+    /// A shell command started (its id).
+    ShellStart(u64),
+    /// A shell command ended.
+    ShellEnd(u64),
     /// A run ended; `waiting` is the queue left, for compaction.
     QueueDone { id: u64, waiting: Vec<SavedPrompt> },
     /// The session state (key, Claude id, reserved `seq`).
@@ -91,6 +95,12 @@ fn serve(mut store: Store, rx: &Receiver<StoreOp>, report: &Report) {
                     r
                 }
                 StoreOp::QueueRemove(id) => store.queue_remove(id),
+                StoreOp::ShellStart(id) => {
+                    let r = store.shell_start(id);
+                    log::debug!("store: journal: shell {id} started");
+                    r
+                }
+                StoreOp::ShellEnd(id) => store.shell_end(id),
                 StoreOp::QueueRun(id) => store.queue_run(id),
                 StoreOp::QueueDone { id, waiting } => {
                     sync = true;

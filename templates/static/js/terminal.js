@@ -163,15 +163,17 @@ function onShellExit(ev) {
   if (!sh) return;
   const ok = ev.code === 0;
   sh.card.classList.remove("running");
-  sh.card.classList.add(ok ? "done" : ev.signal ? "stopped" : "failed");
+  sh.card.classList.add(ok ? "done" : ev.signal || ev.interrupted ? "stopped" : "failed");
   sh.stop.hidden = true;
   sh.ended = true;
-  sh.elapsed.textContent = fmtDuration(ev.duration_sec || 0);
+  // A command the server lost at a restart has no known duration.
+  sh.elapsed.textContent = ev.interrupted ? "" : fmtDuration(ev.duration_sec || 0);
   sh.foot.textContent = "";
   const parts = [];
   if (typeof ev.code === "number") parts.push(t("shellExit", ev.code));
   if (ev.signal) parts.push(t("shellSignal", ev.signal));
   if (ev.timed_out) parts.push(t("shellTimedOut"));
+  if (ev.interrupted) parts.push(t("shellInterrupted"));
   if (typeof ev.omitted === "number" && ev.omitted > 0) parts.push(t("shellOmitted", fmtSize(ev.omitted)));
   if (sh.by) parts.push(t("shellBy", displayName(sh.by)));
   sh.foot.appendChild(el("div", "stats", parts.join(" · ")));
