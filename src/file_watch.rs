@@ -80,6 +80,7 @@ pub fn spawn(files: Arc<Files>, max_dirs: usize, hub: HubHandle) -> io::Result<(
         warned: false,
         pending: Vec::new(),
         since: None,
+        started: std::time::SystemTime::now(),
         hub,
     };
     std::thread::Builder::new()
@@ -109,7 +110,23 @@ struct Watcher {
     pending: Vec<(String, Option<Action>)>,
     /// When the first pending change came.
     since: Option<Instant>,
+    /// When this server started: an upload's temporary file older than that was
+    /// left by a server that stopped mid-upload (see [`stale_upload`]).
+    started: std::time::SystemTime,
     hub: HubHandle,
+}
+
+/// An upload's temporary file (a regular file, named as [`crate::files`] names
+/// them) last written before this server started: nothing will finish or remove
+/// it. Swept on the first walk of the tree, which the watcher does anyway.
+fn stale_upload(entry: &std::fs::DirEntry, name: &str, started: std::time::SystemTime) -> bool {
+    name.starts_with(crate::files::TEMP_PREFIX)
+        && name.ends_with(".part")
+        && entry.file_type().is_ok_and(|t| t.is_file())
+        && entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < started)
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -164,6 +181,17 @@ impl Watcher {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
+                if rel.is_empty() && stale_upload(&entry, name, self.started) {
+                    let gone = path.join(name);
+                    match std::fs::remove_file(&gone) {
+                        Ok(()) => log::info!(
+                            "files: removed {}, left by an upload the server did not finish",
+                            gone.display()
+                        ),
+                        Err(e) => log::debug!("files: cannot remove {}: {e}", gone.display()),
+                    }
+                    continue;
+                }
                 if self.ignored(name) || self.files.is_forbidden(&path.join(name)) {
                     continue;
                 }

@@ -13,7 +13,8 @@
 //! An upload is written to a temporary file in the target directory (`O_EXCL`),
 //! synced, and renamed over the name only when complete, so an interrupted upload
 //! never leaves a half file; the temporary name starts with [`TEMP_PREFIX`] and is
-//! never listed. Everything here blocks on the disk: it runs on the connection
+//! never listed. One left by a server stopped mid-upload is removed at the next
+//! start ([`crate::file_watch`]). Everything here blocks on the disk: it runs on the connection
 //! thread of the request (or the launcher thread, for attachments), never the hub.
 
 use rustix::fs::{

@@ -583,6 +583,21 @@ fn changes_by_a_shell_reach_every_client_as_one_file_update_each() {
 }
 
 #[test]
+fn an_upload_cut_off_by_a_stopped_server_leaves_nothing_after_the_next_start() {
+    // What a server killed mid-upload leaves: a temporary file, never listed.
+    let work = temp_dir("work");
+    std::fs::create_dir_all(work.join("deep/er")).unwrap();
+    let left = work.join("deep/er/.hc-upload-0123456789abcdef.part");
+    std::fs::write(&left, vec![7u8; 4096]).unwrap();
+    // Not ours: only our own temporary files go.
+    std::fs::write(work.join("deep/.hc-upload-notes.txt"), "mine").unwrap();
+    let mut server = Server::start(&["--workdir", work.to_str().unwrap()]);
+    server.wait_log("left by an upload the server did not finish");
+    assert!(!left.exists());
+    assert!(work.join("deep/.hc-upload-notes.txt").exists());
+}
+
+#[test]
 fn past_watch_max_the_rest_is_not_watched_and_the_log_says_so() {
     let work = temp_dir("work");
     for d in ["a", "b", "c", "d", "node_modules/x"] {
