@@ -271,6 +271,19 @@ pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), AuthError> {
     write_private_file(path, text).map_err(|e| AuthError::Io(path.to_path_buf(), e))
 }
 
+/// What tells that a credentials file changed, for the caches that re-read it
+/// (invites, API tokens): a rewrite by rename gives a new inode, an edit in place
+/// a new mtime or size. The mtime alone is not enough: two writes within one tick
+/// of the filesystem's clock share it, and a revoked token would stay cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp(u64, Option<std::time::SystemTime>, u64);
+
+pub fn file_stamp(p: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some(FileStamp(m.ino(), m.modified().ok(), m.len()))
+}
+
 /// [`write_private`] for other modules' files (the invites).
 pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;

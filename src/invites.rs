@@ -16,7 +16,7 @@
 //! revoked invite back. The hub never reads either file: connection threads do
 //! (through [`Book`], re-read when the file changes) and the watcher does.
 
-use crate::auth::Role;
+use crate::auth::{FileStamp, Role, file_stamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
@@ -309,20 +309,9 @@ fn read_seen(dir: &Path) -> BTreeMap<String, u64> {
 /// threads check tokens and cookies against.
 pub struct Book {
     dir: PathBuf,
-    cache: Mutex<(Option<Stamp>, Vec<Invite>)>,
+    cache: Mutex<(Option<FileStamp>, Vec<Invite>)>,
     /// One "last seen" writer at a time (connection threads).
     seen: Mutex<()>,
-}
-
-/// What tells a changed file: a rename gives a new inode, an edit a new mtime or
-/// size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp(u64, Option<SystemTime>, u64);
-
-fn stamp(p: &Path) -> Option<Stamp> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(p).ok()?;
-    Some(Stamp(m.ino(), m.modified().ok(), m.len()))
 }
 
 impl Book {
@@ -337,7 +326,7 @@ impl Book {
     /// The current invites (expired ones included).
     fn current(&self) -> Vec<Invite> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let s = stamp(&path(&self.dir));
+        let s = file_stamp(&path(&self.dir));
         if s.is_some() && cache.0 == s {
             return cache.1.clone();
         }
@@ -404,10 +393,10 @@ pub fn spawn_watcher(dir: &Path, report: Box<dyn Fn(Live) + Send>) -> std::io::R
         .name("invites".into())
         .stack_size(128 << 10)
         .spawn(move || {
-            let mut last: Option<(Option<Stamp>, HashSet<String>)> = None;
+            let mut last: Option<(Option<FileStamp>, HashSet<String>)> = None;
             loop {
                 let read_at = std::time::Instant::now();
-                let file = stamp(&path(&dir));
+                let file = file_stamp(&path(&dir));
                 let now = now();
                 let invites = book.current();
                 let ids: HashSet<String> = invites
