@@ -662,3 +662,242 @@ fn a_prompt_runs_in_the_session_it_asks_for() {
         argvs[3]
     );
 }
+
+/// A dashboard (`near`) of one box (`far`): `nas` with its viewer token (live
+/// view), `cold` without. Returns the far box's API and viewer tokens too.
+struct Dashboard {
+    far: Server,
+    near: Server,
+    far_token: String,
+    far_viewer: String,
+    _dir: common::TempDir,
+}
+
+fn dashboard() -> Dashboard {
+    let far = Server::start(&[]);
+    let far_token = api_token(&far, "dashboard");
+    let far_viewer = far.viewer_token();
+    let dir = temp_dir("relay");
+    let file = dir.join("boxes.json");
+    let url = format!("http://{}", far.addr);
+    std::fs::write(
+        &file,
+        json!([
+            {"name": "nas", "url": url, "token": far_token, "viewer_token": far_viewer},
+            {"name": "cold", "url": url, "token": far_token},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let near = Server::start(&["--boxes", file.to_str().unwrap()]);
+    Dashboard {
+        far,
+        near,
+        far_token,
+        far_viewer,
+        _dir: dir,
+    }
+}
+
+/// Opens a dashboard's live view of a box; the refusal's status otherwise.
+fn try_relay(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<common::Ws, u16> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    for (k, v) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+        req.headers_mut().insert(name, v.parse().unwrap());
+    }
+    match tungstenite::client::client(req, stream) {
+        Ok((socket, _)) => Ok(common::Ws { socket }),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+            Err(resp.status().as_u16())
+        }
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+fn owner() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+/// Reads until the server closes; the close frame's code and reason.
+fn close_of(ws: &mut common::Ws) -> (u16, String) {
+    loop {
+        match ws.socket.read() {
+            Ok(tungstenite::Message::Close(Some(c))) => {
+                return (u16::from(c.code), c.reason.to_string());
+            }
+            Ok(tungstenite::Message::Close(None)) => return (1005, String::new()),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_shows_another_boxs_run_live_and_forwards_nothing_from_the_page() {
+    let mut d = dashboard();
+    let (far, near) = (&d.far, &d.near);
+    // Neither token of the box ever reaches the page.
+    let (status, text, list) = call(near.addr, "GET", "/api/boxes", Some(TOKEN), None);
+    assert_eq!(status, 200);
+    assert!(!text.contains(&d.far_token) && !text.contains(&d.far_viewer));
+    assert_eq!(list["boxes"][0]["live"], true);
+    assert_eq!(list["boxes"][1]["live"], false);
+
+    let mut live = try_relay(
+        near.addr,
+        "/api/boxes/nas/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("the owner opens the live view");
+    // The far box's own snapshot comes through (its queue, as to any client).
+    live.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_null());
+    let mut far_page = far.ws("");
+    far_page.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_null());
+
+    // A prompt from the page is dropped by the dashboard, never sent on. The
+    // ping after it is answered only once the dashboard has read (and dropped)
+    // the prompt before it.
+    live.send_json(&json!({"type": "message", "message": "dropped on the way", "id": "x"}));
+    live.socket
+        .send(tungstenite::Message::Ping(b"after".to_vec().into()))
+        .unwrap();
+    loop {
+        match live.socket.read().unwrap() {
+            tungstenite::Message::Pong(p) if p.as_ref() == b"after" => break,
+            tungstenite::Message::Text(t) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                assert_ne!(
+                    v["type"], "error",
+                    "the box answered a forwarded frame: {v}"
+                );
+            }
+            _ => {}
+        }
+    }
+    // A real prompt on the box: the first echo either side sees is that one, and
+    // the live view follows its run to the end.
+    let id = post_prompt(
+        far.addr,
+        &d.far_token,
+        json!({"prompt": "@session_id_new hi"}),
+    );
+    let first = far_page.wait_for(|v| v["type"] == "message");
+    assert_eq!(first["id"], id, "{first}");
+    let first = live.wait_for(|v| v["type"] == "message" || v["type"] == "error");
+    assert_eq!(first["type"], "message", "{first}");
+    assert_eq!(first["id"], id);
+    assert_eq!(first["username"], "dashboard");
+    live.wait_for(|v| v["progress_type"] == "start" && v["run"] == id);
+    // The run's end and Claude's answer, in whichever order the box sends them.
+    let (mut answer, mut complete) = (None, false);
+    while answer.is_none() || !complete {
+        let v = live.next_json();
+        if v["username"] == "Claude" {
+            answer = Some(v["message"].clone());
+        }
+        complete |= v["progress_type"] == "complete" && v["run"] == id;
+    }
+    assert_eq!(answer.unwrap(), "You said: first message");
+    wait_status(far.addr, &d.far_token, id, "done");
+
+    // The browser leaves: the dashboard closes its side to the box too.
+    live.socket.close(None).unwrap();
+    let _ = live.wait_close();
+    let line = d.near.wait_log("box-relay");
+    assert!(line.contains("box-relay"), "{line}");
+    let closed = d.near.wait_log("frame(s) from the page dropped");
+    assert!(closed.contains("(nas, 1 frame(s)"), "{closed}");
+    d.far.wait_log("peer closed");
+}
+
+#[test]
+fn only_the_dashboards_owner_opens_a_live_view_of_a_box_it_has_a_viewer_token_for() {
+    let d = dashboard();
+    let near = &d.near;
+    let viewer = near.viewer_token();
+    let api = api_token(near, "script");
+    let (_, login) = common::get(near.addr, &format!("/login?token={viewer}"));
+    let cookie = header_value(&login, "set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let path = "/api/boxes/nas/ws";
+    let foreign = "http://evil.example".to_string();
+    for (what, path, headers, want) in [
+        ("no login", path, vec![], 401),
+        (
+            "the viewer's cookie",
+            path,
+            vec![("Cookie", cookie.as_str())],
+            403,
+        ),
+        (
+            "an API token",
+            path,
+            vec![("Authorization", &*format!("Bearer {api}"))],
+            403,
+        ),
+        (
+            "an unknown box",
+            "/api/boxes/nowhere/ws",
+            vec![("Authorization", &*owner())],
+            404,
+        ),
+        (
+            "a box without a viewer token",
+            "/api/boxes/cold/ws",
+            vec![("Authorization", &*owner())],
+            409,
+        ),
+        (
+            "a foreign page",
+            path,
+            vec![("Authorization", &*owner()), ("Origin", foreign.as_str())],
+            403,
+        ),
+    ] {
+        match try_relay(near.addr, path, &headers) {
+            Ok(_) => panic!("{what}: opened"),
+            Err(status) => assert_eq!(status, want, "{what}"),
+        }
+    }
+    // The same Origin as the page's is fine.
+    let same = format!("http://{}", near.addr);
+    assert!(
+        try_relay(
+            near.addr,
+            path,
+            &[("Authorization", &owner()), ("Origin", &same)]
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_box_that_goes_away_closes_its_live_view_with_the_reason() {
+    let mut d = dashboard();
+    let mut live = try_relay(
+        d.near.addr,
+        "/api/boxes/nas/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("the owner opens the live view");
+    live.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_null());
+    d.far.signal(rustix::process::Signal::KILL);
+    d.far.wait_exit();
+    let (code, reason) = close_of(&mut live);
+    assert_eq!(code, 4502, "{reason}");
+    assert!(reason.starts_with("box nas: "), "{reason}");
+    // Opened while it is down: the page learns why at once, the same way.
+    let mut again = try_relay(
+        d.near.addr,
+        "/api/boxes/nas/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded, then told");
+    let (code, reason) = close_of(&mut again);
+    assert_eq!(code, 4502, "{reason}");
+    assert!(reason.contains("connecting"), "{reason}");
+}
