@@ -20,13 +20,13 @@
 use crate::admission::Ticket;
 use crate::api::{self, Caller};
 use crate::auth::{Role, Who};
-use crate::boxes::BoxSpec;
+use crate::boxes::{BoxSpec, LiveError};
 use crate::http::{Door, Head};
 use crate::outbox::{Flushed, Outbox, Pushed, text_frame};
 use crate::routes::{App, Reply};
 use crate::transport::Stream;
 use crate::ws::{self, Io, WsSettings};
-use crate::ws_client::{self, Timed};
+use crate::ws_client::{self, ConnectError, Timed};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -87,23 +87,29 @@ fn admit<'a>(
         }
     }
     let name = box_name(&head.path).unwrap_or_default();
-    let spec = app
-        .api
-        .boxes
-        .as_ref()
-        .and_then(|b| b.spec(name))
-        .ok_or_else(|| api::error(404, "unknown_box", &format!("no box named {name:?}")))?;
-    let token = spec.viewer_token.as_deref().ok_or_else(|| {
-        api::error(
+    let found = match app.api.boxes.as_ref() {
+        Some(boxes) => boxes.live(name),
+        None => Err(LiveError::Unknown),
+    };
+    found.map_err(|e| match e {
+        LiveError::Unknown => api::error(404, "unknown_box", &format!("no box named {name:?}")),
+        LiveError::NoViewerToken => api::error(
             409,
             "no_viewer_token",
             &format!(
                 "box {name:?} has no viewer_token in the boxes file, so it cannot be viewed \
                  live here; open its own page"
             ),
-        )
-    })?;
-    Ok((spec, token))
+        ),
+        LiveError::ViewerTokenRefused => api::error(
+            409,
+            "viewer_token_refused",
+            &format!(
+                "box {name:?} refused its viewer token (rotated there?): put the new one in \
+                 the boxes file and restart; meanwhile open its own page"
+            ),
+        ),
+    })
 }
 
 /// The box's `/ws` address, resuming after `last_seq` when the page has seen some.
@@ -121,13 +127,13 @@ fn far_url(spec: &BoxSpec, last_seq: Option<u64>) -> String {
 }
 
 /// Opens the box's `/ws` as its viewer; non-blocking afterwards.
-fn open_far(url: &str, token: &str, max: usize) -> Result<WebSocket<Timed>, String> {
+fn open_far(url: &str, token: &str, max: usize) -> Result<WebSocket<Timed>, ConnectError> {
     use tungstenite::client::IntoClientRequest;
     let mut request = url
         .into_client_request()
-        .map_err(|e| format!("bad address: {e}"))?;
+        .map_err(|e| ConnectError::from(format!("bad address: {e}")))?;
     let auth = tungstenite::http::HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| "the viewer token is not a valid header value".to_string())?;
+        .map_err(|_| ConnectError::from("the viewer token is not a valid header value"))?;
     request.headers_mut().insert("Authorization", auth);
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
@@ -136,7 +142,7 @@ fn open_far(url: &str, token: &str, max: usize) -> Result<WebSocket<Timed>, Stri
     ws.get_ref()
         .tcp()
         .set_nonblocking(true)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ConnectError::from(e.to_string()))?;
     Ok(ws)
 }
 
@@ -218,7 +224,15 @@ pub fn serve(
             log::info!("box-relay {peer}: viewing box {name}");
             Some(far)
         }
-        Err(why) => {
+        Err(e) => {
+            let why = if e.status == Some(401) {
+                if let Some(boxes) = &app.api.boxes {
+                    boxes.viewer_refused(name);
+                }
+                "refused its viewer token (fix the boxes file)".to_string()
+            } else {
+                e.message
+            };
             log::warn!("box-relay {peer}: cannot reach box {name}: {why}");
             outbox.close(CloseCode::from(CLOSE_BOX), &reason(name, &why));
             None

@@ -211,6 +211,18 @@ struct Seen {
     /// Polls failed in a row, and rounds still to skip (the back-off).
     failures: u32,
     skip: u32,
+    /// The box refused its viewer token (rotated there): no more live views
+    /// until the file is fixed and the server restarted, so the dashboard's
+    /// address does not keep counting wrong tokens in that box's login back-off.
+    viewer_refused: bool,
+}
+
+/// Why a box cannot be viewed live.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LiveError {
+    Unknown,
+    NoViewerToken,
+    ViewerTokenRefused,
 }
 
 /// The boxes and what the last polls found.
@@ -232,6 +244,7 @@ impl Boxes {
                 last_seen: None,
                 failures: 0,
                 skip: 0,
+                viewer_refused: false,
             })
             .collect();
         Arc::new(Boxes {
@@ -351,14 +364,38 @@ impl Boxes {
                 last_seen: s
                     .last_seen
                     .map(|(_, at)| crate::claude_sessions::rfc3339(at)),
-                live: spec.viewer_token.is_some(),
+                live: spec.viewer_token.is_some() && !s.viewer_refused,
             })
             .collect()
     }
 
-    /// The box named `name`, for the live view (`None`: no such box).
-    pub fn spec(&self, name: &str) -> Option<&BoxSpec> {
-        self.specs.iter().find(|s| s.name == name)
+    /// The box named `name` and its viewer token, for a live view.
+    pub fn live(&self, name: &str) -> Result<(&BoxSpec, &str), LiveError> {
+        let i = self
+            .specs
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or(LiveError::Unknown)?;
+        let spec = &self.specs[i];
+        let token = spec
+            .viewer_token
+            .as_deref()
+            .ok_or(LiveError::NoViewerToken)?;
+        if self.lock()[i].viewer_refused {
+            return Err(LiveError::ViewerTokenRefused);
+        }
+        Ok((spec, token))
+    }
+
+    /// The box answered a live view's upgrade with 401: its viewer token is wrong.
+    pub fn viewer_refused(&self, name: &str) {
+        if let Some(i) = self.specs.iter().position(|s| s.name == name) {
+            log::warn!(
+                "boxes: {name} refused its viewer token; no live view of it until the boxes \
+                 file has the right one and the server restarts"
+            );
+            self.lock()[i].viewer_refused = true;
+        }
     }
 
     /// `POST /api/prompts` with `"box"`: the same request to that box, under its

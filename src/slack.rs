@@ -121,7 +121,7 @@ pub fn spawn(settings: Settings, hub: HubHandle, health: Arc<Health>) -> io::Res
 /// Opens `url` (ws:// or wss://) as a WebSocket client, bounded like every
 /// outbound call: a dead route must not hang the bridge.
 fn connect(url: &str) -> Result<WebSocket<Timed>, String> {
-    ws_client::connect(url, None, Duration::from_secs(10))
+    ws_client::connect(url, None, Duration::from_secs(10)).map_err(|e| e.to_string())
 }
 
 impl Bridge {

@@ -87,6 +87,35 @@ impl Write for Timed {
     }
 }
 
+/// Why a WebSocket could not be opened: the HTTP status when the server refused
+/// the upgrade (401: a wrong token), and what happened, in words.
+#[derive(Debug)]
+pub struct ConnectError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for ConnectError {
+    fn from(message: String) -> ConnectError {
+        ConnectError {
+            status: None,
+            message,
+        }
+    }
+}
+
+impl From<&str> for ConnectError {
+    fn from(message: &str) -> ConnectError {
+        ConnectError::from(message.to_string())
+    }
+}
+
 /// Opens `request` (a `ws://` or `wss://` URL, with any headers) as a WebSocket
 /// client: connect and handshake within `timeout`; afterwards reads and writes
 /// time out after `timeout` each (blocking mode; a caller may switch to
@@ -95,7 +124,7 @@ pub fn connect(
     request: impl IntoClientRequest,
     config: Option<WebSocketConfig>,
     timeout: Duration,
-) -> Result<WebSocket<Timed>, String> {
+) -> Result<WebSocket<Timed>, ConnectError> {
     let deadline = Instant::now() + timeout;
     let request = request
         .into_client_request()
@@ -130,15 +159,23 @@ pub fn connect(
         conn,
         deadline: Some(deadline),
     };
-    let (mut ws, _) = tungstenite::client::client_with_config(request, timed, config)
-        .map_err(|e| format!("handshake: {e}"))?;
+    let (mut ws, _) =
+        tungstenite::client::client_with_config(request, timed, config).map_err(|e| match e {
+            tungstenite::HandshakeError::Failure(tungstenite::Error::Http(answer)) => {
+                ConnectError {
+                    status: Some(answer.status().as_u16()),
+                    message: format!("refused the connection ({})", answer.status()),
+                }
+            }
+            e => ConnectError::from(format!("handshake: {e}")),
+        })?;
     let timed = ws.get_mut();
     timed.deadline = None;
     timed
         .tcp()
         .set_read_timeout(Some(timeout))
         .and_then(|()| timed.tcp().set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ConnectError::from(e.to_string()))?;
     Ok(ws)
 }
 

@@ -685,6 +685,7 @@ fn dashboard() -> Dashboard {
         json!([
             {"name": "nas", "url": url, "token": far_token, "viewer_token": far_viewer},
             {"name": "cold", "url": url, "token": far_token},
+            {"name": "stale", "url": url, "token": far_token, "viewer_token": "0".repeat(64)},
         ])
         .to_string(),
     )
@@ -873,6 +874,29 @@ fn only_the_dashboards_owner_opens_a_live_view_of_a_box_it_has_a_viewer_token_fo
         )
         .is_ok()
     );
+    // A viewer token the box refuses (rotated there) is tried once: the page is
+    // told why, and the dashboard stops presenting it (the box's login back-off
+    // would otherwise count the dashboard's every retry).
+    let mut stale = try_relay(
+        near.addr,
+        "/api/boxes/stale/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded, then told");
+    let (code, reason) = close_of(&mut stale);
+    assert_eq!(code, 4502);
+    assert_eq!(
+        reason,
+        "box stale: refused its viewer token (fix the boxes file)"
+    );
+    let (_, _, list) = call(near.addr, "GET", "/api/boxes", Some(TOKEN), None);
+    assert_eq!(list["boxes"][2]["live"], false, "{list}");
+    let again = try_relay(
+        near.addr,
+        "/api/boxes/stale/ws",
+        &[("Authorization", &owner())],
+    );
+    assert_eq!(again.err(), Some(409));
 }
 
 #[test]
