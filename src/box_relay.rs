@@ -135,7 +135,10 @@ fn open_far(url: &str, token: &str, max: usize) -> Result<WebSocket<Timed>, Conn
     let auth = tungstenite::http::HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| ConnectError::from("the viewer token is not a valid header value"))?;
     request.headers_mut().insert("Authorization", auth);
+    // A small read buffer, as for the page's own socket: it grows for a big
+    // message only, up to `max`.
     let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
     let ws = ws_client::connect(request, Some(config), CONNECT_TIMEOUT)?;
