@@ -927,3 +927,92 @@ fn a_box_that_goes_away_closes_its_live_view_with_the_reason() {
     assert_eq!(code, 4502, "{reason}");
     assert!(reason.contains("connecting"), "{reason}");
 }
+
+#[test]
+fn a_box_that_sends_too_much_or_garbage_ends_its_live_view_not_the_dashboard() {
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use tungstenite::handshake::server::{Request, Response};
+    // A stand-in for the far box: its /ws sends, to the first live view, one
+    // message over the relay's bound (4 x --max-frame), to the second, bytes that
+    // are no WebSocket frame. Other connections (the dashboard's polls) fail.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, seen) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut views = 0;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            let tx = seen_tx.clone();
+            let mut auth = String::new();
+            let Ok(mut ws) = tungstenite::accept_hdr(stream, |req: &Request, resp: Response| {
+                auth = format!(
+                    "{} {}",
+                    req.uri(),
+                    req.headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                );
+                Ok(resp)
+            }) else {
+                continue;
+            };
+            let _ = tx.send(auth);
+            views += 1;
+            if views == 1 {
+                let _ = ws.send(tungstenite::Message::text("{\"type\":\"queue_status\"}"));
+                let _ = ws.send(tungstenite::Message::text("x".repeat(10_000)));
+            } else {
+                ws.get_mut().write_all(&[0xff; 64]).unwrap();
+            }
+            // Held open until the dashboard hangs up.
+            while ws.read().is_ok() {}
+        }
+    });
+    let dir = temp_dir("garbage");
+    let file = dir.join("boxes.json");
+    std::fs::write(
+        &file,
+        json!([{"name": "odd", "url": format!("http://{addr}"), "token": "hca_x",
+                "viewer_token": "the-viewer"}])
+        .to_string(),
+    )
+    .unwrap();
+    let near = Server::start(&["--boxes", file.to_str().unwrap(), "--max-frame", "2048"]);
+
+    let mut live = try_relay(
+        near.addr,
+        "/api/boxes/odd/ws?last_seq=7",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded");
+    // The box got the viewer token (not the API token) and the page's last_seq.
+    let auth = seen.recv_timeout(wait()).unwrap();
+    assert_eq!(auth, "/ws?last_seq=7 Bearer the-viewer");
+    assert_eq!(live.next_json()["type"], "queue_status");
+    let (code, reason) = close_of(&mut live);
+    assert_eq!(code, 4502);
+    assert!(
+        reason.starts_with("box odd: sent a message too big"),
+        "{reason}"
+    );
+
+    let mut live = try_relay(
+        near.addr,
+        "/api/boxes/odd/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded");
+    assert_eq!(seen.recv_timeout(wait()).unwrap(), "/ws Bearer the-viewer");
+    let (code, reason) = close_of(&mut live);
+    assert_eq!(code, 4502);
+    assert!(
+        reason.starts_with("box odd: broke the protocol"),
+        "{reason}"
+    );
+
+    // The dashboard itself is fine.
+    let (status, _) = common::get(near.addr, "/healthz");
+    assert_eq!(status, 200);
+}
