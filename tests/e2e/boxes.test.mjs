@@ -105,9 +105,18 @@ test("opening a box shows its runs live, read-only, through the dashboard", { ti
     const html = await page.content();
     assert.ok(!html.includes(far.tokens.viewer) && !html.includes(secret), "no token of the box reaches the page");
 
+    // In Korean too (the language the page was set to).
+    await context.addCookies([{ name: "hc_lang", value: "ko", url: near.url }]);
+    await page.reload();
+    await until(page, () => window.homeclaude.connected);
+    assert.equal(await page.locator("#box-banner-text").textContent(), "박스 nas 보는 중 (읽기 전용)");
+    assert.equal(await page.locator("#box-back").textContent(), "돌아가기");
+    await page.screenshot({ path: path.join(shots, "phone-box-live-ko.png") });
+
     // The box goes away: the page says why.
     await far.stop();
-    await page.locator(".msg.system", { hasText: "The live view of box nas ended" }).waitFor();
+    await page.locator(".msg.system", { hasText: "박스 nas의 실시간 보기가 끊겼습니다" }).waitFor();
+    await page.screenshot({ path: path.join(shots, "phone-box-live-ended-ko.png") });
     assert.deepEqual(problems, []);
     await context.close();
   } finally {
