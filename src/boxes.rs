@@ -4,7 +4,10 @@
 //!
 //! The file is a JSON list: `[{"name":"nas","url":"http://nas.lan:8765",
 //! "token":"hca_..."}]`, each token an API token made on that box with
-//! `homeclaude token --api NAME`. Tokens stay in this process: the page and
+//! `homeclaude token --api NAME`, and optionally `"viewer_token"`, that box's
+//! viewer (read-only) token (`homeclaude token` prints it), which lets the
+//! dashboard's page show the box's runs live ([`crate::box_relay`]). Tokens stay
+//! in this process: the page and
 //! `GET /api/boxes` see names, addresses and states only, and only the server
 //! talks to the boxes (never the phone). Polling is blocking HTTP on this one
 //! thread, each call under a deadline, never on the hub or a connection thread;
@@ -31,12 +34,15 @@ pub const OFFLINE_AFTER: Duration = Duration::from_secs(45);
 /// Deadline of one call to a box.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One box of the file. Its token is never serialised.
+/// One box of the file. Its tokens are never serialised.
 #[derive(Clone, Deserialize)]
 pub struct BoxSpec {
     pub name: String,
     pub url: String,
     pub token: String,
+    /// That box's viewer token: its `/ws` read-only, for the live view.
+    #[serde(default)]
+    pub viewer_token: Option<String>,
 }
 
 impl std::fmt::Debug for BoxSpec {
@@ -57,6 +63,8 @@ pub struct BoxState {
     pub today_cost_usd: Option<f64>,
     /// RFC 3339, when it last answered.
     pub last_seen: Option<String>,
+    /// Whether the page can show its runs live (the file has its viewer token).
+    pub live: bool,
 }
 
 /// Why the boxes file cannot be used.
@@ -115,6 +123,12 @@ fn parse(text: &str) -> Result<Vec<BoxSpec>, BoxesError> {
         if b.token.trim().is_empty() {
             return Err(BoxesError::Parse(format!(
                 "box {:?}: token is empty",
+                b.name
+            )));
+        }
+        if b.viewer_token.as_ref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(BoxesError::Parse(format!(
+                "box {:?}: viewer_token is empty (leave it out instead)",
                 b.name
             )));
         }
@@ -197,6 +211,18 @@ struct Seen {
     /// Polls failed in a row, and rounds still to skip (the back-off).
     failures: u32,
     skip: u32,
+    /// The box refused its viewer token (rotated there): no more live views
+    /// until the file is fixed and the server restarted, so the dashboard's
+    /// address does not keep counting wrong tokens in that box's login back-off.
+    viewer_refused: bool,
+}
+
+/// Why a box cannot be viewed live.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LiveError {
+    Unknown,
+    NoViewerToken,
+    ViewerTokenRefused,
 }
 
 /// The boxes and what the last polls found.
@@ -218,6 +244,7 @@ impl Boxes {
                 last_seen: None,
                 failures: 0,
                 skip: 0,
+                viewer_refused: false,
             })
             .collect();
         Arc::new(Boxes {
@@ -337,8 +364,38 @@ impl Boxes {
                 last_seen: s
                     .last_seen
                     .map(|(_, at)| crate::claude_sessions::rfc3339(at)),
+                live: spec.viewer_token.is_some() && !s.viewer_refused,
             })
             .collect()
+    }
+
+    /// The box named `name` and its viewer token, for a live view.
+    pub fn live(&self, name: &str) -> Result<(&BoxSpec, &str), LiveError> {
+        let i = self
+            .specs
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or(LiveError::Unknown)?;
+        let spec = &self.specs[i];
+        let token = spec
+            .viewer_token
+            .as_deref()
+            .ok_or(LiveError::NoViewerToken)?;
+        if self.lock()[i].viewer_refused {
+            return Err(LiveError::ViewerTokenRefused);
+        }
+        Ok((spec, token))
+    }
+
+    /// The box answered a live view's upgrade with 401: its viewer token is wrong.
+    pub fn viewer_refused(&self, name: &str) {
+        if let Some(i) = self.specs.iter().position(|s| s.name == name) {
+            log::warn!(
+                "boxes: {name} refused its viewer token; no live view of it until the boxes \
+                 file has the right one and the server restarts"
+            );
+            self.lock()[i].viewer_refused = true;
+        }
     }
 
     /// `POST /api/prompts` with `"box"`: the same request to that box, under its
@@ -362,18 +419,24 @@ mod tests {
 
     #[test]
     fn the_boxes_file_is_checked() {
-        let ok = parse(r#"[{"name":"nas","url":"http://nas.lan:8765","token":"hca_x","extra":1}]"#)
-            .unwrap();
+        let ok = parse(
+            r#"[{"name":"nas","url":"http://nas.lan:8765","token":"hca_x","extra":1},
+                {"name":"pi","url":"http://pi.lan","token":"hca_y","viewer_token":"vvv"}]"#,
+        )
+        .unwrap();
         assert_eq!(ok[0].name, "nas");
+        assert_eq!(ok[0].viewer_token, None);
+        assert_eq!(ok[1].viewer_token.as_deref(), Some("vvv"));
         assert!(
-            !format!("{:?}", ok[0]).contains("hca_x"),
-            "Debug hides the token"
+            !format!("{:?}", ok[1]).contains("hca_y") && !format!("{:?}", ok[1]).contains("vvv"),
+            "Debug hides the tokens"
         );
         for bad in [
             r#"{"name":"nas"}"#,
             r#"[{"name":"n a s","url":"http://x","token":"t"}]"#,
             r#"[{"name":"nas","url":"ftp://x","token":"t"}]"#,
             r#"[{"name":"nas","url":"http://x","token":""}]"#,
+            r#"[{"name":"nas","url":"http://x","token":"t","viewer_token":" "}]"#,
             r#"[{"name":"a","url":"http://x","token":"t"},{"name":"a","url":"http://y","token":"t"}]"#,
         ] {
             assert!(parse(bad).is_err(), "{bad}");

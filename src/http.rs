@@ -218,6 +218,9 @@ fn connection(tcp: TcpStream, peer: SocketAddr, door: &Door, ticket: &Ticket) {
             let role = who.as_ref().map(|w| w.role);
             crate::sse::serve(stream, peer, &head, role, door, ticket);
         }
+        Some((head, leftover, who)) if crate::box_relay::wants(&head) => {
+            crate::box_relay::serve(stream, peer, head, leftover, who, door, ticket);
+        }
         Some((head, leftover, who)) => upgrade(stream, peer, head, leftover, who, door, ticket),
         None => stream.close_notify(),
     }
@@ -271,7 +274,10 @@ fn serve_requests(
             let _ = write_response(stream, reply, head.minor, false, false);
             return None;
         }
-        if (head.path == "/ws" && ws::is_upgrade(&head)) || crate::sse::wants(&head) {
+        if (head.path == "/ws" && ws::is_upgrade(&head))
+            || crate::sse::wants(&head)
+            || crate::box_relay::wants(&head)
+        {
             let leftover = buf.split_off(head_len);
             return Some((head, leftover, person));
         }

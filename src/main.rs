@@ -10,6 +10,7 @@ mod api_tokens;
 mod approvals;
 mod assets;
 mod auth;
+mod box_relay;
 mod boxes;
 mod boxstatus;
 mod bridge;
@@ -60,6 +61,7 @@ mod usage;
 mod watchdog;
 mod webpush;
 mod ws;
+mod ws_client;
 
 use config::{Config, Invocation};
 use std::fmt;

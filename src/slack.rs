@@ -22,10 +22,10 @@ use crate::hub::{ApiInput, HubHandle};
 use crate::jobs::SessionChoice;
 use crate::outbound::Outbound;
 use crate::protocol::{ApprovalAnswer, Decision};
+use crate::ws_client::{self, Timed};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
@@ -118,108 +118,10 @@ pub fn spawn(settings: Settings, hub: HubHandle, health: Arc<Health>) -> io::Res
         .map(|_| ())
 }
 
-/// The socket under the WebSocket: plain (tests) or TLS.
-enum Conn {
-    Plain(TcpStream),
-    #[cfg(feature = "notify")]
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
-
-impl Conn {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Plain(s) => s,
-            #[cfg(feature = "notify")]
-            Conn::Tls(s) => &s.sock,
-        }
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.read(buf),
-            #[cfg(feature = "notify")]
-            Conn::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.write(buf),
-            #[cfg(feature = "notify")]
-            Conn::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Plain(s) => s.flush(),
-            #[cfg(feature = "notify")]
-            Conn::Tls(s) => s.flush(),
-        }
-    }
-}
-
-/// Opens `url` (ws:// or wss://) as a WebSocket client.
-fn connect(url: &str) -> Result<WebSocket<Conn>, String> {
-    let (tls, rest) = match url.split_once("://") {
-        Some(("wss", rest)) => (true, rest),
-        Some(("ws", rest)) => (false, rest),
-        _ => return Err("the socket URL is not ws(s)://".into()),
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .to_string();
-    let addr = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    };
-    // Bounded like every outbound call: a dead route must not hang the bridge.
-    let target = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-        .map_err(|e| format!("resolving the socket host: {e}"))?
-        .next()
-        .ok_or("the socket host has no address")?;
-    let tcp = TcpStream::connect_timeout(&target, Duration::from_secs(10))
-        .map_err(|e| format!("connecting: {e}"))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let conn = if tls {
-        tls_conn(&host, tcp)?
-    } else {
-        Conn::Plain(tcp)
-    };
-    let (ws, _) = tungstenite::client(url, conn).map_err(|e| format!("handshake: {e}"))?;
-    Ok(ws)
-}
-
-#[cfg(feature = "notify")]
-fn tls_conn(host: &str, tcp: TcpStream) -> Result<Conn, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| format!("server name: {e}"))?;
-    let session =
-        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(session, tcp))))
-}
-
-#[cfg(not(feature = "notify"))]
-fn tls_conn(_host: &str, _tcp: TcpStream) -> Result<Conn, String> {
-    Err("this homeclaude was built without https calls (the notify feature)".into())
+/// Opens `url` (ws:// or wss://) as a WebSocket client, bounded like every
+/// outbound call: a dead route must not hang the bridge.
+fn connect(url: &str) -> Result<WebSocket<Timed>, String> {
+    ws_client::connect(url, None, Duration::from_secs(10)).map_err(|e| e.to_string())
 }
 
 impl Bridge {

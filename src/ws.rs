@@ -72,10 +72,10 @@ pub fn switching_protocols(accept: &str) -> String {
 }
 
 /// Reads without blocking and writes into the outbox: what tungstenite sees as its
-/// stream.
-struct Io<'a> {
-    stream: &'a mut Stream,
-    out: &'a Outbox,
+/// stream (here and in [`crate::box_relay`]).
+pub(crate) struct Io<'a> {
+    pub(crate) stream: &'a mut Stream,
+    pub(crate) out: &'a Outbox,
 }
 
 impl Read for Io<'_> {
@@ -159,7 +159,7 @@ pub fn serve(
 /// drop what the peer still sends, for a moment. Closing a socket with unread input
 /// makes the kernel send RST, and a peer that gets RST loses what it had not read
 /// yet: the close frame saying why (1013 to a ping flooder that was still sending).
-fn linger(tcp: &std::net::TcpStream) {
+pub(crate) fn linger(tcp: &std::net::TcpStream) {
     let _ = tcp.shutdown(Shutdown::Write);
     // Two seconds, like the close handshake's own grace; the byte budget only
     // bounds the work a flooder can make this thread do meanwhile.

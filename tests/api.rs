@@ -482,12 +482,14 @@ fn every_documented_route_is_served_and_sessions_and_usage_answer() {
 fn a_dashboard_shows_another_box_forwards_prompts_to_it_and_sees_it_go_offline() {
     let mut far = Server::start(&[]);
     let far_token = api_token(&far, "dashboard");
+    let far_viewer = far.viewer_token();
     let dir = temp_dir("boxes");
     let file = dir.join("boxes.json");
     std::fs::write(
         &file,
-        json!([{"name": "nas", "url": format!("http://{}", far.addr), "token": far_token}])
-            .to_string(),
+        json!([{"name": "nas", "url": format!("http://{}", far.addr), "token": far_token,
+                "viewer_token": far_viewer}])
+        .to_string(),
     )
     .unwrap();
     let near = Server::start(&["--boxes", file.to_str().unwrap()]);
@@ -500,8 +502,8 @@ fn a_dashboard_shows_another_box_forwards_prompts_to_it_and_sees_it_go_offline()
                 call(near.addr, "GET", "/api/boxes", Some(&near_token), None);
             assert_eq!(status, 200, "{text}");
             assert!(
-                !text.contains(&far_token),
-                "a box's token never leaves the server"
+                !text.contains(&far_token) && !text.contains(&far_viewer),
+                "a box's tokens never leave the server"
             );
             let nas = list["boxes"][0].clone();
             if nas["state"] == want {
@@ -661,4 +663,358 @@ fn a_prompt_runs_in_the_session_it_asks_for() {
         "{:?}",
         argvs[3]
     );
+}
+
+/// A dashboard (`near`) of one box (`far`): `nas` with its viewer token (live
+/// view), `cold` without. Returns the far box's API and viewer tokens too.
+struct Dashboard {
+    far: Server,
+    near: Server,
+    far_token: String,
+    far_viewer: String,
+    _dir: common::TempDir,
+}
+
+fn dashboard() -> Dashboard {
+    let far = Server::start(&[]);
+    let far_token = api_token(&far, "dashboard");
+    let far_viewer = far.viewer_token();
+    let dir = temp_dir("relay");
+    let file = dir.join("boxes.json");
+    let url = format!("http://{}", far.addr);
+    std::fs::write(
+        &file,
+        json!([
+            {"name": "nas", "url": url, "token": far_token, "viewer_token": far_viewer},
+            {"name": "cold", "url": url, "token": far_token},
+            {"name": "stale", "url": url, "token": far_token, "viewer_token": "0".repeat(64)},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let near = Server::start(&["--boxes", file.to_str().unwrap()]);
+    Dashboard {
+        far,
+        near,
+        far_token,
+        far_viewer,
+        _dir: dir,
+    }
+}
+
+/// Opens a dashboard's live view of a box; the refusal's status otherwise.
+fn try_relay(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<common::Ws, u16> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(wait())).unwrap();
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    for (k, v) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+        req.headers_mut().insert(name, v.parse().unwrap());
+    }
+    match tungstenite::client::client(req, stream) {
+        Ok((socket, _)) => Ok(common::Ws { socket }),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+            Err(resp.status().as_u16())
+        }
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+fn owner() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+/// Reads until the server closes; the close frame's code and reason.
+fn close_of(ws: &mut common::Ws) -> (u16, String) {
+    loop {
+        match ws.socket.read() {
+            Ok(tungstenite::Message::Close(Some(c))) => {
+                return (u16::from(c.code), c.reason.to_string());
+            }
+            Ok(tungstenite::Message::Close(None)) => return (1005, String::new()),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_shows_another_boxs_run_live_and_forwards_nothing_from_the_page() {
+    let mut d = dashboard();
+    let (far, near) = (&d.far, &d.near);
+    // Neither token of the box ever reaches the page.
+    let (status, text, list) = call(near.addr, "GET", "/api/boxes", Some(TOKEN), None);
+    assert_eq!(status, 200);
+    assert!(!text.contains(&d.far_token) && !text.contains(&d.far_viewer));
+    assert_eq!(list["boxes"][0]["live"], true);
+    assert_eq!(list["boxes"][1]["live"], false);
+
+    let mut live = try_relay(
+        near.addr,
+        "/api/boxes/nas/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("the owner opens the live view");
+    // The far box's own snapshot comes through (its queue, as to any client).
+    live.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_null());
+    let mut far_page = far.ws("");
+    far_page.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_null());
+
+    // A prompt from the page is dropped by the dashboard, never sent on. The
+    // ping after it is answered only once the dashboard has read (and dropped)
+    // the prompt before it.
+    live.send_json(&json!({"type": "message", "message": "dropped on the way", "id": "x"}));
+    live.socket
+        .send(tungstenite::Message::Ping(b"after".to_vec().into()))
+        .unwrap();
+    loop {
+        match live.socket.read().unwrap() {
+            tungstenite::Message::Pong(p) if p.as_ref() == b"after" => break,
+            tungstenite::Message::Text(t) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                assert_ne!(
+                    v["type"], "error",
+                    "the box answered a forwarded frame: {v}"
+                );
+            }
+            _ => {}
+        }
+    }
+    // A real prompt on the box: the first echo either side sees is that one, and
+    // the live view follows its run to the end.
+    let id = post_prompt(
+        far.addr,
+        &d.far_token,
+        json!({"prompt": "@session_id_new hi"}),
+    );
+    let first = far_page.wait_for(|v| v["type"] == "message");
+    assert_eq!(first["id"], id, "{first}");
+    let first = live.wait_for(|v| v["type"] == "message" || v["type"] == "error");
+    assert_eq!(first["type"], "message", "{first}");
+    assert_eq!(first["id"], id);
+    assert_eq!(first["username"], "dashboard");
+    live.wait_for(|v| v["progress_type"] == "start" && v["run"] == id);
+    // The run's end and Claude's answer, in whichever order the box sends them.
+    let (mut answer, mut complete) = (None, false);
+    while answer.is_none() || !complete {
+        let v = live.next_json();
+        if v["username"] == "Claude" {
+            answer = Some(v["message"].clone());
+        }
+        complete |= v["progress_type"] == "complete" && v["run"] == id;
+    }
+    assert_eq!(answer.unwrap(), "You said: first message");
+    wait_status(far.addr, &d.far_token, id, "done");
+
+    // The browser leaves: the dashboard closes its side to the box too.
+    live.socket.close(None).unwrap();
+    let _ = live.wait_close();
+    let line = d.near.wait_log("box-relay");
+    assert!(line.contains("box-relay"), "{line}");
+    let closed = d.near.wait_log("frame(s) from the page dropped");
+    assert!(closed.contains("(nas, 1 frame(s)"), "{closed}");
+    d.far.wait_log("peer closed");
+}
+
+#[test]
+fn only_the_dashboards_owner_opens_a_live_view_of_a_box_it_has_a_viewer_token_for() {
+    let d = dashboard();
+    let near = &d.near;
+    let viewer = near.viewer_token();
+    let api = api_token(near, "script");
+    let (_, login) = common::get(near.addr, &format!("/login?token={viewer}"));
+    let cookie = header_value(&login, "set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let path = "/api/boxes/nas/ws";
+    let foreign = "http://evil.example".to_string();
+    for (what, path, headers, want) in [
+        ("no login", path, vec![], 401),
+        (
+            "the viewer's cookie",
+            path,
+            vec![("Cookie", cookie.as_str())],
+            403,
+        ),
+        (
+            "an API token",
+            path,
+            vec![("Authorization", &*format!("Bearer {api}"))],
+            403,
+        ),
+        (
+            "an unknown box",
+            "/api/boxes/nowhere/ws",
+            vec![("Authorization", &*owner())],
+            404,
+        ),
+        (
+            "a box without a viewer token",
+            "/api/boxes/cold/ws",
+            vec![("Authorization", &*owner())],
+            409,
+        ),
+        (
+            "a foreign page",
+            path,
+            vec![("Authorization", &*owner()), ("Origin", foreign.as_str())],
+            403,
+        ),
+    ] {
+        match try_relay(near.addr, path, &headers) {
+            Ok(_) => panic!("{what}: opened"),
+            Err(status) => assert_eq!(status, want, "{what}"),
+        }
+    }
+    // The same Origin as the page's is fine.
+    let same = format!("http://{}", near.addr);
+    assert!(
+        try_relay(
+            near.addr,
+            path,
+            &[("Authorization", &owner()), ("Origin", &same)]
+        )
+        .is_ok()
+    );
+    // A viewer token the box refuses (rotated there) is tried once: the page is
+    // told why, and the dashboard stops presenting it (the box's login back-off
+    // would otherwise count the dashboard's every retry).
+    let mut stale = try_relay(
+        near.addr,
+        "/api/boxes/stale/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded, then told");
+    let (code, reason) = close_of(&mut stale);
+    assert_eq!(code, 4502);
+    assert_eq!(
+        reason,
+        "box stale: refused its viewer token (fix the boxes file)"
+    );
+    let (_, _, list) = call(near.addr, "GET", "/api/boxes", Some(TOKEN), None);
+    assert_eq!(list["boxes"][2]["live"], false, "{list}");
+    let again = try_relay(
+        near.addr,
+        "/api/boxes/stale/ws",
+        &[("Authorization", &owner())],
+    );
+    assert_eq!(again.err(), Some(409));
+}
+
+#[test]
+fn a_box_that_goes_away_closes_its_live_view_with_the_reason() {
+    let mut d = dashboard();
+    let mut live = try_relay(
+        d.near.addr,
+        "/api/boxes/nas/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("the owner opens the live view");
+    live.wait_for(|v| v["type"] == "queue_status" && v["seq"].is_null());
+    d.far.signal(rustix::process::Signal::KILL);
+    d.far.wait_exit();
+    let (code, reason) = close_of(&mut live);
+    assert_eq!(code, 4502, "{reason}");
+    assert!(reason.starts_with("box nas: "), "{reason}");
+    // Opened while it is down: the page learns why at once, the same way.
+    let mut again = try_relay(
+        d.near.addr,
+        "/api/boxes/nas/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded, then told");
+    let (code, reason) = close_of(&mut again);
+    assert_eq!(code, 4502, "{reason}");
+    assert!(reason.contains("connecting"), "{reason}");
+}
+
+#[test]
+// tungstenite's handshake callback has its error type fixed (a whole Response).
+#[allow(clippy::result_large_err)]
+fn a_box_that_sends_too_much_or_garbage_ends_its_live_view_not_the_dashboard() {
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use tungstenite::handshake::server::{Request, Response};
+    // A stand-in for the far box: its /ws sends, to the first live view, one
+    // message over the relay's bound (4 x --max-frame), to the second, bytes that
+    // are no WebSocket frame. Other connections (the dashboard's polls) fail.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, seen) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut views = 0;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            let tx = seen_tx.clone();
+            let mut auth = String::new();
+            let Ok(mut ws) = tungstenite::accept_hdr(stream, |req: &Request, resp: Response| {
+                auth = format!(
+                    "{} {}",
+                    req.uri(),
+                    req.headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                );
+                Ok(resp)
+            }) else {
+                continue;
+            };
+            let _ = tx.send(auth);
+            views += 1;
+            if views == 1 {
+                let _ = ws.send(tungstenite::Message::text("{\"type\":\"queue_status\"}"));
+                let _ = ws.send(tungstenite::Message::text("x".repeat(10_000)));
+            } else {
+                ws.get_mut().write_all(&[0xff; 64]).unwrap();
+            }
+            // Held open until the dashboard hangs up.
+            while ws.read().is_ok() {}
+        }
+    });
+    let dir = temp_dir("garbage");
+    let file = dir.join("boxes.json");
+    std::fs::write(
+        &file,
+        json!([{"name": "odd", "url": format!("http://{addr}"), "token": "hca_x",
+                "viewer_token": "the-viewer"}])
+        .to_string(),
+    )
+    .unwrap();
+    let near = Server::start(&["--boxes", file.to_str().unwrap(), "--max-frame", "2048"]);
+
+    let mut live = try_relay(
+        near.addr,
+        "/api/boxes/odd/ws?last_seq=7",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded");
+    // The box got the viewer token (not the API token) and the page's last_seq.
+    let auth = seen.recv_timeout(wait()).unwrap();
+    assert_eq!(auth, "/ws?last_seq=7 Bearer the-viewer");
+    assert_eq!(live.next_json()["type"], "queue_status");
+    let (code, reason) = close_of(&mut live);
+    assert_eq!(code, 4502);
+    assert!(
+        reason.starts_with("box odd: sent a message too big"),
+        "{reason}"
+    );
+
+    let mut live = try_relay(
+        near.addr,
+        "/api/boxes/odd/ws",
+        &[("Authorization", &owner())],
+    )
+    .expect("upgraded");
+    assert_eq!(seen.recv_timeout(wait()).unwrap(), "/ws Bearer the-viewer");
+    let (code, reason) = close_of(&mut live);
+    assert_eq!(code, 4502);
+    assert!(
+        reason.starts_with("box odd: broke the protocol"),
+        "{reason}"
+    );
+
+    // The dashboard itself is fine.
+    let (status, _) = common::get(near.addr, "/healthz");
+    assert_eq!(status, 200);
 }

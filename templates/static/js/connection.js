@@ -74,7 +74,9 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   let ws;
   try {
-    ws = new WebSocket(scheme + location.host + "/ws?last_seq=" + conn.lastSeq);
+    // Another box's live view goes through this server's relay (boxes.js).
+    const path = viewingBox ? "/api/boxes/" + encodeURIComponent(viewingBox) + "/ws" : "/ws";
+    ws = new WebSocket(scheme + location.host + path + "?last_seq=" + conn.lastSeq);
   } catch (_) {
     scheduleReconnect();
     return;
@@ -151,6 +153,7 @@ function connect() {
     setConn("offline");
     refreshPendingStates();
     if (e.code === 1012) addSystem(t("serverRestarting"));
+    if (e.code === 4502) boxViewEnded(e.reason);
     if (e.code === 4000) {
       connectSoon(0);
       return;

@@ -1,12 +1,13 @@
 // Start-up, and read-only state for the tests.
 
 // ---------------------------------------------------------------- start
-setViewer(document.documentElement.dataset.role === "viewer");
+setViewer(document.documentElement.dataset.role === "viewer" || !!viewingBox);
 document.querySelectorAll("[data-icon]").forEach((b) => b.prepend(icon(b.dataset.icon)));
 applyLang();
-outbox.forEach(renderPending);
+if (!viewingBox) outbox.forEach(renderPending);
 contentChanged();
-connect();
+if (viewingBox) startBoxView();
+else connect();
 
 // For the end-to-end tests and curious people: read-only state.
 window.homeclaude = {

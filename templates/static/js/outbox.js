@@ -37,7 +37,8 @@ function queuePrompt(text, files) {
   flushOutbox();
 }
 function flushOutbox() {
-  if (!conn.open || !conn.ready) return;
+  // Another box's live view is read-only: this page's prompts wait for its own.
+  if (!conn.open || !conn.ready || viewingBox) return;
   outbox.forEach((o) => {
     if (o.sentOn === conn.id) return;
     const msg = { type: "message", username: o.username || "User", message: o.text, client_id: o.cid };
