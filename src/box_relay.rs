@@ -30,10 +30,9 @@ use crate::ws_client::{self, ConnectError, Timed};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{Role as WsRole, WebSocketConfig, WebSocketContext};
+use tungstenite::protocol::{WebSocketConfig, WebSocketContext};
 use tungstenite::{Message, WebSocket};
 
 /// The close code the page gets when the box's side ends (its reason says why).
@@ -203,22 +202,13 @@ pub fn serve(
     let _ = stream.tcp().set_read_timeout(None);
     let _ = stream.tcp().set_write_timeout(None);
     let settings = &door.ws;
-    let outbox = match stream
-        .direct()
-        .and_then(|direct| Outbox::new(direct, settings.backlog))
-    {
-        Ok(o) => Arc::new(o),
+    let (outbox, mut ctx) = match ws::server_side(&stream, leftover, settings) {
+        Ok(both) => both,
         Err(e) => {
             log::warn!("box-relay {peer}: cannot set up the connection: {e}");
             return;
         }
     };
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(Some(settings.max_message))
-        .max_frame_size(Some(settings.max_message));
-    let mut ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
     let name = spec.name.as_str();
     let last_seq = head.query_param("last_seq").and_then(|v| v.parse().ok());
     let max = settings.max_message.saturating_mul(BOX_FRAME_FACTOR);

@@ -70,7 +70,12 @@ impl Action {
 }
 
 /// Starts the `files` thread. Errors only when inotify itself is unavailable.
-pub fn spawn(files: Arc<Files>, max_dirs: usize, hub: HubHandle) -> io::Result<()> {
+pub fn spawn(
+    files: Arc<Files>,
+    max_dirs: usize,
+    started: std::time::SystemTime,
+    hub: HubHandle,
+) -> io::Result<()> {
     let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
     let mut watcher = Watcher {
         fd,
@@ -80,7 +85,7 @@ pub fn spawn(files: Arc<Files>, max_dirs: usize, hub: HubHandle) -> io::Result<(
         warned: false,
         pending: Vec::new(),
         since: None,
-        started: std::time::SystemTime::now(),
+        started,
         hub,
     };
     std::thread::Builder::new()
@@ -110,15 +115,18 @@ struct Watcher {
     pending: Vec<(String, Option<Action>)>,
     /// When the first pending change came.
     since: Option<Instant>,
-    /// When this server started: an upload's temporary file older than that was
-    /// left by a server that stopped mid-upload (see [`stale_upload`]).
+    /// When this server started, before it served anything: an upload's temporary
+    /// file older than that was left by a server that stopped mid-upload (see
+    /// [`stale_upload`]).
     started: std::time::SystemTime,
     hub: HubHandle,
 }
 
 /// An upload's temporary file (a regular file, named as [`crate::files`] names
-/// them) last written before this server started: nothing will finish or remove
-/// it. Swept on the first walk of the tree, which the watcher does anyway.
+/// them) last written a second or more before this server started: nothing will
+/// finish or remove it. (A file's times come from the kernel's coarse clock,
+/// a few ms behind; the second keeps an upload of this server's first moments
+/// safe.) Swept on the first walk of the tree, which the watcher does anyway.
 fn stale_upload(entry: &std::fs::DirEntry, name: &str, started: std::time::SystemTime) -> bool {
     name.starts_with(crate::files::TEMP_PREFIX)
         && name.ends_with(".part")
@@ -126,7 +134,7 @@ fn stale_upload(entry: &std::fs::DirEntry, name: &str, started: std::time::Syste
         && entry
             .metadata()
             .and_then(|m| m.modified())
-            .is_ok_and(|t| t < started)
+            .is_ok_and(|t| t + std::time::Duration::from_secs(1) < started)
 }
 
 fn join(dir: &str, name: &str) -> String {

@@ -177,6 +177,8 @@ fn acceptor(config: &Config) -> Result<transport::Acceptor, StartError> {
 
 fn serve(config: Config) -> Result<hub::Exit, StartError> {
     let started = Instant::now();
+    // Before anything is served: what is older in the workdir is no upload of ours.
+    let started_at = std::time::SystemTime::now();
     if let Err(e) = create_private_dir(&config.data_dir) {
         log::warn!(
             "data dir {}: {e}; continuing without it",
@@ -350,7 +352,12 @@ fn serve(config: Config) -> Result<hub::Exit, StartError> {
         }
     };
     if let Some(files) = &files
-        && let Err(e) = file_watch::spawn(files.clone(), config.files.watch_max, hub_handle.clone())
+        && let Err(e) = file_watch::spawn(
+            files.clone(),
+            config.files.watch_max,
+            started_at,
+            hub_handle.clone(),
+        )
     {
         log::warn!("files: cannot watch the workdir: {e}; file changes are not reported");
     }

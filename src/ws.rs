@@ -129,22 +129,13 @@ pub fn serve(
     hub: &HubHandle,
     settings: &WsSettings,
 ) {
-    let outbox = match stream
-        .direct()
-        .and_then(|direct| Outbox::new(direct, settings.backlog))
-    {
-        Ok(o) => Arc::new(o),
+    let (outbox, mut ctx) = match server_side(&stream, leftover, settings) {
+        Ok(both) => both,
         Err(e) => {
             log::warn!("ws {peer}: cannot set up the connection: {e}");
             return;
         }
     };
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(Some(settings.max_message))
-        .max_frame_size(Some(settings.max_message));
-    let mut ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
     let role = who.role;
     let id = hub.join(outbox.clone(), peer, replay_after, who);
     log::info!("ws {peer}: open (client {id}, {role:?})");
@@ -153,6 +144,25 @@ pub fn serve(
     stream.close_notify();
     linger(stream.tcp());
     log::info!("ws {peer}: closed (client {id}): {end}");
+}
+
+/// The server's side of an upgraded connection: the client's outbox, and the
+/// WebSocket state over what the client sent after its request head (`leftover`),
+/// within this server's bounds.
+pub(crate) fn server_side(
+    stream: &Stream,
+    leftover: Vec<u8>,
+    settings: &WsSettings,
+) -> io::Result<(Arc<Outbox>, WebSocketContext)> {
+    let outbox = Arc::new(Outbox::new(stream.direct()?, settings.backlog)?);
+    // A small read buffer: it grows for a big message only, up to the bound.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(settings.max_message))
+        .max_frame_size(Some(settings.max_message));
+    let ctx = WebSocketContext::from_partially_read(leftover, WsRole::Server, Some(config));
+    Ok((outbox, ctx))
 }
 
 /// Closes like a web server does ("lingering close"): stop sending, then read and

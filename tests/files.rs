@@ -589,6 +589,15 @@ fn an_upload_cut_off_by_a_stopped_server_leaves_nothing_after_the_next_start() {
     std::fs::create_dir_all(work.join("deep/er")).unwrap();
     let left = work.join("deep/er/.hc-upload-0123456789abcdef.part");
     std::fs::write(&left, vec![7u8; 4096]).unwrap();
+    // Written a minute before this start (one of this start's own uploads is
+    // never touched: see an_upload_with_expect_continue...).
+    let minute_ago = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .unwrap()
+        .set_modified(minute_ago)
+        .unwrap();
     // Not ours: only our own temporary files go.
     std::fs::write(work.join("deep/.hc-upload-notes.txt"), "mine").unwrap();
     let mut server = Server::start(&["--workdir", work.to_str().unwrap()]);

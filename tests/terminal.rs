@@ -95,6 +95,21 @@ fn group_left(pgid: u64) -> Vec<u64> {
     }
 }
 
+/// Waits (bounded) until group `pgid` has `n` live members. `sh -c` (dash) takes
+/// a SIGINT that arrives between two of its commands only once the next one has
+/// ended, so a stop meant to be answered by SIGINT waits until the command it
+/// interrupts runs; nothing signals that moment, so /proc is looked at.
+fn group_of_at_least(pgid: u64, n: usize) -> Vec<u64> {
+    let deadline = Instant::now() + wait();
+    loop {
+        let members = group_members(pgid);
+        if members.len() >= n || Instant::now() > deadline {
+            return members;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The process's peak resident memory (`VmHWM`) in bytes.
 fn hwm(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -174,9 +189,12 @@ fn a_viewer_sees_commands_but_cannot_start_or_stop_one() {
     assert_eq!(e["id"], "v1");
     // It says when it runs: a stop sent while `sh` is still starting may be
     // answered by SIGTERM after the grace, which is not what this test is about.
-    let id = run(&mut owner, "echo started; sleep 100", "o1");
+    let id = run(&mut owner, "echo $$; sleep 100", "o1");
     watcher.wait_for(|v| v["type"] == "shell_start" && v["id"] == id);
-    owner.wait_for(|v| v["type"] == "shell_output" && v["id"] == id);
+    let first = owner.wait_for(|v| v["type"] == "shell_output" && v["id"] == id);
+    let pgid: u64 = first["data"].as_str().unwrap().trim().parse().unwrap();
+    let members = group_of_at_least(pgid, 2);
+    assert!(members.len() >= 2, "sh and its sleep: {members:?}");
     watcher.send_json(&json!({"type":"shell_stop","id":id}));
     let e = watcher.wait_for(|v| v["type"] == "error");
     assert_eq!(e["code"], "read_only");
@@ -200,8 +218,8 @@ fn stop_ends_the_whole_group_within_3_s() {
     let id = run(&mut ws, "echo $$; sleep 100 & sleep 100", "s1");
     let first = ws.wait_for(|v| v["type"] == "shell_output" && v["id"] == id);
     let pgid: u64 = first["data"].as_str().unwrap().trim().parse().unwrap();
-    let members = group_members(pgid);
-    assert!(members.len() >= 2, "sh and its sleeps: {members:?}");
+    let members = group_of_at_least(pgid, 3);
+    assert!(members.len() >= 3, "sh and its two sleeps: {members:?}");
     let asked = Instant::now();
     ws.send_json(&json!({"type":"shell_stop","id":id}));
     let (_, exit) = collect(&mut ws, id);
