@@ -362,6 +362,22 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// How an approval ended, for a bridge's message (escaped): `words` (the
+/// decision, in the messenger's style), who, whether the run was stopped too,
+/// and the reason given with a denial.
+pub fn resolved_line(words: &str, event: &Value) -> String {
+    let by = escape(event["by"].as_str().unwrap_or("?"));
+    let stopped = if event["interrupt"] == true {
+        ", run stopped"
+    } else {
+        ""
+    };
+    match event["message"].as_str() {
+        Some(why) => format!("{words} by {by}{stopped}: {}", escape(&clip(why, 300))),
+        None => format!("{words} by {by}{stopped}"),
+    }
+}
+
 /// Text made safe for Telegram's `parse_mode: HTML` and Slack's mrkdwn alike:
 /// only `<`, `>` and `&` are special to both.
 pub fn escape(s: &str) -> String {
@@ -423,6 +439,21 @@ pub fn split(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_approval_outcome_says_who_why_and_whether_the_run_stopped_escaped() {
+        let plain = json!({"decision":"allow","by":"Ann <ops>"});
+        assert_eq!(
+            resolved_line("Allowed", &plain),
+            "Allowed by Ann &lt;ops&gt;"
+        );
+        let stop =
+            json!({"decision":"deny","by":"owner","message":"not <b>that</b>","interrupt":true});
+        assert_eq!(
+            resolved_line("Denied", &stop),
+            "Denied by owner, run stopped: not &lt;b&gt;that&lt;/b&gt;"
+        );
+    }
 
     #[test]
     fn backoff_doubles_to_a_minute_and_resets() {

@@ -1363,7 +1363,7 @@ impl Hub {
             RunnerOutput::Approval { run, request } => self.approval_asked(run, request),
             RunnerOutput::ApprovalCancelled { run: _, request_id } => {
                 if let Some(p) = self.approvals.withdraw(&request_id) {
-                    self.approval_resolved(&p, "cancelled", "claude", None);
+                    self.approval_resolved(&p, "cancelled", "claude", None, false);
                 }
             }
             RunnerOutput::PermissionMode { run, mode } => {
@@ -1376,7 +1376,7 @@ impl Hub {
                 outcome,
             } => {
                 for p in self.approvals.of_run(run) {
-                    self.approval_resolved(&p, "cancelled", "claude", None);
+                    self.approval_resolved(&p, "cancelled", "claude", None, false);
                 }
                 self.run_finished(run, session_id, outcome)
             }
@@ -1526,7 +1526,9 @@ impl Hub {
             None => log::warn!("hub: approval {} answered after its run ended", pending.id),
         }
         let decision = approvals::outcome_name(answer.decision, pending.kind);
-        self.approval_resolved(&pending, decision, by, answer.message.as_deref());
+        let denied = decision == "deny";
+        let why = answer.message.as_deref().filter(|_| denied);
+        self.approval_resolved(&pending, decision, by, why, denied && answer.interrupt);
         if pending.kind == approvals::Kind::Plan
             && let PermissionAnswer::Allow { .. } = cli
         {
@@ -1541,18 +1543,21 @@ impl Hub {
         decision: &'static str,
         by: &str,
         message: Option<&str>,
+        interrupt: bool,
     ) {
         log::info!("hub: approval {} resolved: {decision} by {by}", pending.id);
         self.tokens.forget(&pending.id);
         self.audit(&serde_json::json!({
             "event": "resolved", "id": pending.id, "run": pending.run,
             "tool": pending.request.tool, "decision": decision, "by": by,
-            "message": message,
+            "message": message, "interrupt": interrupt,
         }));
         self.broadcast(&Event::ApprovalResolved {
             id: pending.id.clone(),
             decision,
             by: by.to_string(),
+            message: message.map(str::to_string),
+            interrupt,
         });
     }
 
@@ -1573,7 +1578,7 @@ impl Hub {
                     },
                 );
             }
-            self.approval_resolved(&p, "timed_out", "server", None);
+            self.approval_resolved(&p, "timed_out", "server", None, false);
         }
     }
 

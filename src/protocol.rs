@@ -455,6 +455,12 @@ pub enum Event {
         /// `allow`, `allow_always`, `deny`, `answered`, `cancelled`, `timed_out`.
         decision: &'static str,
         by: String,
+        /// With `deny`: the reason given (a plan's feedback), for every page to show.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// With `deny`: the turn was ended too ("deny and stop").
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        interrupt: bool,
     },
     /// The session's permission mode (also sent to each client on connect).
     PermissionMode { mode: String },
@@ -1155,8 +1161,10 @@ mod tests {
             })),
             Event::ApprovalResolved {
                 id: text(),
-                decision: "allow",
+                decision: "deny",
                 by: text(),
+                message: Some(text()),
+                interrupt: true,
             },
             Event::PermissionMode { mode: text() },
             Event::ShellStart {

@@ -218,10 +218,18 @@ impl RunHandle {
         self.pid
     }
 
-    /// Answers the CLI's approval request `request_id` (written to its stdin).
+    /// Answers the CLI's approval request `request_id` (written to its stdin). A
+    /// denial that ends the turn is a stop the person asked for: the run then ends
+    /// as stopped (not failed), and the stop's ladder makes sure it does end.
     pub fn answer(&self, request_id: &str, answer: &PermissionAnswer) {
         let line = stream_json::permission_response_line(request_id, answer);
-        let _ = self.events.send(Event::Stdin(line));
+        let event = match answer {
+            PermissionAnswer::Deny {
+                interrupt: true, ..
+            } => Event::DenyAndStop(line),
+            _ => Event::Stdin(line),
+        };
+        let _ = self.events.send(event);
     }
 
     /// Switches the running session's permission mode.
@@ -366,6 +374,9 @@ enum Event {
     Stop,
     /// A line for the CLI's stdin from the hub (an approval's answer, a mode).
     Stdin(String),
+    /// A denial that also ends the turn ("deny and stop"): the line is the
+    /// polite first step of a stop the person asked for.
+    DenyAndStop(String),
 }
 
 /// Starts a run. Its outputs go to `out`, called from the run's supervisor thread.
@@ -753,6 +764,19 @@ impl Supervisor {
                     if exited_at.is_none() && stop.is_none() {
                         stop_reason = Some(StopReason::Requested);
                         stop = Some(self.begin_stop(StopReason::Requested));
+                    }
+                }
+                Some(Event::DenyAndStop(line)) => {
+                    let sent = self.send_stdin(line);
+                    if exited_at.is_none() && stop.is_none() {
+                        log::info!("run {}: stopping: a denial ended the turn", self.run);
+                        stop_reason = Some(StopReason::Requested);
+                        self.translator.stop_requested(StopReason::Requested);
+                        stop = Some(if sent {
+                            (Step::Interrupt, Some(Instant::now() + self.grace.interrupt))
+                        } else {
+                            self.escalate(Step::Interrupt)
+                        });
                     }
                 }
                 None if exited_at.is_some() => {

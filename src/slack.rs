@@ -381,11 +381,9 @@ impl Bridge {
                         Some("approval_resolved") => {
                             let id = e["id"].as_str().unwrap_or_default();
                             if let Some((ts, text)) = approvals.remove(id) {
-                                let outcome = format!(
-                                    "{text}\n*{}* by {}",
-                                    e["decision"].as_str().unwrap_or(""),
-                                    escape(e["by"].as_str().unwrap_or("?"))
-                                );
+                                let words = format!("*{}*", e["decision"].as_str().unwrap_or(""));
+                                let outcome =
+                                    format!("{text}\n{}", bridge::resolved_line(&words, &e));
                                 self.update(&channel, &ts, &outcome, json!([]));
                             }
                         }

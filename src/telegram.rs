@@ -564,12 +564,9 @@ impl Bridge {
                             let id = e["id"].as_str().unwrap_or_default();
                             if let Some((msg, text)) = approvals.remove(id) {
                                 self.forget_buttons(id);
-                                let outcome = format!(
-                                    "{}\n\n{} by {}",
-                                    text,
-                                    outcome_words(e["decision"].as_str().unwrap_or("")),
-                                    e["by"].as_str().unwrap_or("?")
-                                );
+                                let words = outcome_words(e["decision"].as_str().unwrap_or(""));
+                                let outcome =
+                                    format!("{text}\n\n{}", bridge::resolved_line(words, &e));
                                 self.try_call(
                                     "editMessageText",
                                     &json!({"chat_id": chat, "message_id": msg,

@@ -165,6 +165,35 @@ fn an_approval_reaches_every_page_the_first_answer_goes_to_the_cli() {
 }
 
 #[test]
+fn deny_and_stop_tells_the_cli_to_end_the_turn_and_every_page_says_so() {
+    let ask = format!("@ask {}", bash_request("req-s", "git push --force"));
+    let b = start(&[("stop", scenario(&[&ask]))], &[]);
+    let mut ws = b.server.ws("");
+    let mut other = b.server.ws("");
+    send_prompt(&mut ws, "@stop");
+    other.wait_for(|v| v["type"] == "approval" && v["id"] == "req-s");
+    ws.send_json(&json!({"type":"approval","id":"req-s","decision":"deny",
+        "message":"wrong remote","interrupt":true}));
+    let r = other.wait_for(|v| v["type"] == "approval_resolved");
+    assert_eq!(
+        (&r["decision"], &r["message"], &r["interrupt"]),
+        (&json!("deny"), &json!("wrong remote"), &json!(true)),
+        "{r}"
+    );
+    // The run ends as stopped on request, not as failed (`complete`, with the
+    // turn's cost, comes first either way).
+    let end = ws.wait_for(|v| {
+        v["type"] == "progress"
+            && (v["progress_type"] == "stopped" || v["progress_type"] == "error")
+    });
+    assert_eq!(end["progress_type"], "stopped", "{end}");
+    assert_eq!(
+        responses(&b.record)[0]["response"]["response"],
+        json!({"behavior":"deny","message":"wrong remote","interrupt":true})
+    );
+}
+
+#[test]
 fn deny_carries_the_reason_and_always_is_remembered_by_the_cli() {
     let first = format!("@ask {}", bash_request("req-a", "touch always.txt"));
     let again = format!("@ask {}", bash_request("req-b", "touch always.txt"));
@@ -186,6 +215,9 @@ fn deny_carries_the_reason_and_always_is_remembered_by_the_cli() {
     );
     let r = ws.wait_for(|v| v["type"] == "approval_resolved");
     assert_eq!(r["decision"], "deny");
+    // Every page is told why, not only the one that denied.
+    assert_eq!(r["message"], "not the build dir");
+    assert!(r.get("interrupt").is_none(), "{r}");
     ws.wait_for(|v| v["type"] == "message" && v["username"] == "Claude");
 
     send_prompt(&mut ws, "@always");

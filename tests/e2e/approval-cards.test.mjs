@@ -94,7 +94,7 @@ test("Deny carries the reason; Always asks where to keep the rule and says which
   const m = await mockPage([...RUN, BASH, { ...BASH, seq: 5, id: "ap-bash-2" }]);
   const [first, second] = [m.page.locator('[data-approval="ap-bash"]'), m.page.locator('[data-approval="ap-bash-2"]')];
   await first.locator(".ap-reason").fill("Not in this folder");
-  await first.getByRole("button", { name: "Deny" }).click();
+  await first.getByRole("button", { name: "Deny", exact: true }).click();
   assert.deepEqual(await waitForAnswer(m), { type: "approval", id: "ap-bash", decision: "deny", message: "Not in this folder" });
 
   await second.getByRole("button", { name: "Always…" }).click();

@@ -37,6 +37,7 @@ const WRITE = { file_path: "/home/pi/projects/wordcount/NOTES.md", content: "# N
 export const scenarios = {
   bash: [...bash("req-1", "touch approved.txt")],
   deny: [...bash("req-c", "rm -rf build")],
+  denystop: [...bash("req-s", "git push --force")],
   always: [...bash("req-a", "touch always.txt"), ...bash("req-b", "touch always.txt")],
   write: [toolUse("req-w", "Write", WRITE), ask("req-w", "Write", WRITE, { description: "NOTES.md", permission_suggestions: [{ type: "setMode", mode: "acceptEdits", destination: "session" }] }), toolResult("req-w")],
   question: [toolUse("req-q", "AskUserQuestion", { questions: QUESTIONS }), ask("req-q", "AskUserQuestion", { questions: QUESTIONS }, { requires_user_interaction: true }), toolResult("req-q")],

@@ -88,13 +88,19 @@ test("a tool approval reaches two pages; one taps Allow, the CLI gets it, the ot
   await b.context.close();
 });
 
-test("Deny with a reason; Always for this session is not asked again", { timeout: 90000 }, async () => {
+test("Deny with a reason, seen on every page; Always for this session is not asked again", { timeout: 90000 }, async () => {
   const { context, page } = await ownerPage();
+  const other = await ownerPage();
   await sendPrompt(page, "@deny");
+  await card(other.page, "req-c").waitFor();
   await card(page, "req-c").locator(".ap-reason").fill("Not the build directory");
-  await card(page, "req-c").getByRole("button", { name: "Deny" }).tap();
+  await card(page, "req-c").getByRole("button", { name: "Deny", exact: true }).tap();
   assert.deepEqual(await cliGot(page, "req-c"), { behavior: "deny", message: "Not the build directory" });
-  await card(page, "req-c").locator(".ap-outcome", { hasText: "Denied by owner" }).waitFor();
+  for (const p of [page, other.page]) {
+    await card(p, "req-c").locator(".ap-outcome", { hasText: "Denied by owner" }).waitFor();
+    assert.equal(await card(p, "req-c").locator(".ap-said").textContent(), "Not the build directory");
+  }
+  await other.context.close();
   await finished(page);
 
   const runs = await page.locator(".run.done").count();
@@ -109,6 +115,22 @@ test("Deny with a reason; Always for this session is not asked again", { timeout
   await a.locator(".ap-outcome", { hasText: "Always allowed by owner" }).waitFor();
   await until(page, (n) => document.querySelectorAll(".run.done").length === n + 1, runs);
   assert.equal(await page.locator('[data-approval="req-b"]').count(), 0, "the same command was not asked again");
+  await context.close();
+});
+
+test("Deny and stop: the CLI is told to end the turn, and every page says so", { timeout: 90000 }, async () => {
+  const { context, page } = await ownerPage();
+  const other = await ownerPage();
+  await sendPrompt(page, "@denystop");
+  await card(other.page, "req-s").waitFor();
+  await card(page, "req-s").locator(".ap-reason").fill("Wrong repository");
+  await card(page, "req-s").getByRole("button", { name: "Deny and stop the run" }).tap();
+  assert.deepEqual(await cliGot(page, "req-s"), { behavior: "deny", message: "Wrong repository", interrupt: true });
+  for (const p of [page, other.page]) {
+    await card(p, "req-s").locator(".ap-outcome", { hasText: "Denied and stopped by owner" }).waitFor();
+    assert.equal(await card(p, "req-s").locator(".ap-said").textContent(), "Wrong repository");
+  }
+  await other.context.close();
   await context.close();
 });
 

@@ -61,7 +61,7 @@ try {
         await card.getByRole("button", { name: "Approve plan" }).tap();
       } else if (name === "bash") {
         await card.locator(".ap-reason").fill("Not yet: I want to choose the branch name first");
-        await card.getByRole("button", { name: "Deny" }).tap();
+        await card.getByRole("button", { name: "Deny", exact: true }).tap();
       } else {
         await card.getByRole("button", { name: "Allow", exact: true }).tap();
       }

@@ -77,12 +77,13 @@ function byWord(by) {
   if (!by) return t("apBySomeone");
   return by === "owner" ? t("apByOwner") : String(by);
 }
-function outcomeText(kind, decision, by) {
+function outcomeText(kind, decision, by, stopped) {
   const who = byWord(by);
   if (decision === "cancelled" || decision === "timed_out" || decision === "gone") return t("apOut_" + decision);
   if (kind === "plan" && (decision === "allow" || decision === "allow_always")) return t("apOutPlanAllow", who);
   if (kind === "plan" && decision === "deny") return t("apOutPlanDeny", who);
   if (kind === "question" && decision === "deny") return t("apOutQuestionDeny", who);
+  if (decision === "deny" && stopped) return t("apOutDenyStop", who);
   if (["allow", "allow_always", "deny", "answered"].includes(decision)) return t("apOut_" + decision, who);
   return t("apOut_other", String(decision || ""), who);
 }
@@ -98,12 +99,14 @@ function resolveApproval(a, ev, live) {
   const out = card.querySelector(".ap-outcome");
   out.textContent = "";
   const good = a.state === "allow" || a.state === "allow_always" || a.state === "answered";
-  out.append(icon(good ? "check" : "alert"), el("span", "", outcomeText(a.ev.kind, a.state, ev.by)));
+  out.append(icon(good ? "check" : "alert"), el("span", "", outcomeText(a.ev.kind, a.state, ev.by, ev.interrupt === true)));
   out.hidden = false;
-  // This page's own reason or feedback stays readable under the outcome.
+  // The reason or feedback given with a denial stays readable under the outcome,
+  // on every page (the server says it; this page's own words until then).
   const said = card.querySelector(".ap-said");
   if (said) said.remove();
-  if (a.sentMessage && a.state === "deny") out.after(el("p", "ap-said", a.sentMessage));
+  const why = typeof ev.message === "string" ? ev.message : a.sentMessage;
+  if (why && why !== SKIP_MESSAGE && a.state === "deny") out.after(el("p", "ap-said", why));
   // What it was about stays one tap away; a plan stays open where it was read.
   const body = card.querySelector("details.ap-body");
   if (body && a.ev.kind !== "question") body.open = false;
@@ -223,7 +226,12 @@ function toolBody(a, card) {
     }),
     apButton("danger", t("apDeny"), () => answer(a, reason.value.trim() ? { decision: "deny", message: reason.value.trim() } : { decision: "deny" })),
   );
-  act.append(row, always, reason);
+  // Deny and end the turn: Claude stops instead of trying another way.
+  const stop = apButton("danger link", t("apDenyStop"), () => {
+    const why = reason.value.trim();
+    answer(a, why ? { decision: "deny", message: why, interrupt: true } : { decision: "deny", interrupt: true });
+  });
+  act.append(row, always, reason, stop);
   card.appendChild(act);
 }
 // What "Always" adds, in words, and where it is kept.
