@@ -262,6 +262,7 @@ impl Watcher {
     /// Reads every event waiting.
     fn drain(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<()> {
         let mut new_dirs = Vec::new();
+        let mut gone_dirs = Vec::new();
         let mut changes = Vec::new();
         {
             let mut reader = inotify::Reader::new(&self.fd, buf);
@@ -302,6 +303,11 @@ impl Watcher {
                     }
                     Action::Create
                 } else if flags.intersects(ReadFlags::DELETE | ReadFlags::MOVED_FROM) {
+                    // A directory moved away keeps its watches (they follow the
+                    // inode): wherever it went, its changes are no longer ours.
+                    if flags.contains(ReadFlags::MOVED_FROM | ReadFlags::ISDIR) {
+                        gone_dirs.push(path.clone());
+                    }
                     Action::Delete
                 } else if flags.contains(ReadFlags::CLOSE_WRITE) {
                     Action::Update
@@ -314,6 +320,11 @@ impl Watcher {
         for (path, action) in changes {
             self.note(path, action);
         }
+        // Before the new ones: a rename within the tree is a move away, then a
+        // move in, which watches the directory again under its new name.
+        for dir in gone_dirs {
+            self.unwatch_tree(&dir);
+        }
         for dir in new_dirs {
             if !self.dirs.values().any(|d| *d == dir) {
                 for path in self.add_tree(&dir) {
@@ -322,6 +333,23 @@ impl Watcher {
             }
         }
         Ok(())
+    }
+
+    /// Stops watching `rel` and the directories under it.
+    fn unwatch_tree(&mut self, rel: &str) {
+        let below = format!("{rel}/");
+        let gone: Vec<i32> = self
+            .dirs
+            .iter()
+            .filter(|(_, d)| *d == rel || d.starts_with(&below))
+            .map(|(wd, _)| *wd)
+            .collect();
+        for wd in gone {
+            self.dirs.remove(&wd);
+            if let Err(e) = inotify::remove_watch(&self.fd, wd) {
+                log::debug!("files: cannot stop watching a directory moved away: {e}");
+            }
+        }
     }
 
     fn note(&mut self, path: String, action: Action) {

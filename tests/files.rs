@@ -508,6 +508,43 @@ fn an_attachment_outside_the_workdir_is_not_read() {
 }
 
 #[test]
+fn a_directory_renamed_is_followed_and_one_moved_away_is_forgotten() {
+    let work = temp_dir("work");
+    let outside = temp_dir("outside");
+    std::fs::create_dir_all(work.join("a/deep")).unwrap();
+    std::fs::create_dir_all(work.join("leaving")).unwrap();
+    let mut server = Server::start(&["--workdir", work.to_str().unwrap()]);
+    server.wait_log("files: watching");
+    let mut ws = server.ws("");
+    ws.wait_for(|v| v["type"] == "queue_status");
+    // Renamed within the tree: changes inside carry the new name.
+    std::fs::rename(work.join("a"), work.join("b")).unwrap();
+    ws.wait_for(|v| v["type"] == "file_update" && v["path"] == "b");
+    std::fs::write(work.join("b/deep/x.txt"), "x").unwrap();
+    let v = ws
+        .wait_for(|v| v["type"] == "file_update" && v["path"].as_str().unwrap().ends_with("x.txt"));
+    assert_eq!(v["path"], "b/deep/x.txt", "{v}");
+    // Moved out of the workdir: what happens there is not reported any more.
+    std::fs::rename(work.join("leaving"), outside.join("left")).unwrap();
+    let v = ws.wait_for(|v| v["type"] == "file_update" && v["path"] == "leaving");
+    assert_eq!(v["action"], "delete");
+    std::fs::write(outside.join("left/secret.txt"), "s").unwrap();
+    std::fs::write(work.join("marker.txt"), "m").unwrap();
+    loop {
+        let v = ws.next_json();
+        if v["type"] == "file_update" {
+            assert_ne!(
+                v["path"], "leaving/secret.txt",
+                "a change outside the workdir"
+            );
+            if v["path"] == "marker.txt" {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
 fn changes_by_a_shell_reach_every_client_as_one_file_update_each() {
     // The data dir inside the workdir: the server's own writes there (every event is
     // logged) must not come back as file_updates (they would feed themselves).
