@@ -136,6 +136,8 @@ fn main() {
         vals.sort_by(|a, b| a.total_cmp(b));
         println!("| {name} | {} | {all} |", fmt(vals[vals.len() / 2]));
     }
+    // Nothing of the benchmark stays in the temp dir (the TLS files go with `opts`).
+    let _ = std::fs::remove_file(std::env::temp_dir().join("homeclaude-bench-hang.jsonl"));
 }
 
 fn fmt(v: f64) -> String {
@@ -185,6 +187,13 @@ impl Tls {
             key,
             client: Arc::new(client),
         }
+    }
+}
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.cert);
+        let _ = std::fs::remove_file(&self.key);
     }
 }
 

@@ -393,11 +393,18 @@ impl Relay<'_> {
 
     /// Closes the connection to the box, if still open (best effort: a close
     /// frame, then the socket).
+    /// Ends the box's side cleanly: a close frame, then its reply is read (and
+    /// dropped) until the box closes too, within the lingering close's bound.
+    /// Closing with its bytes unread would reset the connection, and the box
+    /// would see a socket error instead of a close.
     fn close_far(&mut self) {
         if let Some(mut far) = self.far.take() {
+            let tcp = far.get_ref().tcp();
+            let _ = tcp.set_nonblocking(false);
+            let _ = tcp.set_write_timeout(Some(Duration::from_secs(2)));
             let _ = far.close(None);
             let _ = far.flush();
-            let _ = far.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+            ws::linger(far.get_ref().tcp());
         }
     }
 

@@ -145,6 +145,8 @@ fn a_prompt_posted_with_an_api_token_runs_streams_to_its_end_and_reports_done() 
     let token = api_token(&server, "cron");
     assert!(token.starts_with("hca_"));
     let mut page = server.ws("");
+    // Joined (its snapshot came) before the prompt, or it would miss the echo.
+    page.wait_for(|v| v["type"] == "queue_status");
     let id = post_prompt(
         server.addr,
         &token,
