@@ -42,8 +42,13 @@ async function goOffline(page) {
 
 async function goOnline(page) {
   proxy.blockWebSockets(false);
-  // Do not wait out the back-off: the banner's button connects at once.
-  await page.locator("#banner-action").click();
+  // Do not wait out the back-off: the banner's button connects at once. The
+  // page's own retry may get there first and hide it: then it is connected.
+  try {
+    await page.locator("#banner-action").click({ timeout: 5000 });
+  } catch (e) {
+    if (!(await page.evaluate(() => window.homeclaude.connected))) throw e;
+  }
   await until(page, () => window.homeclaude.connected);
 }
 
