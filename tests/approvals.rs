@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const INIT: &str = r#"{"type":"system","subtype":"init","session_id":"11111111-2222-3333-4444-555555555555","model":"claude-test","cwd":"/tmp","tools":[]}"#;
 const RESULT: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"all done","session_id":"11111111-2222-3333-4444-555555555555","total_cost_usd":0.01,"duration_ms":5,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":2}}"#;
 
 fn bash_request(id: &str, command: &str) -> String {

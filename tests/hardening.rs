@@ -409,16 +409,6 @@ fn f4_a_short_token_stops_the_server_with_exit_2() {
     assert!(err.contains("too easy to guess"), "{err}");
 }
 
-/// The argv lines fake-claude recorded, one per run.
-fn recorded_argvs(record: &std::path::Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(record)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with('['))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// F5: a session id that is not the CLI's UUID shape never reaches argv, and a
 /// valid one goes as `--resume=<id>`, one argument.
 #[test]

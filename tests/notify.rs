@@ -22,16 +22,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 
-const INIT: &str = r#"{"type":"system","subtype":"init","session_id":"11111111-2222-3333-4444-555555555555","model":"claude-test","cwd":"/tmp","tools":[]}"#;
 const RESULT: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"all done\nsecond line","session_id":"11111111-2222-3333-4444-555555555555","total_cost_usd":0.12,"duration_ms":125000,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":2}}"#;
-
-fn bash_request(id: &str, command: &str) -> String {
-    json!({"type":"control_request","request_id":id,"request":{
-        "subtype":"can_use_tool","tool_name":"Bash","display_name":"Bash",
-        "input":{"command":command,"description":"Run it"},"description":"Run it",
-        "permission_suggestions":[],"tool_use_id":format!("toolu_{id}")}})
-    .to_string()
-}
 
 /// One request the stand-in received.
 #[derive(Debug, Clone)]

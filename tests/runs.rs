@@ -109,11 +109,7 @@ fn two_prompts_run_in_order_and_the_second_resumes_the_first_session() {
         .to_string();
     // The record holds each run's argv, then the stdin lines it read.
     let text = std::fs::read_to_string(&record).unwrap();
-    let argvs: Vec<Vec<String>> = text
-        .lines()
-        .filter(|l| l.starts_with('['))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let argvs = recorded_argvs(&record);
     assert_eq!(argvs.len(), 2, "{text}");
     for argv in &argvs {
         for flag in ["-p", "--verbose", "--include-partial-messages"] {

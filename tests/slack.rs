@@ -17,7 +17,6 @@ const APP: &str = "xapp-1-A0TEST-secret-app-token";
 const BOT: &str = "xoxb-secret-bot-token";
 const CHANNEL: &str = "C0ALLOWED";
 
-const INIT: &str = r#"{"type":"system","subtype":"init","session_id":"11111111-2222-3333-4444-555555555555","model":"claude-test","cwd":"/tmp","tools":[]}"#;
 const RESULT: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"all <done>","session_id":"11111111-2222-3333-4444-555555555555","total_cost_usd":0.0123,"duration_ms":4200,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":2}}"#;
 
 #[derive(Debug, Clone)]
@@ -311,14 +310,6 @@ fn a_mention_is_answered_in_its_thread_envelopes_are_acked_and_disconnect_reconn
     );
     let health: Value = serde_json::from_str(body(&health)).unwrap();
     assert_eq!(health["bridges"]["slack"]["connected"], true, "{health}");
-}
-
-fn bash_request(id: &str, command: &str) -> String {
-    json!({"type":"control_request","request_id":id,"request":{
-        "subtype":"can_use_tool","tool_name":"Bash","display_name":"Bash",
-        "input":{"command":command,"description":"Run it"},"description":"Run it",
-        "permission_suggestions":[],"tool_use_id":format!("toolu_{id}")}})
-    .to_string()
 }
 
 #[test]

@@ -19,7 +19,6 @@ const CHAT: i64 = 4242;
 const OTHER: i64 = 999;
 const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n not really a png but bytes all the same";
 
-const INIT: &str = r#"{"type":"system","subtype":"init","session_id":"11111111-2222-3333-4444-555555555555","model":"claude-test","cwd":"/tmp","tools":[]}"#;
 const TOOL: &str = r#"{"type":"assistant","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls -la","description":"List"}}]},"session_id":"11111111-2222-3333-4444-555555555555"}"#;
 const RESULT: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"all <done> & well","session_id":"11111111-2222-3333-4444-555555555555","total_cost_usd":0.0123,"duration_ms":4200,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":2}}"#;
 
@@ -365,14 +364,6 @@ fn progress_id(api: &Api, sent: &Call) -> i64 {
         .position(|c| c.at == sent.at && c.body == sent.body)
         .unwrap();
     100 + i as i64
-}
-
-fn bash_request(id: &str, command: &str) -> String {
-    json!({"type":"control_request","request_id":id,"request":{
-        "subtype":"can_use_tool","tool_name":"Bash","display_name":"Bash",
-        "input":{"command":command,"description":"Run it"},"description":"Run it",
-        "permission_suggestions":[],"tool_use_id":format!("toolu_{id}")}})
-    .to_string()
 }
 
 #[test]

@@ -17,6 +17,28 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Message, client::IntoClientRequest};
 
+/// The fake CLI's first line: the session starts.
+pub const INIT: &str = r#"{"type":"system","subtype":"init","session_id":"11111111-2222-3333-4444-555555555555","model":"claude-test","cwd":"/tmp","tools":[]}"#;
+
+/// A `can_use_tool` request for a Bash command (no suggestions), for `@ask`.
+pub fn bash_request(id: &str, command: &str) -> String {
+    serde_json::json!({"type":"control_request","request_id":id,"request":{
+        "subtype":"can_use_tool","tool_name":"Bash","display_name":"Bash",
+        "input":{"command":command,"description":"Run it"},"description":"Run it",
+        "permission_suggestions":[],"tool_use_id":format!("toolu_{id}")}})
+    .to_string()
+}
+
+/// The argv lines fake-claude recorded, one per run.
+pub fn recorded_argvs(record: &std::path::Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// How much slower than native the machine is (`HOMECLAUDE_TEST_SLOWDOWN`, e.g. 10
 /// under qemu user emulation): every deadline and latency bound scales with it.
 pub fn slowdown() -> u32 {
