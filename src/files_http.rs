@@ -38,8 +38,10 @@ fn flag(head: &Head, name: &str) -> bool {
     param(head, name).is_some_and(|v| v == "1" || v == "true")
 }
 
-/// The workdir's files, or why they cannot be used.
-fn files(app: &App) -> Result<&Files, Reply> {
+/// The workdir's files for `who` to do `action` with, or the refusal: who may
+/// ([`permit`]) first, then whether the workdir could be opened.
+fn files(app: &App, who: Option<Role>, action: Action) -> Result<&Files, Reply> {
+    permit(who, action)?;
     app.files
         .as_deref()
         .ok_or_else(|| text(503, "the workdir could not be opened; see the server log"))
@@ -79,10 +81,7 @@ fn json(status: u16, body: String) -> Reply {
 
 /// `GET /api/files?path=REL`.
 pub fn list(req: &Request, app: &App, who: Option<Role>) -> Reply {
-    if let Err(reply) = permit(who, Action::Ask) {
-        return reply;
-    }
-    let files = match files(app) {
+    let files = match files(app, who, Action::Ask) {
         Ok(f) => f,
         Err(reply) => return reply,
     };
@@ -100,10 +99,7 @@ pub fn raw(req: &Request, app: &App, who: Option<Role>) -> Reply {
     } else {
         Action::Ask
     };
-    if let Err(reply) = permit(who, action) {
-        return reply;
-    }
-    let files = match files(app) {
+    let files = match files(app, who, action) {
         Ok(f) => f,
         Err(reply) => return reply,
     };
@@ -194,10 +190,7 @@ pub fn upload(
     } else {
         Action::Prompt
     };
-    if let Err(reply) = permit(who, action) {
-        return reply;
-    }
-    let files = match files(app) {
+    let files = match files(app, who, action) {
         Ok(f) => f,
         Err(reply) => return reply,
     };

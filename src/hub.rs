@@ -1526,7 +1526,7 @@ impl Hub {
             None => log::warn!("hub: approval {} answered after its run ended", pending.id),
         }
         let decision = approvals::outcome_name(answer.decision, pending.kind);
-        let denied = decision == "deny";
+        let denied = answer.decision == protocol::Decision::Deny;
         let why = answer.message.as_deref().filter(|_| denied);
         self.approval_resolved(&pending, decision, by, why, denied && answer.interrupt);
         if pending.kind == approvals::Kind::Plan

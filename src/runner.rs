@@ -767,16 +767,12 @@ impl Supervisor {
                     }
                 }
                 Some(Event::DenyAndStop(line)) => {
-                    let sent = self.send_stdin(line);
                     if exited_at.is_none() && stop.is_none() {
                         log::info!("run {}: stopping: a denial ended the turn", self.run);
                         stop_reason = Some(StopReason::Requested);
-                        self.translator.stop_requested(StopReason::Requested);
-                        stop = Some(if sent {
-                            (Step::Interrupt, Some(Instant::now() + self.grace.interrupt))
-                        } else {
-                            self.escalate(Step::Interrupt)
-                        });
+                        stop = Some(self.begin_stop_with(StopReason::Requested, line));
+                    } else {
+                        self.send_stdin(line);
                     }
                 }
                 None if exited_at.is_some() => {
@@ -881,9 +877,15 @@ impl Supervisor {
                 human_duration(limit)
             ),
         }
-        self.translator.stop_requested(why);
         let interrupt = stream_json::interrupt_line(&format!("homeclaude-stop-{}", self.run));
-        if self.send_stdin(interrupt) {
+        self.begin_stop_with(why, interrupt)
+    }
+
+    /// A stop whose polite first step is `first` on stdin: the interrupt, or a
+    /// denial that ends the turn.
+    fn begin_stop_with(&mut self, why: StopReason, first: String) -> (Step, Option<Instant>) {
+        self.translator.stop_requested(why);
+        if self.send_stdin(first) {
             (Step::Interrupt, Some(Instant::now() + self.grace.interrupt))
         } else {
             self.escalate(Step::Interrupt)
